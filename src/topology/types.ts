@@ -1,0 +1,37 @@
+/** A Redis instance address as reported by Sentinel (ip may be an IPv6 literal or a hostname). */
+export interface MasterAddress {
+  ip: string;
+  port: number;
+}
+
+/** One configured cluster as the daemon currently sees it. `master` is null until a master is confirmed. */
+export interface ClusterState {
+  name: string;
+  externalPort: number;
+  master: MasterAddress | null;
+  /** Sentinel config-epoch of the view that named the confirmed master. */
+  configEpoch: number | null;
+  /** ISO-8601 UTC time the current master was confirmed. */
+  confirmedAt: string | null;
+  /** host:port of the sentinels whose view agreed with the confirmed master at that time. */
+  agreeingSentinels: string[];
+}
+
+/** A change of confirmed master for one cluster. */
+export interface MasterChange {
+  cluster: string;
+  previous: MasterAddress | null;
+  current: MasterAddress;
+  configEpoch: number | null;
+  confirmedAt: string;
+  /** ms since epoch when a sentinel first announced the switch (e.g. +switch-master), if known. */
+  announcedAt: number | null;
+}
+
+/** The whole current view. Sinks always receive one of these, never a partial state. */
+export interface TopologySnapshot {
+  /** Every configured cluster, sorted by name (byte order). */
+  clusters: ClusterState[];
+  /** Increments every time any confirmed master changes. */
+  version: number;
+}
