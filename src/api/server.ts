@@ -1,0 +1,104 @@
+import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify';
+import type { Config } from '../config/load.js';
+import { configurationForApi } from '../config/output.js';
+import type { TopologyStore } from '../topology/store.js';
+import type { SinkStatus } from '../sinks/types.js';
+import type { SentinelStatus } from '../sentinel/watcher.js';
+import type { ListenTarget } from './bind.js';
+
+export interface HaproxyView {
+  templateText(): string;
+  renderedFile(): Promise<string>;
+}
+
+export interface ApiDeps {
+  config(): Config;
+  topology: TopologyStore;
+  sentinels(): Record<string, SentinelStatus>;
+  outputs(): SinkStatus[];
+  /** Present for the HAProxy flavour: serves /api/template and /api/haproxy. */
+  haproxy?(): HaproxyView | undefined;
+  events?(): unknown[];
+}
+
+const READ_METHODS = ['GET', 'HEAD'];
+const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+/** Read-only HTTP API; every route answers GET and HEAD, any other method gets 405. */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+
+  const routes = new Map<string, RouteHandlerMethod>();
+  const text = 'text/plain; charset=utf-8';
+
+  routes.set('/api/ping', async (_req, reply) => reply.type(text).send('Pong'));
+  routes.set('/api/configuration', async () => configurationForApi(deps.config()));
+  routes.set('/api/sentinels', async () => ({ sentinels: deps.sentinels() }));
+  routes.set('/api/topology', async () =>
+    deps.topology.snapshot().clusters.map((c) => ({
+      name: c.name,
+      externalPort: c.externalPort,
+      ip: c.master?.ip ?? null,
+      port: c.master?.port ?? null,
+      confirmed: c.master !== null,
+      confirmedAt: c.confirmedAt,
+      configEpoch: c.configEpoch,
+      agreeingSentinels: c.agreeingSentinels,
+    })),
+  );
+  routes.set('/api/outputs', async () => ({ outputs: deps.outputs() }));
+  routes.set('/api/health', async () => ({ status: 'ok' }));
+  routes.set('/api/ready', async (_req, reply) => {
+    const reasons: string[] = [];
+    const snapshot = deps.topology.snapshot();
+    for (const c of snapshot.clusters) if (!c.master) reasons.push(`cluster ${c.name} has no confirmed master`);
+    for (const o of deps.outputs()) {
+      if (o.appliedVersion === null || o.appliedVersion < snapshot.version) reasons.push(`output ${o.name} has not applied the current topology${o.lastError ? `: ${o.lastError}` : ''}`);
+    }
+    return reply.code(reasons.length ? 503 : 200).send({ ready: reasons.length === 0, reasons });
+  });
+  if (deps.events) {
+    const events = deps.events;
+    routes.set('/api/events', async () => ({ events: events() }));
+  }
+  if (deps.haproxy) {
+    const view = deps.haproxy;
+    routes.set('/api/template', async (_req, reply) => {
+      const h = view();
+      if (!h) return reply.code(404).type(text).send('404 page not found');
+      return reply.type(text).send(h.templateText());
+    });
+    routes.set('/api/haproxy', async (_req, reply) => {
+      const h = view();
+      if (!h) return reply.code(404).type(text).send('404 page not found');
+      try {
+        return reply.type(text).send(await h.renderedFile());
+      } catch (err) {
+        return reply.code(500).type(text).send(`cannot read the HAProxy config file: ${(err as Error).message}\n`);
+      }
+    });
+    routes.set('/api/haproxy/status', async (_req, reply) => {
+      const status = deps.outputs().find((o) => o.name === 'haproxy');
+      return status ? status : reply.code(404).type(text).send('404 page not found');
+    });
+  }
+
+  for (const [url, handler] of routes) {
+    app.route({ method: READ_METHODS as ['GET', 'HEAD'], url, handler, exposeHeadRoute: false });
+    app.route({
+      method: [...OTHER_METHODS],
+      url,
+      handler: async (_req, reply) => reply.code(405).header('allow', 'GET, HEAD').type(text).send('405 method not allowed\n'),
+    });
+  }
+  app.setNotFoundHandler(async (_req, reply) => reply.code(404).type(text).send('404 page not found\n'));
+  return app;
+}
+
+export async function listen(app: FastifyInstance, target: ListenTarget): Promise<string> {
+  if (target.kind === 'unix') {
+    await app.listen({ path: target.path });
+    return target.path;
+  }
+  return app.listen({ host: target.host, port: target.port, ipv6Only: false });
+}

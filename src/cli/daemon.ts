@@ -1,0 +1,155 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi, listen, type HaproxyView } from '../api/server.js';
+import type { ListenTarget } from '../api/bind.js';
+import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
+import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
+import { TopologyStore } from '../topology/store.js';
+import { SinkRunner } from '../sinks/runner.js';
+import type { Sink } from '../sinks/types.js';
+import { createHaproxySink } from '../sinks/haproxy/index.js';
+import { createConsulSink } from '../sinks/consul/index.js';
+
+export interface DaemonOptions {
+  flavour: Flavour;
+  configPath: string;
+  config: Config;
+  logger: Logger;
+  listen: ListenTarget;
+  env?: NodeJS.ProcessEnv;
+  /** Longest wait for the first sentinel round before outputs get the first state. */
+  startupSyncTimeoutMs?: number;
+}
+
+const MAX_EVENTS = 200;
+
+function definitions(config: Config) {
+  return config.Clusters.map((c) => ({ name: c.Name, externalPort: c.ExternalPort }));
+}
+
+/** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
+export function createSinks(flavour: Flavour, config: Config, logger: Logger): Sink[] {
+  const clusterNames = config.Clusters.map((c) => c.Name);
+  const sinks: Sink[] = [];
+  if (config.HAProxy && (flavour === 'haproxy' || flavour === 'auto')) {
+    sinks.push(createHaproxySink({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
+  }
+  if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
+    sinks.push(createConsulSink({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }) }));
+  }
+  return sinks;
+}
+
+/** Wires sentinels → watcher → topology → sinks, plus the API. */
+export class Daemon {
+  config: Config;
+  readonly topology: TopologyStore;
+  readonly watcher: SentinelWatcher;
+  private runners: SinkRunner[] = [];
+  private api: FastifyInstance | null = null;
+  private events: Array<Record<string, unknown>> = [];
+  private reloading: Promise<boolean> | null = null;
+  address = '';
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.topology = new TopologyStore(definitions(opts.config));
+    this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
+    this.watcher.onEvent((e) => this.record(e));
+  }
+
+  private record(e: WatcherEvent | Record<string, unknown>): void {
+    this.events.unshift(e);
+    if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
+  }
+
+  /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
+  async start(): Promise<void> {
+    const log = this.opts.logger;
+    const sinks = createSinks(this.opts.flavour, this.config, log);
+    for (const sink of sinks) await sink.init?.();
+    this.runners = sinks.map((s) => new SinkRunner(s, log));
+
+    this.api = buildApi({
+      config: () => this.config,
+      topology: this.topology,
+      sentinels: () => this.watcher.sentinels(),
+      outputs: () => this.runners.map((r) => r.sink.status()),
+      haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.sink.name === 'haproxy')?.sink as unknown as HaproxyView | undefined,
+      events: () => this.events,
+    });
+    this.address = await listen(this.api, this.opts.listen);
+    log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
+
+    this.topology.on('change', (change, snapshot) => {
+      for (const r of this.runners) r.submit(snapshot, [change]);
+    });
+    this.topology.on('reconfigured', (snapshot) => {
+      for (const r of this.runners) r.submit(snapshot, []);
+    });
+    this.watcher.start();
+
+    // Outputs get their first state only once the sentinels have been heard (or the wait ran out):
+    // applying the empty start-up state would take every cluster out of HAProxy for a moment.
+    const timeoutMs = this.opts.startupSyncTimeoutMs ?? this.config.Watcher.CommandTimeoutMs * 3 + 500;
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      this.watcher.ready().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!synced) log.warn({ timeoutMs }, 'sentinels did not all answer in time; publishing what is confirmed so far');
+    const snapshot = this.topology.snapshot();
+    const unconfirmed = snapshot.clusters.filter((c) => !c.master).map((c) => c.name);
+    if (unconfirmed.length) log.warn({ clusters: unconfirmed }, 'no confirmed master yet for some clusters; they are not presented until confirmed');
+    for (const r of this.runners) r.submit(snapshot, []);
+  }
+
+  /** SIGHUP: re-read the file; keep running on the old configuration if anything is wrong. */
+  reload(): Promise<boolean> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = null));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<boolean> {
+    const log = this.opts.logger;
+    let config: Config;
+    try {
+      const loaded = loadConfigFile(this.opts.configPath, this.opts.env ?? process.env, this.opts.flavour);
+      config = loaded.config;
+      for (const w of loaded.warnings) log.warn(w);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'configuration reload rejected; still running on the previous configuration');
+      this.record({ type: 'config-reload', ok: false, error: (err as Error).message, at: new Date().toISOString() });
+      return false;
+    }
+    let sinks: Sink[];
+    try {
+      sinks = createSinks(this.opts.flavour, config, log);
+      for (const sink of sinks) await sink.init?.();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'configuration reload rejected (output could not start); still running on the previous configuration');
+      this.record({ type: 'config-reload', ok: false, error: (err as Error).message, at: new Date().toISOString() });
+      return false;
+    }
+    const old = this.runners;
+    this.runners = sinks.map((s) => new SinkRunner(s, log));
+    await Promise.all(old.map((r) => r.close()));
+    this.config = config;
+    await this.watcher.reconfigure(config);
+    this.topology.reconfigure(definitions(config));
+    log.info({ clusters: config.Clusters.length, sentinels: config.Sentinels.length }, 'configuration reloaded');
+    this.record({ type: 'config-reload', ok: true, at: new Date().toISOString() });
+    return true;
+  }
+
+  runnersIdle(): Promise<void> {
+    return Promise.all(this.runners.map((r) => r.idle())).then(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    await this.api?.close();
+    await this.watcher.stop();
+    await Promise.all(this.runners.map((r) => r.close()));
+  }
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { buildCommand, normalizeGoFlags, type CliOptions } from './args.js';
+import { Daemon } from './daemon.js';
+import { ConfigError, loadConfigFile, type Flavour } from '../config/load.js';
+import { parseBind, resolveBind } from '../api/bind.js';
+import { createLogging } from '../log/logger.js';
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Exit codes: 0 ok, 1 runtime failure (port in use, output cannot start), 2 usage or configuration error. */
+export async function main(flavour: Flavour, argv: string[] = process.argv.slice(2)): Promise<void> {
+  const cmd = buildCommand(flavour, packageVersion());
+  let opts: CliOptions;
+  try {
+    cmd.parse(normalizeGoFlags(argv), { from: 'user' });
+    opts = cmd.opts<CliOptions>();
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    throw err;
+  }
+
+  let loaded;
+  try {
+    loaded = loadConfigFile(opts.config, process.env, flavour);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (opts.checkConfig) {
+    for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(`${opts.config}: configuration OK (${loaded.config.Clusters.length} cluster(s), ${loaded.config.Sentinels.length} sentinel(s))\n`);
+    process.exit(0);
+  }
+
+  let listenTarget;
+  try {
+    const bind = resolveBind(opts.bind, process.env);
+    listenTarget = parseBind(bind.value, bind.source);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+
+  const logging = createLogging({ level: opts.logLevel as LevelWithSilent, logDir: opts.log, syslog: loaded.config.Syslog });
+  const log = logging.logger;
+  for (const note of loaded.notes) log.info(note);
+  for (const w of loaded.warnings) log.warn(w);
+  log.info({ config: opts.config, flavour, version: packageVersion() }, 'starting redishappy');
+
+  const daemon = new Daemon({ flavour, configPath: opts.config, config: loaded.config, logger: log, listen: listenTarget });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10000);
+    force.unref();
+    await daemon.stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));
+    log.info('stopped');
+    logging.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading configuration');
+    void daemon.reload();
+  });
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const msg = e.code === 'EADDRINUSE' ? `cannot listen on ${JSON.stringify(listenTarget)}: address already in use` : e.message;
+    log.fatal({ err: msg }, 'cannot start');
+    process.stderr.write(`redishappy: cannot start: ${msg}\n`);
+    await daemon.stop().catch(() => {});
+    logging.close();
+    process.exit(1);
+  }
+}

@@ -1,0 +1,158 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { z } from 'zod';
+import { canonicalize, formatPath } from './canonicalize.js';
+import { applyEnvOverrides } from './env.js';
+import { canonicalShape, configSchema, type BaseConfig } from './schema.js';
+import { haproxySectionSchema, type HaproxySection } from '../sinks/haproxy/config.js';
+import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../sinks/consul/config.js';
+import { joinHostPort } from './address.js';
+
+/** Which outputs the running executable drives. `auto` enables those whose section is present. */
+export type Flavour = 'haproxy' | 'consul' | 'auto';
+
+export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul'> {
+  HAProxy?: HaproxySection;
+  Consul?: ConsulSection;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Non-fatal remarks: unknown keys, env overrides used, suspicious values. */
+  warnings: string[];
+  notes: string[];
+}
+
+/** Every problem found, each naming the field or variable; thrown instead of a partial config. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
+  return issues.map((issue) => {
+    const path = formatPath([...prefix, ...issue.path]);
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+}
+
+/** Turn JSON.parse's "at position N" into line:column, which people can find in an editor. */
+function jsonErrorMessage(text: string, err: Error): string {
+  const m = /position (\d+)/.exec(err.message);
+  if (!m) return err.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos).split('\n');
+  const line = before.length;
+  const column = (before[before.length - 1]?.length ?? 0) + 1;
+  return `${err.message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${column}`;
+}
+
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv, flavour: Flavour): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(source, [`invalid JSON: ${jsonErrorMessage(text, err as Error)}`]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, ['the file must contain a JSON object ({ "Clusters": [...], "Sentinels": [...] })']);
+  }
+
+  const { value, unknownKeys } = canonicalize(raw, canonicalShape);
+  const canonical = value as Record<string, unknown>;
+  const warnings = unknownKeys.map((k) => `unknown key ${k} ignored`);
+  const { problems, notes } = applyEnvOverrides(canonical, env);
+
+  const base = configSchema.safeParse(canonical);
+  if (!base.success) problems.push(...issuesToProblems(base.error.issues));
+
+  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined } : undefined;
+
+  // Sections: validated when the flavour needs them or (auto) when present.
+  const wantHaproxy = flavour === 'haproxy' || (flavour === 'auto' && canonical.HAProxy !== undefined);
+  if (wantHaproxy) {
+    if (canonical.HAProxy === undefined || canonical.HAProxy === null) {
+      problems.push('HAProxy: section is required for redishappy-haproxy (TemplatePath, OutputPath, ReloadCommand)');
+    } else {
+      const parsed = haproxySectionSchema.safeParse(canonical.HAProxy);
+      if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['HAProxy']));
+      else {
+        if (config) config.HAProxy = parsed.data;
+        problems.push(...checkTemplateFile(parsed.data.TemplatePath));
+      }
+    }
+  }
+  const wantConsul = flavour === 'consul' || (flavour === 'auto' && canonical.Consul !== undefined);
+  if (wantConsul) {
+    const parsed = consulSectionSchema.safeParse(canonical.Consul ?? {});
+    if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Consul']));
+    else {
+      if (config) config.Consul = parsed.data;
+      const names = Array.isArray(base.data?.Clusters) ? base.data.Clusters.map((c) => c.Name) : [];
+      const checked = checkConsulSection(parsed.data, names);
+      problems.push(...checked.errors);
+      warnings.push(...checked.warnings);
+    }
+  }
+
+  if (config) {
+    problems.push(...crossChecks(config, warnings));
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(source, problems);
+  return { config, warnings, notes };
+}
+
+function checkTemplateFile(path: string): string[] {
+  try {
+    if (!statSync(path).isFile()) return [`HAProxy.TemplatePath: ${path} is not a file`];
+    return [];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [`HAProxy.TemplatePath: template file ${path} does not exist`];
+    return [`HAProxy.TemplatePath: cannot read template file ${path} (${code ?? String(err)})`];
+  }
+}
+
+function crossChecks(config: Config, warnings: string[]): string[] {
+  const problems: string[] = [];
+  const seenNames = new Map<string, number>();
+  config.Clusters.forEach((c, i) => {
+    const prev = seenNames.get(c.Name);
+    if (prev !== undefined) problems.push(`Clusters[${i}].Name: duplicate cluster name "${c.Name}" (also Clusters[${prev}])`);
+    else seenNames.set(c.Name, i);
+    if (/\s/.test(c.Name)) problems.push(`Clusters[${i}].Name: "${c.Name}" contains white space; Sentinel master names cannot`);
+  });
+  const seenPorts = new Map<number, number>();
+  config.Clusters.forEach((c, i) => {
+    const prev = seenPorts.get(c.ExternalPort);
+    if (prev !== undefined) warnings.push(`Clusters[${i}].ExternalPort: ${c.ExternalPort} is also used by Clusters[${prev}]`);
+    else seenPorts.set(c.ExternalPort, i);
+  });
+  const seenSentinels = new Map<string, number>();
+  config.Sentinels.forEach((s, i) => {
+    const key = joinHostPort(s.Host, s.Port);
+    const prev = seenSentinels.get(key);
+    if (prev !== undefined) problems.push(`Sentinels[${i}]: duplicate sentinel ${key} (also Sentinels[${prev}])`);
+    else seenSentinels.set(key, i);
+  });
+  if (config.Watcher.ReconnectMinMs > config.Watcher.ReconnectMaxMs) {
+    problems.push('Watcher.ReconnectMinMs: must not be larger than Watcher.ReconnectMaxMs');
+  }
+  return problems;
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv, flavour: Flavour): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : String((err as Error).message);
+    throw new ConfigError(path, [`cannot open config file: ${why}`]);
+  }
+  return parseConfigText(text, path, env, flavour);
+}

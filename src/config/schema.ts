@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { haproxySectionSchema } from '../sinks/haproxy/config.js';
+import { consulSectionSchema } from '../sinks/consul/config.js';
+
+/** Canonical keys are the original's PascalCase names; user files may use any case. */
+
+const port = z
+  .number({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a number from 1 to 65535') })
+  .int('must be a whole number from 1 to 65535')
+  .min(1, 'must be 1-65535')
+  .max(65535, 'must be 1-65535');
+
+const nonEmpty = z
+  .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') })
+  .trim()
+  .min(1, 'must not be empty');
+
+const optionalString = z.string({ error: 'must be a string' }).optional();
+
+const positiveMs = (def: number) =>
+  z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(1, 'must be at least 1').default(def);
+
+export const clusterSchema = z.object({
+  Name: nonEmpty,
+  ExternalPort: port,
+  /** Password for the Redis instances of this cluster (used by the ROLE probe). */
+  Password: optionalString,
+  Username: optionalString,
+});
+
+export const sentinelSchema = z.object({
+  Host: nonEmpty,
+  Port: port,
+  Password: optionalString,
+  Username: optionalString,
+});
+
+export const tlsSchema = z.object({
+  CaFile: optionalString,
+  CertFile: optionalString,
+  KeyFile: optionalString,
+  ServerName: optionalString,
+  RejectUnauthorized: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+export const watcherSchema = z.object({
+  /** How often each sentinel is polled (SENTINEL MASTERS) to reconcile and health-check. */
+  PollIntervalMs: positiveMs(1000),
+  /** Deadline for one sentinel command or probe; a sentinel that misses it is marked down. */
+  CommandTimeoutMs: positiveMs(1000),
+  /** How often SENTINEL SENTINELS <name> is asked to discover new sentinels. */
+  DiscoveryIntervalMs: positiveMs(10000),
+  ReconnectMinMs: positiveMs(250),
+  ReconnectMaxMs: positiveMs(5000),
+  /** A discovered (not configured) sentinel that stays down this long and is no longer listed by any live sentinel is forgotten. */
+  ForgetDownSentinelAfterMs: positiveMs(300000),
+});
+
+export const syslogSchema = z.object({
+  /** false turns syslog off. */
+  Enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  /** "/dev/log" (local), "udp://host:514" or "tcp://host:514". */
+  Address: z.string({ error: 'must be a string' }).default('/dev/log'),
+  Facility: z
+    .enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'], { error: 'must be a syslog facility name such as daemon or local0' })
+    .default('daemon'),
+  Tag: z.string().default('redishappy'),
+  /** Minimum level sent to syslog. */
+  Level: z.enum(['warn', 'error', 'info'], { error: 'must be warn, error or info' }).default('warn'),
+});
+
+export const configSchema = z.object({
+  SentinelTCPKeepAlive: z.number({ error: 'must be a number of seconds' }).int('must be a whole number').min(0, 'must be 0 or more').default(0),
+  Clusters: z.array(clusterSchema, { error: (iss) => (iss.input === undefined || iss.input === null ? 'is required: at least one cluster' : 'must be a list of clusters') }).min(1, 'needs at least one cluster'),
+  Sentinels: z.array(sentinelSchema, { error: (iss) => (iss.input === undefined || iss.input === null ? 'is required: at least one sentinel' : 'must be a list of sentinels') }).min(1, 'needs at least one sentinel'),
+  /** Defaults for every sentinel (configured and discovered) unless the sentinel entry sets its own. */
+  SentinelPassword: optionalString,
+  SentinelUsername: optionalString,
+  /** Defaults for every Redis instance unless the cluster entry sets its own. */
+  RedisPassword: optionalString,
+  RedisUsername: optionalString,
+  Tls: tlsSchema.optional(),
+  Watcher: watcherSchema.default(() => watcherSchema.parse({})),
+  Syslog: syslogSchema.default(() => syslogSchema.parse({})),
+  HAProxy: z.unknown().optional(),
+  Consul: z.unknown().optional(),
+});
+
+/** Shape used only to canonicalize keys (sections included). */
+export const canonicalShape = configSchema.extend({
+  HAProxy: haproxySectionSchema.optional(),
+  Consul: consulSectionSchema.optional(),
+});
+
+export type BaseConfig = z.infer<typeof configSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type SentinelConfig = z.infer<typeof sentinelSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
+export type WatcherConfig = z.infer<typeof watcherSchema>;
+export type SyslogConfig = z.infer<typeof syslogSchema>;

@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import type { SyslogConfig } from '../config/schema.js';
+import { SyslogStream } from './syslog.js';
+
+export interface LoggerOptions {
+  level: LevelWithSilent;
+  /** -log DIR: also write DIR/redis-happy.log (the original's file name). */
+  logDir?: string | undefined;
+  syslog?: SyslogConfig | undefined;
+  /** Where the console stream goes (stdout by default; tests pass their own). */
+  destination?: NodeJS.WritableStream;
+}
+
+export const LOG_FILE_NAME = 'redis-happy.log';
+
+export interface Logging {
+  logger: Logger;
+  close(): void;
+}
+
+/** Keys whose values must never reach a log line. */
+const REDACT = ['*.password', '*.Password', '*.token', '*.Token', '*.secret', '*.Secret', 'config.Sentinels[*].Password', 'config.Consul.Token'];
+
+export function createLogging(opts: LoggerOptions): Logging {
+  const streams: StreamEntry[] = [{ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: opts.destination ?? process.stdout }];
+  if (opts.logDir) {
+    mkdirSync(opts.logDir, { recursive: true });
+    const file = pino.destination({ dest: join(opts.logDir, LOG_FILE_NAME), sync: false, mkdir: true });
+    streams.push({ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: file });
+  }
+  let syslog: SyslogStream | null = null;
+  if (opts.syslog?.Enabled) {
+    syslog = new SyslogStream(opts.syslog, (msg) => process.stderr.write(`redishappy: ${msg}\n`));
+    streams.push({ level: opts.syslog.Level, stream: syslog });
+  }
+  const logger = pino(
+    {
+      level: opts.level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT, censor: '<redacted>' },
+    },
+    pino.multistream(streams),
+  );
+  return {
+    logger,
+    close: () => {
+      logger.flush();
+      syslog?.close();
+    },
+  };
+}

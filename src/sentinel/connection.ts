@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { TlsConfig } from '../config/schema.js';
+
+export interface Credentials {
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export interface ConnectSettings {
+  credentials: Credentials;
+  tls?: TlsConfig | undefined;
+  timeoutMs: number;
+  keepAliveSeconds: number;
+}
+
+/** Read the TLS files once per settings object so reconnects do not hit the disk. */
+export function tlsOptions(tls: TlsConfig | undefined): ConnectionOptions | undefined {
+  if (!tls) return undefined;
+  return {
+    ca: tls.CaFile ? readFileSync(tls.CaFile) : undefined,
+    cert: tls.CertFile ? readFileSync(tls.CertFile) : undefined,
+    key: tls.KeyFile ? readFileSync(tls.KeyFile) : undefined,
+    servername: tls.ServerName,
+    rejectUnauthorized: tls.RejectUnauthorized,
+  };
+}
+
+/**
+ * A connection with no automatic behaviour: no reconnects, no offline queue, no ready check.
+ * The watcher owns retries and health so that state changes are explicit and logged once.
+ */
+export function openConnection(host: string, port: number, settings: ConnectSettings, tls: ConnectionOptions | undefined): Redis {
+  const options: RedisOptions = {
+    host,
+    port,
+    username: settings.credentials.username,
+    password: settings.credentials.password,
+    tls,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    autoResubscribe: false,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: settings.timeoutMs,
+    commandTimeout: settings.timeoutMs,
+    keepAlive: settings.keepAliveSeconds > 0 ? settings.keepAliveSeconds * 1000 : 0,
+    noDelay: true,
+    family: host.includes(':') ? 6 : 0,
+  };
+  const redis = new Redis(options);
+  // Errors are reported through the promises of the calls that failed; avoid "unhandled error" noise.
+  redis.on('error', () => {});
+  return redis;
+}
+
+/** Connect, bounded by the timeout even when the peer accepts TCP but never answers. */
+export async function connectWithin(redis: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`connect timed out after ${timeoutMs}ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** ROLE probe: does the instance itself say it is a master right now? */
+export async function probeRole(host: string, port: number, settings: ConnectSettings, tls: ConnectionOptions | undefined): Promise<{ ok: boolean; role: string; error?: string }> {
+  const redis = openConnection(host, port, settings, tls);
+  try {
+    await connectWithin(redis, settings.timeoutMs);
+    const reply = (await redis.call('ROLE')) as unknown;
+    const role = Array.isArray(reply) && (typeof reply[0] === 'string' || Buffer.isBuffer(reply[0])) ? String(reply[0]) : 'unknown';
+    return { ok: role === 'master', role };
+  } catch (err) {
+    return { ok: false, role: 'unreachable', error: (err as Error).message };
+  } finally {
+    redis.disconnect();
+  }
+}

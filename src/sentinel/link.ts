@@ -1,0 +1,184 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { connectWithin, openConnection, type ConnectSettings } from './connection.js';
+import { parseMastersReply, parsePeersReply, fieldsToRecord, parseMasterRecord, type MasterView } from './parse.js';
+import { SentinelState, type SentinelStateValue } from './state.js';
+import { joinHostPort } from '../config/address.js';
+
+/** Channels whose messages mean "this master's configuration may have changed: look now". */
+export const WATCHED_CHANNELS = ['+switch-master', '+config-update-from-sentinel', '+failover-end', '+odown', '-odown', '+reset-master'] as const;
+
+export interface LinkListener {
+  onState(link: SentinelLink, previous: SentinelStateValue, reason: string): void;
+  /** A full SENTINEL MASTERS poll result. */
+  onViews(link: SentinelLink, views: MasterView[]): void;
+  /** A message on one of WATCHED_CHANNELS. */
+  onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void;
+  onPeers(link: SentinelLink, peers: Array<{ host: string; port: number }>): void;
+}
+
+export interface LinkTiming {
+  pollIntervalMs: number;
+  discoveryIntervalMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+/**
+ * One sentinel: a command connection (polling, queries) and a subscriber connection (events).
+ * Any failure marks it down, closes both and reconnects with exponential backoff and jitter.
+ */
+export class SentinelLink {
+  readonly location: string;
+  state: SentinelStateValue = SentinelState.Up;
+  lastUpdated = new Date();
+  /** Every master name this sentinel monitors (from the last poll). */
+  masters: string[] | null = null;
+  lastError: string | null = null;
+  /** When the last discovery listed this sentinel (discovered sentinels are forgotten after a while). */
+  lastListedAt = Date.now();
+
+  private cmd: Redis | null = null;
+  private sub: Redis | null = null;
+  private generation = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private attempts = 0;
+  private lastDiscovery = 0;
+  private stopped = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly configured: boolean,
+    private readonly settings: ConnectSettings,
+    private readonly tls: ConnectionOptions | undefined,
+    private readonly timing: LinkTiming,
+    private readonly wantedMasters: () => readonly string[],
+    private readonly listener: LinkListener,
+    private readonly log: Logger,
+  ) {
+    this.location = joinHostPort(host, port);
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closeConnections();
+  }
+
+  /** Ask this sentinel for one master now (used right after an announcement). */
+  async queryMaster(name: string): Promise<MasterView | null> {
+    const cmd = this.cmd;
+    if (!cmd || this.state !== SentinelState.Alive) return null;
+    try {
+      const reply = await cmd.call('SENTINEL', 'MASTER', name);
+      const rec = fieldsToRecord(reply);
+      return rec ? parseMasterRecord(rec) : null;
+    } catch (err) {
+      const msg = (err as Error).message;
+      // An unknown master is an answer, not a failure of the sentinel.
+      if (/No such master/i.test(msg)) return null;
+      this.fail(`SENTINEL MASTER ${name} failed: ${msg}`);
+      return null;
+    }
+  }
+
+  private setState(next: SentinelStateValue, reason: string): void {
+    const previous = this.state;
+    this.state = next;
+    this.lastUpdated = new Date();
+    if (previous !== next) this.listener.onState(this, previous, reason);
+  }
+
+  private closeConnections(): void {
+    this.cmd?.disconnect();
+    this.sub?.disconnect();
+    this.cmd = null;
+    this.sub = null;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    this.setState(SentinelState.Unknown, 'connecting');
+    const cmd = openConnection(this.host, this.port, this.settings, this.tls);
+    const sub = openConnection(this.host, this.port, this.settings, this.tls);
+    this.cmd = cmd;
+    this.sub = sub;
+    try {
+      await Promise.all([connectWithin(cmd, this.settings.timeoutMs), connectWithin(sub, this.settings.timeoutMs)]);
+      if (gen !== this.generation) return;
+      sub.on('message', (channel: string, payload: string) => {
+        if (gen === this.generation) this.listener.onMessage(this, channel, payload, Date.now());
+      });
+      for (const conn of [cmd, sub]) {
+        conn.on('close', () => {
+          if (gen === this.generation) this.fail('connection closed');
+        });
+      }
+      await sub.subscribe(...WATCHED_CHANNELS);
+      if (gen !== this.generation) return;
+      await this.poll(gen);
+    } catch (err) {
+      if (gen === this.generation) this.fail((err as Error).message);
+    }
+  }
+
+  private async poll(gen: number): Promise<void> {
+    const cmd = this.cmd;
+    if (!cmd) return;
+    try {
+      const parsed = parseMastersReply(await cmd.call('SENTINEL', 'MASTERS'));
+      if (gen !== this.generation) return;
+      if (!parsed) throw new Error('SENTINEL MASTERS returned a malformed reply');
+      if (parsed.malformed > 0) this.log.warn({ sentinel: this.location, malformed: parsed.malformed }, 'sentinel returned malformed master entries; ignored them');
+      this.attempts = 0;
+      this.lastError = null;
+      this.masters = parsed.views.map((v) => v.name).sort();
+      this.setState(SentinelState.Alive, 'poll succeeded');
+      this.listener.onViews(this, parsed.views);
+      if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
+        await this.discover(cmd, gen, parsed.views);
+      }
+    } catch (err) {
+      if (gen === this.generation) this.fail((err as Error).message);
+      return;
+    }
+    if (gen !== this.generation || this.stopped) return;
+    this.timer = setTimeout(() => void this.poll(gen), this.timing.pollIntervalMs);
+  }
+
+  private async discover(cmd: Redis, gen: number, views: MasterView[]): Promise<void> {
+    this.lastDiscovery = Date.now();
+    const wanted = new Set(this.wantedMasters());
+    const peers: Array<{ host: string; port: number }> = [];
+    for (const view of views) {
+      if (!wanted.has(view.name)) continue; // only follow the clusters we were asked to watch
+      const reply = parsePeersReply(await cmd.call('SENTINEL', 'SENTINELS', view.name));
+      if (gen !== this.generation) return;
+      if (reply) peers.push(...reply);
+    }
+    this.listener.onPeers(this, peers);
+  }
+
+  private fail(reason: string): void {
+    if (this.stopped) return;
+    this.generation++;
+    if (this.timer) clearTimeout(this.timer);
+    this.closeConnections();
+    this.lastError = reason;
+    this.setState(SentinelState.Down, reason);
+    const base = Math.min(this.timing.reconnectMaxMs, this.timing.reconnectMinMs * 2 ** this.attempts);
+    this.attempts = Math.min(this.attempts + 1, 30);
+    const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+    this.timer = setTimeout(() => void this.connect(), delay);
+  }
+}

@@ -1,0 +1,363 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import { joinHostPort } from '../config/address.js';
+import type { TopologyStore } from '../topology/store.js';
+import { chooseMaster, sameAddress, type SentinelView } from './confirm.js';
+import { probeRole, tlsOptions, type ConnectSettings } from './connection.js';
+import { SentinelLink, type LinkListener } from './link.js';
+import { masterNameOfEvent, parseSwitchMaster, type MasterView } from './parse.js';
+import { SentinelState, stateName, type SentinelStateValue } from './state.js';
+
+function sameView(a: MasterView | undefined, b: MasterView | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.ip === b.ip && a.port === b.port && a.configEpoch === b.configEpoch && a.flags.join() === b.flags.join();
+}
+
+export interface SentinelStatus {
+  sentinelLocation: string;
+  lastUpdated: string;
+  clusters: string[] | null;
+  state: SentinelStateValue;
+  stateName: string;
+  configured: boolean;
+  lastError: string | null;
+}
+
+/** Something the watcher noticed, for the events log and the status page. */
+export interface WatcherEvent {
+  type: 'sentinel-state' | 'announcement' | 'failover' | 'hold';
+  at: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Watches every sentinel (configured and discovered) and decides, per configured cluster, which
+ * master is confirmed (see confirm.ts). Only confirmed changes reach the topology store.
+ */
+export class SentinelWatcher implements LinkListener {
+  private links = new Map<string, SentinelLink>();
+  /** cluster → sentinel location → that sentinel's latest view. */
+  private views = new Map<string, Map<string, MasterView>>();
+  private announcedAt = new Map<string, number>();
+  private deciding = new Set<string>();
+  private dirty = new Set<string>();
+  /** Last hold reason per cluster, so a persistent problem is logged once, not every poll. */
+  private holdReason = new Map<string, string>();
+  private pendingFirstRound = new Set<string>();
+  private readyWaiters: Array<() => void> = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private tls: ConnectionOptions | undefined;
+  private config: Config;
+  private started = false;
+  private listeners: Array<(e: WatcherEvent) => void> = [];
+
+  constructor(
+    config: Config,
+    private readonly topology: TopologyStore,
+    private readonly log: Logger,
+  ) {
+    this.config = config;
+    this.tls = tlsOptions(config.Tls);
+  }
+
+  onEvent(fn: (e: WatcherEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
+  private emitEvent(e: Omit<WatcherEvent, 'at'>): void {
+    const event = { ...e, at: new Date().toISOString() } as WatcherEvent;
+    for (const fn of this.listeners) fn(event);
+  }
+
+  start(): void {
+    this.started = true;
+    for (const s of this.config.Sentinels) this.addLink(s.Host, s.Port, true);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(10000, this.config.Watcher.ForgetDownSentinelAfterMs));
+    this.sweepTimer.unref();
+  }
+
+  /** Resolves once every configured sentinel has answered or failed once and decisions settled. */
+  ready(): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private isReady(): boolean {
+    return this.pendingFirstRound.size === 0 && this.deciding.size === 0;
+  }
+
+  private checkReady(): void {
+    if (!this.isReady()) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.all([...this.links.values()].map((l) => l.stop()));
+    this.links.clear();
+  }
+
+  /** Apply a new configuration (SIGHUP). Links are rebuilt if connection settings changed. */
+  async reconfigure(config: Config): Promise<void> {
+    const settingsChanged =
+      JSON.stringify([config.SentinelPassword, config.SentinelUsername, config.Tls, config.Watcher, config.SentinelTCPKeepAlive]) !==
+      JSON.stringify([this.config.SentinelPassword, this.config.SentinelUsername, this.config.Tls, this.config.Watcher, this.config.SentinelTCPKeepAlive]);
+    const oldConfigured = new Set(this.config.Sentinels.map((s) => joinHostPort(s.Host, s.Port)));
+    this.config = config;
+    this.tls = tlsOptions(config.Tls);
+    const clusterNames = new Set(config.Clusters.map((c) => c.Name));
+    for (const name of [...this.views.keys()]) if (!clusterNames.has(name)) this.views.delete(name);
+    const wanted = new Map(config.Sentinels.map((s) => [joinHostPort(s.Host, s.Port), s] as const));
+    for (const [location, link] of [...this.links]) {
+      const dropped = oldConfigured.has(location) && !wanted.has(location);
+      if (settingsChanged || dropped || (wanted.has(location) && !link.configured)) {
+        await link.stop();
+        this.links.delete(location);
+        this.dropViewsOf(location);
+      }
+    }
+    if (!this.started) return;
+    for (const s of config.Sentinels) this.addLink(s.Host, s.Port, true);
+    for (const name of clusterNames) void this.decide(name);
+  }
+
+  sentinels(): Record<string, SentinelStatus> {
+    const out: Record<string, SentinelStatus> = {};
+    for (const link of [...this.links.values()].sort((a, b) => (a.location < b.location ? -1 : 1))) {
+      out[link.location] = {
+        sentinelLocation: link.location,
+        lastUpdated: link.lastUpdated.toISOString(),
+        clusters: link.masters,
+        state: link.state,
+        stateName: stateName[link.state],
+        configured: link.configured,
+        lastError: link.lastError,
+      };
+    }
+    return out;
+  }
+
+  private settingsFor(host: string, port: number): ConnectSettings {
+    const own = this.config.Sentinels.find((s) => s.Host === host && s.Port === port);
+    return {
+      credentials: {
+        username: own?.Username ?? this.config.SentinelUsername,
+        password: own?.Password ?? this.config.SentinelPassword,
+      },
+      tls: this.config.Tls,
+      timeoutMs: this.config.Watcher.CommandTimeoutMs,
+      keepAliveSeconds: this.config.SentinelTCPKeepAlive,
+    };
+  }
+
+  private addLink(host: string, port: number, configured: boolean): void {
+    const location = joinHostPort(host, port);
+    const existing = this.links.get(location);
+    if (existing) {
+      existing.lastListedAt = Date.now();
+      return;
+    }
+    const w = this.config.Watcher;
+    const link = new SentinelLink(
+      host,
+      port,
+      configured,
+      this.settingsFor(host, port),
+      this.tls,
+      { pollIntervalMs: w.PollIntervalMs, discoveryIntervalMs: w.DiscoveryIntervalMs, reconnectMinMs: w.ReconnectMinMs, reconnectMaxMs: w.ReconnectMaxMs },
+      () => this.config.Clusters.map((c) => c.Name),
+      this,
+      this.log,
+    );
+    this.links.set(location, link);
+    if (configured) this.pendingFirstRound.add(location);
+    this.log.info({ sentinel: location, configured }, configured ? 'watching configured sentinel' : 'discovered sentinel, watching it');
+    link.start();
+  }
+
+  /** Forget discovered sentinels that have been down for long and that no live sentinel lists any more. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [location, link] of [...this.links]) {
+      if (link.configured || link.state !== SentinelState.Down) continue;
+      if (now - link.lastListedAt < this.config.Watcher.ForgetDownSentinelAfterMs) continue;
+      this.log.info({ sentinel: location }, 'forgetting discovered sentinel that stayed down and is no longer listed');
+      void link.stop();
+      this.links.delete(location);
+      this.dropViewsOf(location);
+    }
+  }
+
+  private dropViewsOf(location: string): void {
+    for (const perSentinel of this.views.values()) perSentinel.delete(location);
+  }
+
+  // ---- LinkListener ----
+
+  onState(link: SentinelLink, previous: SentinelStateValue, reason: string): void {
+    const next = link.state;
+    if (next === SentinelState.Down) {
+      // A down sentinel's view must not count: it may be stale by the time it comes back.
+      this.dropViewsOf(link.location);
+      if (previous !== SentinelState.Down) {
+        this.log.warn({ sentinel: link.location, reason, state: stateName[next] }, 'sentinel is down');
+        this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next], reason });
+      }
+      if (this.pendingFirstRound.delete(link.location)) this.checkReady();
+    } else if (next === SentinelState.Alive) {
+      this.log.info({ sentinel: link.location, state: stateName[next] }, 'sentinel is alive');
+      this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next] });
+    }
+  }
+
+  onViews(link: SentinelLink, views: MasterView[]): void {
+    const byName = new Map(views.map((v) => [v.name, v]));
+    for (const cluster of this.config.Clusters) {
+      let perSentinel = this.views.get(cluster.Name);
+      if (!perSentinel) this.views.set(cluster.Name, (perSentinel = new Map()));
+      const view = byName.get(cluster.Name);
+      const before = perSentinel.get(link.location);
+      if (view) perSentinel.set(link.location, view);
+      else perSentinel.delete(link.location); // this sentinel does not monitor the cluster
+      // Polls repeat the same answer every second: only re-decide when something moved or is unsettled.
+      const unchanged = sameView(before, view);
+      if (!unchanged || !this.topology.get(cluster.Name)?.master || this.holdReason.has(cluster.Name)) void this.decide(cluster.Name);
+    }
+    if (this.pendingFirstRound.delete(link.location)) this.checkReady();
+  }
+
+  onPeers(_link: SentinelLink, peers: Array<{ host: string; port: number }>): void {
+    for (const p of peers) this.addLink(p.host, p.port, false);
+  }
+
+  onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
+    let name: string | null;
+    if (channel === '+switch-master') {
+      const ev = parseSwitchMaster(payload);
+      if (!ev) {
+        this.log.warn({ sentinel: link.location, channel, payload: payload.slice(0, 200) }, 'ignoring malformed sentinel message');
+        return;
+      }
+      name = ev.name;
+      if (this.topology.get(name)) {
+        if (!this.announcedAt.has(name)) this.announcedAt.set(name, receivedAt);
+        this.log.info({ sentinel: link.location, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
+        this.emitEvent({ type: 'announcement', sentinel: link.location, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
+      }
+    } else {
+      name = masterNameOfEvent(payload);
+    }
+    if (!name || !this.topology.get(name)) return;
+    void this.refresh(name, link);
+  }
+
+  /** Re-read one cluster from every live sentinel, the announcing one first (it holds the new epoch). */
+  private async refresh(name: string, first: SentinelLink): Promise<void> {
+    const apply = (link: SentinelLink, view: MasterView | null) => {
+      const perSentinel = this.views.get(name) ?? new Map<string, MasterView>();
+      this.views.set(name, perSentinel);
+      if (view && view.name === name) perSentinel.set(link.location, view);
+      void this.decide(name);
+    };
+    const others = [...this.links.values()].filter((l) => l !== first && l.state === SentinelState.Alive);
+    const firstQuery = first.queryMaster(name).then((v) => apply(first, v));
+    await Promise.all([firstQuery, ...others.map((l) => l.queryMaster(name).then((v) => apply(l, v)))]);
+  }
+
+  private healthyViews(name: string): SentinelView[] {
+    const perSentinel = this.views.get(name);
+    if (!perSentinel) return [];
+    const out: SentinelView[] = [];
+    for (const [location, v] of perSentinel) {
+      if (this.links.get(location)?.state !== SentinelState.Alive) continue;
+      out.push({ sentinel: location, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags });
+    }
+    return out;
+  }
+
+  private hold(name: string, reason: string, level: 'info' | 'warn'): void {
+    if (this.holdReason.get(name) === reason) return;
+    this.holdReason.set(name, reason);
+    const current = this.topology.get(name)?.master;
+    this.log[level]({ cluster: name, reason, keeping: current ? joinHostPort(current.ip, current.port) : null }, 'no new master confirmed');
+    this.emitEvent({ type: 'hold', cluster: name, reason });
+  }
+
+  /** Serialised per cluster: a decision arriving while one runs re-runs once it ends. */
+  private async decide(name: string): Promise<void> {
+    if (this.deciding.has(name)) {
+      this.dirty.add(name);
+      return;
+    }
+    this.deciding.add(name);
+    try {
+      do {
+        this.dirty.delete(name);
+        await this.decideOnce(name);
+      } while (this.dirty.has(name) && this.started);
+    } catch (err) {
+      this.log.error({ cluster: name, err }, 'error while deciding the master');
+    } finally {
+      this.deciding.delete(name);
+      this.checkReady();
+    }
+  }
+
+  private async decideOnce(name: string): Promise<void> {
+    const current = this.topology.get(name);
+    if (!current) return;
+    const decision = chooseMaster(this.healthyViews(name), current.configEpoch ?? 0);
+    if (decision.kind === 'none') {
+      // No sentinel view at all is normal while sentinels are down: keep the last confirmed master.
+      this.hold(name, decision.reason, current.master ? 'warn' : 'info');
+      return;
+    }
+    if (sameAddress(decision.master, current.master)) {
+      this.topology.confirm(name, decision.master, decision.configEpoch, decision.agreeing, null);
+      this.holdReason.delete(name);
+      this.announcedAt.delete(name);
+      return;
+    }
+    const cluster = this.config.Clusters.find((c) => c.Name === name);
+    const probe = await probeRole(decision.master.ip, decision.master.port, {
+      credentials: { username: cluster?.Username ?? this.config.RedisUsername, password: cluster?.Password ?? this.config.RedisPassword },
+      tls: this.config.Tls,
+      timeoutMs: this.config.Watcher.CommandTimeoutMs,
+      keepAliveSeconds: 0,
+    }, this.tls);
+    if (!probe.ok) {
+      const target = joinHostPort(decision.master.ip, decision.master.port);
+      this.hold(name, `sentinels name ${target} (config-epoch ${decision.configEpoch}) but it answers ROLE ${probe.role}${probe.error ? ` (${probe.error})` : ''}`, 'warn');
+      return;
+    }
+    // Views may have moved on while we probed; only confirm what the rule still picks.
+    const again = chooseMaster(this.healthyViews(name), current.configEpoch ?? 0);
+    if (again.kind !== 'candidate' || !sameAddress(again.master, decision.master)) {
+      this.dirty.add(name);
+      return;
+    }
+    const announcedAt = this.announcedAt.get(name) ?? null;
+    const change = this.topology.confirm(name, again.master, again.configEpoch, again.agreeing, announcedAt);
+    this.holdReason.delete(name);
+    this.announcedAt.delete(name);
+    if (change) {
+      const sinceAnnouncementMs = announcedAt === null ? null : Date.now() - announcedAt;
+      this.log.info(
+        {
+          cluster: name,
+          from: change.previous ? joinHostPort(change.previous.ip, change.previous.port) : null,
+          to: joinHostPort(change.current.ip, change.current.port),
+          configEpoch: change.configEpoch,
+          agreeingSentinels: again.agreeing,
+          sinceAnnouncementMs,
+        },
+        change.previous ? 'failover: new master confirmed' : 'master confirmed',
+      );
+      this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs });
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import type { Logger } from 'pino';
+import type { MasterChange, TopologySnapshot } from '../topology/types.js';
+import type { Sink } from './types.js';
+
+export interface RunnerOptions {
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/** Merge change lists so each cluster appears once: first `previous`, last `current`. */
+export function mergeChanges(a: MasterChange[], b: MasterChange[]): MasterChange[] {
+  const byCluster = new Map<string, MasterChange>();
+  for (const c of [...a, ...b]) {
+    const prior = byCluster.get(c.cluster);
+    byCluster.set(c.cluster, prior ? { ...c, previous: prior.previous, announcedAt: prior.announcedAt ?? c.announcedAt } : c);
+  }
+  return [...byCluster.values()].filter((c) => !(c.previous && c.previous.ip === c.current.ip && c.previous.port === c.current.port));
+}
+
+/**
+ * Drives one sink so that it can never block the watcher or other sinks: `submit` returns at once;
+ * one apply runs at a time; whatever arrives meanwhile is coalesced into a single next apply of
+ * the latest snapshot; a failed apply is retried with backoff (with the latest snapshot).
+ */
+export class SinkRunner {
+  private pending: { snapshot: TopologySnapshot; changes: MasterChange[] } | null = null;
+  private running: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+
+  constructor(
+    readonly sink: Sink,
+    private readonly log: Logger,
+    opts: RunnerOptions = {},
+  ) {
+    this.retryMinMs = opts.retryMinMs ?? 500;
+    this.retryMaxMs = opts.retryMaxMs ?? 30000;
+  }
+
+  submit(snapshot: TopologySnapshot, changes: MasterChange[] = []): void {
+    if (this.closed) return;
+    this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
+    if (!this.running && !this.retryTimer) this.kick();
+  }
+
+  /** Resolves when nothing is pending or running (used by tests and shutdown). */
+  idle(): Promise<void> {
+    if (!this.running && !this.pending) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private kick(): void {
+    const job = this.pending;
+    if (!job || this.closed) {
+      this.notifyIdle();
+      return;
+    }
+    this.pending = null;
+    this.running = (async () => {
+      try {
+        await this.sink.apply(job.snapshot, job.changes);
+        if (this.failures > 0) this.log.info({ output: this.sink.name }, 'output recovered');
+        this.failures = 0;
+      } catch (err) {
+        this.failures++;
+        // Retry with the newest state, keeping the changes not yet applied.
+        this.pending = this.pending ? { snapshot: this.pending.snapshot, changes: mergeChanges(job.changes, this.pending.changes) } : job;
+        const base = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.failures - 1, 20));
+        const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+        this.log.error({ output: this.sink.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
+        if (!this.closed) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            if (!this.running) this.kick();
+          }, delay);
+        }
+      }
+    })().finally(() => {
+      this.running = null;
+      if (!this.retryTimer) this.kick();
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.pending = null;
+    if (this.running) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.notifyIdle();
+    await this.sink.close();
+  }
+}

@@ -1,0 +1,81 @@
+import { EventEmitter } from 'node:events';
+import type { ClusterState, MasterAddress, MasterChange, TopologySnapshot } from './types.js';
+
+export interface ClusterDefinition {
+  name: string;
+  externalPort: number;
+}
+
+interface TopologyEvents {
+  change: [change: MasterChange, snapshot: TopologySnapshot];
+  reconfigured: [snapshot: TopologySnapshot];
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The single source of truth: per configured cluster, the confirmed master and how it was
+ * confirmed. Emits `change` only when a confirmed master really changes.
+ */
+export class TopologyStore extends EventEmitter<TopologyEvents> {
+  private clusters = new Map<string, ClusterState>();
+  private version = 0;
+  private cached: TopologySnapshot | null = null;
+
+  constructor(definitions: readonly ClusterDefinition[]) {
+    super();
+    this.reconfigure(definitions, false);
+  }
+
+  /** Replace the set of clusters (SIGHUP); kept clusters keep their confirmed master. */
+  reconfigure(definitions: readonly ClusterDefinition[], emit = true): void {
+    const next = new Map<string, ClusterState>();
+    for (const def of definitions) {
+      const old = this.clusters.get(def.name);
+      next.set(def.name, old ? { ...old, externalPort: def.externalPort } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [] });
+    }
+    this.clusters = next;
+    this.version++;
+    this.cached = null;
+    if (emit) this.emit('reconfigured', this.snapshot());
+  }
+
+  get(name: string): ClusterState | undefined {
+    return this.clusters.get(name);
+  }
+
+  names(): string[] {
+    return [...this.clusters.keys()].sort();
+  }
+
+  snapshot(): TopologySnapshot {
+    if (!this.cached) {
+      const clusters = [...this.clusters.values()].map((c) => ({ ...c, master: c.master ? { ...c.master } : null, agreeingSentinels: [...c.agreeingSentinels] })).sort(byName);
+      this.cached = Object.freeze({ clusters, version: this.version });
+    }
+    return this.cached;
+  }
+
+  /**
+   * Record a confirmed master. Returns the change, or null when it is the master we already had
+   * (only its epoch/agreement details are refreshed then, without an event).
+   */
+  confirm(name: string, master: MasterAddress, configEpoch: number, agreeing: string[], announcedAt: number | null): MasterChange | null {
+    const current = this.clusters.get(name);
+    if (!current) return null;
+    if (current.master && current.master.ip === master.ip && current.master.port === master.port) {
+      if (current.configEpoch !== configEpoch || current.agreeingSentinels.join() !== agreeing.join()) {
+        this.clusters.set(name, { ...current, configEpoch, agreeingSentinels: agreeing });
+        this.cached = null;
+      }
+      return null;
+    }
+    const confirmedAt = new Date().toISOString();
+    this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing });
+    this.version++;
+    this.cached = null;
+    const change: MasterChange = { cluster: name, previous: current.master, current: { ...master }, configEpoch, confirmedAt, announcedAt };
+    this.emit('change', change, this.snapshot());
+    return change;
+  }
+}
