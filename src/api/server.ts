@@ -5,6 +5,7 @@ import type { TopologyStore } from '../topology/store.js';
 import type { SinkStatus } from '../sinks/types.js';
 import type { SentinelStatus } from '../sentinel/watcher.js';
 import type { ListenTarget } from './bind.js';
+import type { Registry } from 'prom-client';
 
 export interface HaproxyView {
   templateText(): string;
@@ -19,6 +20,7 @@ export interface ApiDeps {
   /** Present for the HAProxy flavour: serves /api/template and /api/haproxy. */
   haproxy?(): HaproxyView | undefined;
   events?(): unknown[];
+  metrics?: Registry;
 }
 
 const READ_METHODS = ['GET', 'HEAD'];
@@ -60,6 +62,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.events) {
     const events = deps.events;
     routes.set('/api/events', async () => ({ events: events() }));
+  }
+  if (deps.metrics) {
+    const registry = deps.metrics;
+    routes.set('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
   if (deps.haproxy) {
     const view = deps.haproxy;

@@ -9,6 +9,7 @@ import { SinkRunner } from '../sinks/runner.js';
 import type { Sink } from '../sinks/types.js';
 import { createHaproxySink } from '../sinks/haproxy/index.js';
 import { createConsulSink } from '../sinks/consul/index.js';
+import { Metrics } from '../metrics/registry.js';
 
 export interface DaemonOptions {
   flavour: Flavour;
@@ -46,6 +47,7 @@ export class Daemon {
   readonly topology: TopologyStore;
   readonly watcher: SentinelWatcher;
   private runners: SinkRunner[] = [];
+  readonly metrics: Metrics;
   private api: FastifyInstance | null = null;
   private events: Array<Record<string, unknown>> = [];
   private reloading: Promise<boolean> | null = null;
@@ -56,6 +58,18 @@ export class Daemon {
     this.topology = new TopologyStore(definitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
+    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()) });
+    this.topology.on('change', (change) => this.metrics.onChange(change));
+  }
+
+  private newRunner(sink: Sink): SinkRunner {
+    return new SinkRunner(sink, this.opts.logger, {
+      onApplied: (output, changes, ms) => this.metrics.onApplied(output, changes, ms),
+      onFailed: (output, err) => {
+        this.metrics.onApplyFailed(output);
+        this.record({ type: 'output-error', output, error: err.message, at: new Date().toISOString() });
+      },
+    });
   }
 
   private record(e: WatcherEvent | Record<string, unknown>): void {
@@ -68,15 +82,16 @@ export class Daemon {
     const log = this.opts.logger;
     const sinks = createSinks(this.opts.flavour, this.config, log);
     for (const sink of sinks) await sink.init?.();
-    this.runners = sinks.map((s) => new SinkRunner(s, log));
+    this.runners = sinks.map((s) => this.newRunner(s));
 
     this.api = buildApi({
       config: () => this.config,
       topology: this.topology,
       sentinels: () => this.watcher.sentinels(),
-      outputs: () => this.runners.map((r) => r.sink.status()),
+      outputs: () => this.runners.map((r) => r.status()),
       haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.sink.name === 'haproxy')?.sink as unknown as HaproxyView | undefined,
       events: () => this.events,
+      metrics: this.metrics.registry,
     });
     this.address = await listen(this.api, this.opts.listen);
     log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
@@ -133,7 +148,7 @@ export class Daemon {
       return false;
     }
     const old = this.runners;
-    this.runners = sinks.map((s) => new SinkRunner(s, log));
+    this.runners = sinks.map((s) => this.newRunner(s));
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
     await this.watcher.reconfigure(config);

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../topology/types.js';
-import type { Sink } from './types.js';
+import type { Sink, SinkStatus } from './types.js';
 
 export interface RunnerOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Called after each successful apply with the changes it carried and how long it took. */
+  onApplied?: (output: string, changes: MasterChange[], applyMs: number) => void;
+  onFailed?: (output: string, error: Error) => void;
 }
 
 /** Merge change lists so each cluster appears once: first `previous`, last `current`. */
@@ -29,13 +32,17 @@ export class SinkRunner {
   private failures = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  private appliedVersion: number | null = null;
+  private lastAppliedAt: string | null = null;
+  private lastError: string | null = null;
+  private lastErrorAt: string | null = null;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
 
   constructor(
     readonly sink: Sink,
     private readonly log: Logger,
-    opts: RunnerOptions = {},
+    private readonly opts: RunnerOptions = {},
   ) {
     this.retryMinMs = opts.retryMinMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 30000;
@@ -45,6 +52,19 @@ export class SinkRunner {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
     if (!this.running && !this.retryTimer) this.kick();
+  }
+
+  /** The sink's own status, with what the runner knows best: the version applied and the last failure. */
+  status(): SinkStatus {
+    const own = this.sink.status();
+    return {
+      ...own,
+      appliedVersion: this.appliedVersion,
+      lastAppliedAt: this.lastAppliedAt ?? own.lastAppliedAt,
+      lastError: this.lastError ?? own.lastError,
+      lastErrorAt: this.lastError ? this.lastErrorAt : own.lastErrorAt,
+      details: { ...own.details, pending: this.pending !== null, consecutiveFailures: this.failures },
+    };
   }
 
   /** Resolves when nothing is pending or running (used by tests and shutdown). */
@@ -61,12 +81,20 @@ export class SinkRunner {
     }
     this.pending = null;
     this.running = (async () => {
+      const started = performance.now();
       try {
         await this.sink.apply(job.snapshot, job.changes);
         if (this.failures > 0) this.log.info({ output: this.sink.name }, 'output recovered');
         this.failures = 0;
+        this.appliedVersion = job.snapshot.version;
+        this.lastAppliedAt = new Date().toISOString();
+        this.lastError = null;
+        this.opts.onApplied?.(this.sink.name, job.changes, performance.now() - started);
       } catch (err) {
         this.failures++;
+        this.lastError = (err as Error).message;
+        this.lastErrorAt = new Date().toISOString();
+        this.opts.onFailed?.(this.sink.name, err as Error);
         // Retry with the newest state, keeping the changes not yet applied.
         this.pending = this.pending ? { snapshot: this.pending.snapshot, changes: mergeChanges(job.changes, this.pending.changes) } : job;
         const base = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.failures - 1, 20));

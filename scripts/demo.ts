@@ -1,0 +1,136 @@
+/**
+ * Live local demo: 1 Redis master, 1 replica, 3 sentinels, HAProxy (master-worker mode) and
+ * redishappy-haproxy, all on 127.0.0.1, all started as child processes and stopped on Ctrl-C.
+ *   npm run demo               run until Ctrl-C
+ *   npm run demo -- --smoke    fail over once, check HAProxy follows, exit (used by the tests)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cleanup, connectThrough, freePort, startCluster, startHaproxy, waitFor } from '../test/harness/index.js';
+
+const smoke = process.argv.includes('--smoke');
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+async function main(): Promise<void> {
+  const cleanup = new Cleanup();
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping the demo processes...');
+    await cleanup.run();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'redishappy-demo-'));
+    console.log(`starting Redis master + replica and 3 sentinels (files in ${dir}) ...`);
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const master = cluster.masters.get('testing')!;
+    const externalPort = await freePort();
+    const apiPort = await freePort();
+
+    // The original's template, minus what needs root (chroot, user, daemon, /dev/log), bound to loopback.
+    const template = join(dir, 'haproxy_template.cfg');
+    writeFileSync(
+      template,
+      `global
+ stats socket ${dir}/haproxy-admin.sock level admin
+ pidfile ${dir}/haproxy.pid
+
+defaults
+ mode tcp
+ timeout client 60s
+ timeout connect 1s
+ timeout server 60s
+ option tcpka
+
+{{range .Clusters}}
+## start cluster {{ .Name }}
+frontend ft_{{ .Name }}
+ bind 127.0.0.1:{{ .ExternalPort }}
+ default_backend bk_{{ .Name }}
+
+backend bk_{{ .Name }}
+ server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} maxconn 1024 check inter 100ms on-marked-down shutdown-sessions
+## end cluster {{ .Name }}
+
+{{end}}
+`,
+    );
+    const output = join(dir, 'haproxy.cfg');
+    writeFileSync(output, `global\n stats socket ${dir}/haproxy-admin.sock level admin\n\ndefaults\n mode tcp\n timeout client 60s\n timeout connect 1s\n timeout server 60s\n`);
+    const haproxy = await startHaproxy(cleanup, { configPath: output, masterWorker: true });
+
+    const config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify(
+        {
+          Clusters: [{ Name: 'testing', ExternalPort: externalPort }],
+          Sentinels: [{ Host: cluster.sentinels[0]!.host, Port: cluster.sentinels[0]!.port }],
+          HAProxy: {
+            TemplatePath: template,
+            OutputPath: output,
+            // HAProxy master-worker mode: SIGUSR2 to the master reloads it without dropping connections.
+            ReloadCommand: `kill -USR2 ${haproxy.pid}`,
+            RuntimeSocket: `${dir}/haproxy-admin.sock`,
+          },
+          Syslog: { Enabled: false },
+        },
+        null,
+        2,
+      ),
+    );
+
+    console.log('starting redishappy-haproxy ...');
+    const daemon = spawn(process.execPath, [join(root, 'bin/redishappy-haproxy.js'), '-config', config, '-bind', `127.0.0.1:${apiPort}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    cleanup.add(
+      () =>
+        new Promise<void>((resolve) => {
+          if (daemon.exitCode !== null) return resolve();
+          daemon.once('exit', () => resolve());
+          daemon.kill('SIGTERM');
+        }),
+    );
+    daemon.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`redishappy-haproxy exited (${code})`);
+        void stop(1);
+      }
+    });
+
+    await waitFor(async () => (await connectThrough(externalPort)).port === master.port, { timeoutMs: 20000, what: 'HAProxy to route to the master' });
+    const s = cluster.sentinels[0]!;
+    console.log(`
+redishappy demo is running.
+
+  API:              http://127.0.0.1:${apiPort}/api/topology   (also /api/sentinels, /api/haproxy, /api/ping)
+  Redis via HAProxy: redis-cli -p ${externalPort} set hello world      (lands on the confirmed master)
+  Master now:       127.0.0.1:${master.port} (pid ${master.pid}); replica 127.0.0.1:${cluster.replicas.get('testing')![0]!.port}
+  Fail over:        redis-cli -p ${s.port} SENTINEL FAILOVER testing
+               or   kill -9 ${master.pid}     (then watch /api/topology and redis-cli -p ${externalPort} info server)
+  Files:            ${dir}   (config.json, haproxy_template.cfg, haproxy.cfg)
+
+Ctrl-C stops everything the demo started.
+`);
+
+    if (smoke) {
+      const replica = cluster.replicas.get('testing')![0]!;
+      await s.client().call('SENTINEL', 'FAILOVER', 'testing');
+      await waitFor(async () => (await connectThrough(externalPort)).port === replica.port, { timeoutMs: 30000, what: 'HAProxy to route to the new master' });
+      console.log(`smoke: failover followed, HAProxy now routes to 127.0.0.1:${replica.port}`);
+      await stop(0);
+    }
+  } catch (err) {
+    console.error(`demo failed: ${(err as Error).message}`);
+    await stop(1);
+  }
+}
+
+void main();

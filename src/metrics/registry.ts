@@ -1,0 +1,130 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SinkStatus } from '../sinks/types.js';
+import type { SentinelStatus } from '../sentinel/watcher.js';
+import type { TopologyStore } from '../topology/store.js';
+import type { MasterChange } from '../topology/types.js';
+import { stateName } from '../sentinel/state.js';
+
+export interface MetricsSources {
+  topology: TopologyStore;
+  sentinels(): Record<string, SentinelStatus>;
+  outputs(): SinkStatus[];
+}
+
+/** Prometheus metrics; gauges read the live state at scrape time so nothing can drift. */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly failovers: Counter<'cluster'>;
+  private readonly propagation: Gauge<'cluster' | 'output'>;
+  private readonly applySeconds: Gauge<'output'>;
+  private readonly applyFailures: Counter<'output'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'redishappy_' });
+
+    new Gauge({
+      name: 'redishappy_sentinels',
+      help: 'Sentinels watched, by state (up, down, alive, unknown)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const counts: Record<string, number> = { up: 0, down: 0, alive: 0, unknown: 0 };
+        for (const s of Object.values(sources.sentinels())) counts[stateName[s.state]] = (counts[stateName[s.state]] ?? 0) + 1;
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'redishappy_cluster_master_info',
+      help: 'Confirmed master per cluster (value 1; address and config epoch in labels)',
+      labelNames: ['cluster', 'ip', 'port', 'config_epoch'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of sources.topology.snapshot().clusters) {
+          if (c.master) this.set({ cluster: c.name, ip: c.master.ip, port: String(c.master.port), config_epoch: String(c.configEpoch ?? '') }, 1);
+        }
+      },
+    });
+    new Gauge({
+      name: 'redishappy_cluster_confirmed',
+      help: '1 when the cluster has a confirmed master, else 0',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, c.master ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'redishappy_topology_version',
+      help: 'Topology version (increments on every confirmed change)',
+      registers,
+      collect() {
+        this.set(sources.topology.snapshot().version);
+      },
+    });
+    new Gauge({
+      name: 'redishappy_output_applied_version',
+      help: 'Topology version each output has applied (-1 = none yet)',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const o of sources.outputs()) this.set({ output: o.name }, o.appliedVersion ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'redishappy_output_in_error',
+      help: '1 when the output\'s last attempt failed',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const o of sources.outputs()) this.set({ output: o.name }, o.lastError ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'redishappy_output_events',
+      help: 'Counters reported by each output (renders, reloads, reload_failures, validation_failures, runtime_switches, registrations, ...)',
+      labelNames: ['output', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const o of sources.outputs()) {
+          for (const [k, v] of Object.entries(o.details ?? {})) {
+            if (typeof v === 'number' && Number.isFinite(v) && !/At$|Ms$/.test(k)) this.set({ output: o.name, kind: snake(k) }, v);
+          }
+        }
+      },
+    });
+    this.failovers = new Counter({ name: 'redishappy_failovers_total', help: 'Confirmed master changes (not counting the first confirmation after start)', labelNames: ['cluster'], registers });
+    this.propagation = new Gauge({
+      name: 'redishappy_failover_propagation_seconds',
+      help: 'Last failover: time from the sentinel announcement (+switch-master) to the output having applied it',
+      labelNames: ['cluster', 'output'],
+      registers,
+    });
+    this.applySeconds = new Gauge({ name: 'redishappy_output_last_apply_seconds', help: 'Duration of the last successful apply per output', labelNames: ['output'], registers });
+    this.applyFailures = new Counter({ name: 'redishappy_output_apply_failures_total', help: 'Failed applies per output (each is retried)', labelNames: ['output'], registers });
+  }
+
+  onChange(change: MasterChange): void {
+    if (change.previous) this.failovers.inc({ cluster: change.cluster });
+  }
+
+  onApplied(output: string, changes: MasterChange[], applyMs: number): void {
+    this.applySeconds.set({ output }, applyMs / 1000);
+    const now = Date.now();
+    for (const c of changes) if (c.announcedAt !== null) this.propagation.set({ cluster: c.cluster, output }, (now - c.announcedAt) / 1000);
+  }
+
+  onApplyFailed(output: string): void {
+    this.applyFailures.inc({ output });
+  }
+}
+
+function snake(s: string): string {
+  return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}

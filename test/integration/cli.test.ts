@@ -1,0 +1,113 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { FAST_WATCHER } from '../support/watch.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rh-cli-'));
+
+describe('command line (real process)', () => {
+  const cleanup = useCleanup();
+
+  it('--help explains flags, environment and examples', async () => {
+    const d = runBin(cleanup, 'redishappy-haproxy', ['--help']);
+    assert.equal(await d.exited, 0);
+    for (const s of ['-config', 'REDISHAPPY_SENTINELS', 'Examples:', 'SIGHUP', 'confirmed']) assert.ok(d.stdout().includes(s), s);
+  });
+
+  it('--version prints the package version', async () => {
+    const d = runBin(cleanup, 'redishappy', ['-version']);
+    assert.equal(await d.exited, 0);
+    assert.match(d.stdout(), /^\d+\.\d+\.\d+/);
+  });
+
+  it('a missing or invalid config exits 2 with every problem named and no stack trace', async () => {
+    const missing = runBin(cleanup, 'redishappy-haproxy', ['-config', join(dir, 'nope.json')]);
+    assert.equal(await missing.exited, 2);
+    assert.match(missing.stderr(), /nope\.json: configuration is invalid:\n {2}- cannot open config file: file not found/);
+
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ Clusters: [{ Name: '', ExternalPort: 0 }], Sentinels: [{ Host: 'h', Port: 1 }] }));
+    const d = runBin(cleanup, 'redishappy-haproxy', [`-config=${bad}`], { REDISHAPPY_SENTINELS: 'h:1;oops' });
+    assert.equal(await d.exited, 2);
+    const err = d.stderr();
+    for (const s of ['Clusters[0].Name: must not be empty', 'Clusters[0].ExternalPort: must be 1-65535', 'REDISHAPPY_SENTINELS: entry 2 "oops"', 'HAProxy: section is required'])
+      assert.ok(err.includes(s), `${s} missing from:\n${err}`);
+    assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+  });
+
+  it('--check-config accepts a valid file', async () => {
+    const ok = join(dir, 'ok.json');
+    writeFileSync(ok, JSON.stringify({ Clusters: [{ Name: 'a', ExternalPort: 1 }], Sentinels: [{ Host: 'h', Port: 1 }] }));
+    const d = runBin(cleanup, 'redishappy', ['--check-config', '--config', ok]);
+    assert.equal(await d.exited, 0);
+    assert.match(d.stdout(), /configuration OK/);
+  });
+
+  it('serves the API from real sentinels, reloads on SIGHUP, and stops cleanly on SIGTERM', { timeout: 90000 }, async () => {
+    const cluster = await startCluster(cleanup, { names: ['alpha', 'beta'], replicas: 0, sentinels: 1 });
+    const s = cluster.sentinels[0]!;
+    const apiPort = await freePort();
+    const cfgPath = join(dir, 'daemon.json');
+    const base = { Sentinels: [{ Host: s.host, Port: s.port, Password: '' }], Watcher: FAST_WATCHER, Syslog: { Enabled: false }, SentinelPassword: 's3cret' };
+    writeFileSync(cfgPath, JSON.stringify({ ...base, Clusters: [{ Name: 'alpha', ExternalPort: 7001 }] }));
+    const logDir = join(dir, 'logs');
+    const d = runBin(cleanup, 'redishappy', ['-config', cfgPath, '-log', logDir, '-bind', `127.0.0.1:${apiPort}`]);
+    await waitListening(d);
+    const api = `http://127.0.0.1:${apiPort}`;
+
+    const ping = await fetch(`${api}/api/ping`);
+    assert.equal(ping.status, 200);
+    assert.match(ping.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.equal(await ping.text(), 'Pong');
+    assert.equal((await fetch(`${api}/api/ping`, { method: 'HEAD' })).status, 200);
+    assert.equal((await fetch(`${api}/api/ping`, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(`${api}/api/nothing`)).status, 404);
+
+    const topo = await waitFor(async () => {
+      const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<Record<string, unknown>>;
+      return t[0]?.confirmed ? t : undefined;
+    }, { timeoutMs: 10000, what: 'alpha confirmed' });
+    assert.deepEqual(topo.map((c) => [c.name, c.externalPort, c.ip, c.port]), [['alpha', 7001, '127.0.0.1', cluster.masters.get('alpha')!.port]]);
+    assert.deepEqual(topo[0]!.agreeingSentinels, [`${s.host}:${s.port}`]);
+    assert.equal(typeof topo[0]!.configEpoch, 'number');
+
+    const sentinels = (await (await fetch(`${api}/api/sentinels`)).json()) as { sentinels: Record<string, Record<string, unknown>> };
+    const entry = sentinels.sentinels[`${s.host}:${s.port}`]!;
+    assert.equal(entry.state, 3);
+    assert.equal(entry.stateName, 'alive');
+    assert.deepEqual(entry.clusters, ['alpha', 'beta']);
+    assert.match(String(entry.lastUpdated), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
+
+    const conf = await (await fetch(`${api}/api/configuration`)).text();
+    assert.ok(!conf.includes('s3cret'), 'secret redacted');
+    const confJson = JSON.parse(conf) as Record<string, unknown>;
+    assert.equal(confJson.sentinelPassword, '<redacted>');
+    assert.deepEqual(confJson.clusters, [{ name: 'alpha', externalPort: 7001 }]);
+
+    // SIGHUP with a broken file: kept running on the old configuration.
+    writeFileSync(cfgPath, '{ "Clusters": [ }');
+    d.child.kill('SIGHUP');
+    await waitFor(() => d.logs().some((l) => String(l.msg).startsWith('configuration reload rejected')), { timeoutMs: 5000, what: 'reload rejected' });
+    assert.equal((await fetch(`${api}/api/ping`)).status, 200);
+
+    // SIGHUP with a valid file adding a cluster.
+    writeFileSync(cfgPath, JSON.stringify({ ...base, Clusters: [{ Name: 'alpha', ExternalPort: 7001 }, { Name: 'beta', ExternalPort: 7002 }] }));
+    d.child.kill('SIGHUP');
+    await waitFor(async () => {
+      const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<Record<string, unknown>>;
+      return t.length === 2 && t[1]?.port === cluster.masters.get('beta')!.port;
+    }, { timeoutMs: 10000, what: 'beta confirmed after SIGHUP' });
+
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+    assert.ok(d.logs().some((l) => l.msg === 'stopped'));
+    assert.ok(existsSync(join(logDir, 'redis-happy.log')));
+    const fileLog = readFileSync(join(logDir, 'redis-happy.log'), 'utf8');
+    assert.ok(fileLog.includes('master confirmed'));
+    assert.ok(!fileLog.includes('s3cret') && !d.stdout().includes('s3cret'), 'secrets never logged');
+  });
+});
