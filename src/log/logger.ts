@@ -21,7 +21,7 @@ export interface Logging {
 }
 
 /** Keys whose values must never reach a log line. */
-const REDACT = ['*.password', '*.Password', '*.token', '*.Token', '*.secret', '*.Secret', 'config.Sentinels[*].Password', 'config.Consul.Token'];
+const REDACT = ['password', 'Password', 'token', 'Token', 'secret', 'Secret', '*.password', '*.Password', '*.token', '*.Token', '*.secret', '*.Secret', 'config.Sentinels[*].Password', 'config.Consul.Token'];
 
 export function createLogging(opts: LoggerOptions): Logging {
   const streams: StreamEntry[] = [{ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: opts.destination ?? process.stdout }];
