@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify';
+import { EventStream } from './stream.js';
 import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/output.js';
 import type { TopologyStore } from '../topology/store.js';
@@ -21,6 +23,15 @@ export interface ApiDeps {
   haproxy?(): HaproxyView | undefined;
   events?(): unknown[];
   metrics?: Registry;
+  /** Live state pushed over /api/stream; the daemon calls notify() on every change. */
+  stream?: EventStream;
+}
+
+let pageCache: string | null = null;
+/** The status page: one static file, no external assets (works offline, no CDN). */
+function statusPage(): string {
+  pageCache ??= readFileSync(new URL('./page/index.html', import.meta.url), 'utf8');
+  return pageCache;
 }
 
 const READ_METHODS = ['GET', 'HEAD'];
@@ -63,6 +74,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const events = deps.events;
     routes.set('/api/events', async () => ({ events: events() }));
   }
+  routes.set('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(statusPage()));
+  if (deps.stream) routes.set('/api/stream', deps.stream.handler);
   if (deps.metrics) {
     const registry = deps.metrics;
     routes.set('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));

@@ -10,6 +10,7 @@ import type { Sink } from '../sinks/types.js';
 import { createHaproxySink } from '../sinks/haproxy/index.js';
 import { createConsulSink } from '../sinks/consul/index.js';
 import { Metrics } from '../metrics/registry.js';
+import { EventStream } from '../api/stream.js';
 
 export interface DaemonOptions {
   flavour: Flavour;
@@ -48,6 +49,7 @@ export class Daemon {
   readonly watcher: SentinelWatcher;
   private runners: SinkRunner[] = [];
   readonly metrics: Metrics;
+  readonly stream: EventStream;
   private api: FastifyInstance | null = null;
   private events: Array<Record<string, unknown>> = [];
   private reloading: Promise<boolean> | null = null;
@@ -60,11 +62,21 @@ export class Daemon {
     this.watcher.onEvent((e) => this.record(e));
     this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()) });
     this.topology.on('change', (change) => this.metrics.onChange(change));
+    this.stream = new EventStream(() => this.liveState());
+  }
+
+  /** What the status page and /api/stream show. */
+  liveState() {
+    const snapshot = this.topology.snapshot();
+    return { version: snapshot.version, clusters: snapshot.clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50) };
   }
 
   private newRunner(sink: Sink): SinkRunner {
     return new SinkRunner(sink, this.opts.logger, {
-      onApplied: (output, changes, ms) => this.metrics.onApplied(output, changes, ms),
+      onApplied: (output, changes, ms) => {
+        this.metrics.onApplied(output, changes, ms);
+        this.stream.notify();
+      },
       onFailed: (output, err) => {
         this.metrics.onApplyFailed(output);
         this.record({ type: 'output-error', output, error: err.message, at: new Date().toISOString() });
@@ -75,6 +87,7 @@ export class Daemon {
   private record(e: WatcherEvent | Record<string, unknown>): void {
     this.events.unshift(e);
     if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
+    this.stream.notify();
   }
 
   /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
@@ -92,6 +105,7 @@ export class Daemon {
       haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.sink.name === 'haproxy')?.sink as unknown as HaproxyView | undefined,
       events: () => this.events,
       metrics: this.metrics.registry,
+      stream: this.stream,
     });
     this.address = await listen(this.api, this.opts.listen);
     log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
@@ -163,6 +177,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.stream.close();
     await this.api?.close();
     await this.watcher.stop();
     await Promise.all(this.runners.map((r) => r.close()));
