@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cleanup, connectThrough, freePort, startCluster, startHaproxy, waitFor } from '../test/harness/index.js';
+import { Cleanup, routedTo, freePort, startCluster, startHaproxy, waitFor } from '../test/harness/index.js';
 
 const smoke = process.argv.includes('--smoke');
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -105,7 +105,7 @@ backend bk_{{ .Name }}
       }
     });
 
-    await waitFor(async () => (await connectThrough(externalPort)).port === master.port, { timeoutMs: 20000, what: 'HAProxy to route to the master' });
+    await waitFor(async () => (await routedTo(externalPort)) === master.port, { timeoutMs: 20000, what: 'HAProxy to route to the master' });
     const s = cluster.sentinels[0]!;
     console.log(`
 redishappy demo is running.
@@ -123,7 +123,7 @@ Ctrl-C stops everything the demo started.
     if (smoke) {
       const replica = cluster.replicas.get('testing')![0]!;
       await s.client().call('SENTINEL', 'FAILOVER', 'testing');
-      await waitFor(async () => (await connectThrough(externalPort)).port === replica.port, { timeoutMs: 30000, what: 'HAProxy to route to the new master' });
+      await waitFor(async () => (await routedTo(externalPort)) === replica.port, { timeoutMs: 30000, what: 'HAProxy to route to the new master' });
       console.log(`smoke: failover followed, HAProxy now routes to 127.0.0.1:${replica.port}`);
       await stop(0);
     }

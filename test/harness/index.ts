@@ -1,0 +1,6 @@
+export { freePort, waitFor } from './wait.js';
+export { Cleanup, useCleanup } from './cleanup.js';
+export type { ManagedProcess } from './process.js';
+export { startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelNode } from './redis.js';
+export { startCluster, type ClusterFixture } from './cluster.js';
+export { startHaproxy, haproxyCli, connectThrough, routedTo, HAPROXY, type HaproxyProcess } from './haproxy.js';

@@ -1,0 +1,145 @@
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Cleanup } from './cleanup.js';
+import { Proc, type ManagedProcess } from './process.js';
+import { freePort, waitFor } from './wait.js';
+
+export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ?? 'redis-server';
+
+export interface RedisNode extends ManagedProcess {
+  host: string;
+  port: number;
+  dir: string;
+  /** A new ioredis client (no retries), closed on cleanup. */
+  client(): Redis;
+  role(): Promise<string>;
+}
+
+export type SentinelNode = RedisNode;
+
+function makeNode(cleanup: Cleanup, name: string, host: string, port: number, dir: string, args: string[], password: string | undefined, ready: (c: Redis) => Promise<boolean>): { node: RedisNode; proc: Proc } {
+  const clients: Redis[] = [];
+  const newClient = () => {
+    const c = new Redis({ host, port, password, lazyConnect: false, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true, connectTimeout: 1000, commandTimeout: 2000 });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  cleanup.add(() => clients.forEach((c) => c.disconnect()));
+  const proc = new Proc(
+    name,
+    REDIS_SERVER,
+    args,
+    async () => {
+      await waitFor(
+        async () => {
+          if (!proc.running) throw new Error('process exited');
+          const c = new Redis({ host, port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
+          c.on('error', () => {});
+          try {
+            await c.connect();
+            return await ready(c);
+          } finally {
+            c.disconnect();
+          }
+        },
+        { timeoutMs: 10000, intervalMs: 30, what: `${name} to answer` },
+      );
+    },
+    cleanup,
+  );
+  const node: RedisNode = Object.assign(proc, {
+    host,
+    port,
+    dir,
+    client: newClient,
+    role: async () => {
+      const c = newClient();
+      try {
+        const r = (await c.call('ROLE')) as unknown[];
+        return String(r[0]);
+      } finally {
+        c.disconnect();
+      }
+    },
+  });
+  return { node, proc };
+}
+
+export async function startRedis(
+  cleanup: Cleanup,
+  opts: { port?: number; host?: string; replicaOf?: { host: string; port: number }; password?: string; extraConf?: string[] } = {},
+): Promise<RedisNode> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const dir = mkdtempSync(join(tmpdir(), `rh-redis-${port}-`));
+  const conf = [
+    `port ${port}`,
+    `bind ${host}`,
+    'save ""',
+    'appendonly no',
+    `dir ${dir}`,
+    'daemonize no',
+    'protected-mode no',
+    'logfile ""',
+    'repl-diskless-sync yes',
+    'repl-diskless-sync-delay 0',
+    ...(opts.replicaOf ? [`replicaof ${opts.replicaOf.host} ${opts.replicaOf.port}`] : []),
+    ...(opts.password ? [`requirepass ${opts.password}`, `masterauth ${opts.password}`] : []),
+    ...(opts.extraConf ?? []),
+  ];
+  const confPath = join(dir, 'redis.conf');
+  writeFileSync(confPath, `${conf.join('\n')}\n`);
+  const { node, proc } = makeNode(cleanup, `redis:${port}`, host, port, dir, [confPath], opts.password, async (c) => (await c.ping()) === 'PONG');
+  await proc.start();
+  return node;
+}
+
+export async function startSentinel(
+  cleanup: Cleanup,
+  opts: {
+    port?: number;
+    host?: string;
+    monitors: Array<{ name: string; host: string; port: number; quorum?: number; authPass?: string }>;
+    downAfterMs?: number;
+    failoverTimeoutMs?: number;
+    requirePass?: string;
+    extraConf?: string[];
+  },
+): Promise<SentinelNode> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const dir = mkdtempSync(join(tmpdir(), `rh-sentinel-${port}-`));
+  const conf = [
+    `port ${port}`,
+    `bind ${host}`,
+    `dir ${dir}`,
+    'daemonize no',
+    'protected-mode no',
+    'logfile ""',
+    'sentinel resolve-hostnames no',
+    ...(opts.requirePass ? [`requirepass ${opts.requirePass}`] : []),
+  ];
+  for (const m of opts.monitors) {
+    conf.push(
+      `sentinel monitor ${m.name} ${m.host} ${m.port} ${m.quorum ?? 2}`,
+      `sentinel down-after-milliseconds ${m.name} ${opts.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${m.name} ${opts.failoverTimeoutMs ?? 3000}`,
+      `sentinel parallel-syncs ${m.name} 1`,
+      ...(m.authPass ? [`sentinel auth-pass ${m.name} ${m.authPass}`] : []),
+    );
+  }
+  conf.push(...(opts.extraConf ?? []));
+  const confPath = join(dir, 'sentinel.conf');
+  writeFileSync(confPath, `${conf.join('\n')}\n`);
+  const names = opts.monitors.map((m) => m.name);
+  const { node, proc } = makeNode(cleanup, `sentinel:${port}`, host, port, dir, [confPath, '--sentinel'], opts.requirePass, async (c) => {
+    const masters = (await c.call('SENTINEL', 'MASTERS')) as string[][];
+    const known = masters.map((m) => m[m.indexOf('name') + 1]);
+    return names.every((n) => known.includes(n));
+  });
+  await proc.start();
+  return node;
+}
