@@ -6,6 +6,7 @@ import { canonicalShape, configSchema, type BaseConfig } from './schema.js';
 import { haproxySectionSchema, type HaproxySection } from '../sinks/haproxy/config.js';
 import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../sinks/consul/config.js';
 import { joinHostPort } from './address.js';
+import { jsonErrorOffset, lineAndColumn } from './json-position.js';
 
 /** Which outputs the running executable drives. `auto` enables those whose section is present. */
 export type Flavour = 'haproxy' | 'consul' | 'auto';
@@ -40,15 +41,13 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly 
   });
 }
 
-/** Turn JSON.parse's "at position N" into line:column, which people can find in an editor. */
+/** JSON.parse's message plus the line and column people can find in an editor. */
 function jsonErrorMessage(text: string, err: Error): string {
-  const m = /position (\d+)/.exec(err.message);
-  if (!m) return err.message;
-  const pos = Number(m[1]);
-  const before = text.slice(0, pos).split('\n');
-  const line = before.length;
-  const column = (before[before.length - 1]?.length ?? 0) + 1;
-  return `${err.message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${column}`;
+  const offset = jsonErrorOffset(text);
+  const { line, column } = lineAndColumn(text, offset);
+  const near = text.slice(offset, offset + 20).split('\n')[0];
+  const what = err.message.replace(/, (\.\.\.)?"[\s\S]*$/, '').replace(/ in JSON at position \d+[\s\S]*$/, '');
+  return `${what} at line ${line}, column ${column}${near ? ` (near ${JSON.stringify(near)})` : ' (unexpected end of file)'}`;
 }
 
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv, flavour: Flavour): LoadedConfig {

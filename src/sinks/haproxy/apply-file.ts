@@ -1,0 +1,121 @@
+import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { runShell, shellQuote, type ShellResult } from './shell.js';
+
+/**
+ * Writing the HAProxy file safely. The original truncated the live file in place (a crash or a
+ * full disk left HAProxy with half a config) and never ran `haproxy -c`. Here a candidate is
+ * written next to the target, checked, fsynced and renamed over it, so the target is always
+ * either the old or the new file.
+ */
+
+/** Unique across sink instances in this process (a config reload creates a new sink). */
+let tmpCounter = 0;
+
+/** Current content, or null when the file does not exist. */
+export async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The file to replace: a symlinked OutputPath keeps its link, the target gets replaced. */
+async function resolveTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path;
+    throw err;
+  }
+}
+
+export interface Candidate {
+  /** The real file that will be replaced. */
+  target: string;
+  tmpPath: string;
+}
+
+/** Writes `text` to `.<basename>.redishappy-<pid>-<n>.tmp` beside the target, fsynced, with the old file's mode (else 0644). */
+export async function writeCandidate(outputPath: string, text: string): Promise<Candidate> {
+  const target = await resolveTarget(outputPath);
+  const tmpPath = join(dirname(target), `.${basename(target)}.redishappy-${process.pid}-${++tmpCounter}.tmp`);
+  let mode = 0o644;
+  let owner: { uid: number; gid: number } | null = null;
+  try {
+    const st = await stat(target);
+    mode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const fh = await open(tmpPath, 'wx', 0o600);
+  try {
+    await fh.writeFile(text, 'utf8');
+    // Explicit: the umask must not change the mode HAProxy (or its user) relies on.
+    await fh.chmod(mode);
+    if (owner && (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.())) {
+      await fh.chown(owner.uid, owner.gid).catch(() => undefined); // Best effort; only root can.
+    }
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmpPath).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  return { target, tmpPath };
+}
+
+/** Discards a candidate that will not be used. */
+export async function discardCandidate(c: Candidate): Promise<void> {
+  await unlink(c.tmpPath).catch(() => undefined);
+}
+
+/** Renames the candidate over the target and fsyncs the directory so the rename survives a crash. */
+export async function commitCandidate(c: Candidate): Promise<void> {
+  try {
+    await rename(c.tmpPath, c.target);
+  } catch (err) {
+    await discardCandidate(c);
+    throw err;
+  }
+  await fsyncDir(dirname(c.target));
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some file systems refuse fsync on directories; the rename itself is still atomic.
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Replaces the file's content atomically (no validation). */
+export async function writeAtomic(outputPath: string, text: string): Promise<void> {
+  await commitCandidate(await writeCandidate(outputPath, text));
+}
+
+/** Puts back what was there before: the old content, or no file at all. */
+export async function restoreFile(outputPath: string, previous: string | null): Promise<void> {
+  if (previous !== null) {
+    await writeAtomic(outputPath, previous);
+    return;
+  }
+  try {
+    await unlink(await resolveTarget(outputPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Runs the validate command with `{file}` replaced by the candidate's shell-quoted path. */
+export function validateCandidate(command: string, c: Candidate, timeoutMs: number): Promise<ShellResult> {
+  return runShell(command.replaceAll('{file}', shellQuote(c.tmpPath)), timeoutMs);
+}

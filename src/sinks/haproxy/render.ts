@@ -1,0 +1,109 @@
+import type { ClusterState, TopologySnapshot } from '../../topology/types.js';
+
+/**
+ * What templates see. `.Clusters` and its fields are the original's (Go `TemplateData`), so
+ * existing templates keep working; everything else is an addition for new templates.
+ */
+export interface TemplateCluster {
+  Name: string;
+  /** Master address as reported by Sentinel; "" when not confirmed (only in `.AllClusters`). */
+  Ip: string;
+  /** Real Redis master port; 0 when not confirmed (only in `.AllClusters`). */
+  Port: number;
+  ExternalPort: number;
+  Confirmed: boolean;
+  /** Sentinel config-epoch behind the confirmation; 0 when unknown. */
+  ConfigEpoch: number;
+  /** ISO-8601 UTC time of the confirmation; "" when not confirmed. */
+  ConfirmedAt: string;
+}
+
+export interface TemplateData {
+  /** Clusters with a confirmed master only, sorted by Name (byte order). */
+  Clusters: TemplateCluster[];
+  /** Every configured cluster, same order, confirmed or not. */
+  AllClusters: TemplateCluster[];
+  /** Topology version (increments on every confirmed master change). */
+  Version: number;
+  /** Highest config epoch among the clusters (0 when none known). */
+  Epoch: number;
+}
+
+/**
+ * An address we are willing to write into a config file: IPv4/IPv6 literal (optionally with a
+ * zone) or a host name. Anything else (spaces, newlines, `#`...) could inject configuration.
+ */
+const PRESENTABLE_HOST = /^[0-9A-Za-z._:%[\]-]+$/;
+
+export function presentableMaster(c: ClusterState): boolean {
+  const m = c.master;
+  return m !== null && PRESENTABLE_HOST.test(m.ip) && Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535;
+}
+
+/** Go sorts names by bytes; JS `<` compares UTF-16 units, which differs outside the BMP. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export interface BuildResult {
+  data: TemplateData;
+  /** Clusters with a master that is not safe to render (left out of `.Clusters`). */
+  rejected: Array<{ cluster: string; ip: string; port: number }>;
+}
+
+/**
+ * Builds the template data from the WHOLE snapshot. A cluster without a confirmed (and
+ * presentable) master is left out of `.Clusters`, so its frontend is absent rather than
+ * rendered as `:0` or an empty address (the original's defect).
+ * `clusterNames` (the sink's configured clusters) filters a snapshot taken before a config reload.
+ */
+export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: readonly string[]): BuildResult {
+  const wanted = clusterNames ? new Set(clusterNames) : null;
+  const rejected: BuildResult['rejected'] = [];
+  const all: TemplateCluster[] = [];
+  let epoch = 0;
+  const sorted = snapshot.clusters.filter((c) => !wanted || wanted.has(c.name)).sort((a, b) => compareBytes(a.name, b.name));
+  for (const c of sorted) {
+    const ok = presentableMaster(c);
+    if (!ok && c.master) rejected.push({ cluster: c.name, ip: c.master.ip, port: c.master.port });
+    const configEpoch = c.configEpoch ?? 0;
+    if (configEpoch > epoch) epoch = configEpoch;
+    all.push({
+      Name: c.name,
+      Ip: ok && c.master ? c.master.ip : '',
+      Port: ok && c.master ? c.master.port : 0,
+      ExternalPort: c.externalPort,
+      Confirmed: ok,
+      ConfigEpoch: configEpoch,
+      ConfirmedAt: ok ? (c.confirmedAt ?? '') : '',
+    });
+  }
+  return {
+    data: { Clusters: all.filter((c) => c.Confirmed), AllClusters: all, Version: snapshot.version, Epoch: epoch },
+    rejected,
+  };
+}
+
+/** Data used to try a template out at start-up (and after an edit) before it meets real state. */
+export function sampleTemplateData(clusterNames: readonly string[] = []): TemplateData {
+  const names = clusterNames.length ? [...clusterNames].sort(compareBytes) : ['example'];
+  const clusters = names.map((name, i) => ({
+    Name: name,
+    Ip: '127.0.0.1',
+    Port: 6379,
+    ExternalPort: 6379 + i,
+    Confirmed: true,
+    ConfigEpoch: 1,
+    ConfirmedAt: '1970-01-01T00:00:00.000Z',
+  }));
+  return { Clusters: clusters, AllClusters: clusters, Version: 1, Epoch: 1 };
+}
+
+/** The same data with some clusters' master addresses replaced (used to reconstruct what HAProxy runs). */
+export function withAddresses(data: TemplateData, addresses: ReadonlyMap<string, { ip: string; port: number }>): TemplateData {
+  const swap = (c: TemplateCluster): TemplateCluster => {
+    const a = addresses.get(c.Name);
+    return a && c.Confirmed ? { ...c, Ip: a.ip, Port: a.port } : c;
+  };
+  return { ...data, Clusters: data.Clusters.map(swap), AllClusters: data.AllClusters.map(swap) };
+}

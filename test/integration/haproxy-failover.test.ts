@@ -1,0 +1,89 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connectThrough, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+
+const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
+
+for (const runtime of [true, false]) {
+  describe(`redishappy-haproxy end to end, ${runtime ? 'runtime API' : 'reload'} mode (real haproxy + sentinels)`, { timeout: 150000 }, () => {
+    const cleanup = useCleanup();
+
+    it('follows a kill -9 failover, never routes to the restarted old master, and reloads only on change', async () => {
+      const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+      const setup = await prepareHaproxy(cleanup, cluster, { runtime });
+      const master = cluster.masters.get('testing')!;
+      const replica = cluster.replicas.get('testing')![0]!;
+      const ext = setup.externalPorts.get('testing')!;
+      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+      await waitListening(d);
+      await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+      assert.equal(reloads(setup.reloadLog), 1, 'one reload at start-up');
+
+      // Steady state and a sentinel restart: no reload.
+      await cluster.sentinels[1]!.kill('SIGKILL');
+      await cluster.sentinels[1]!.restart();
+      await waitFor(async () => {
+        const s = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
+        return Object.values(s.sentinels).length === 3 && Object.values(s.sentinels).every((x) => x.state === 3);
+      }, { timeoutMs: 15000, what: 'sentinels alive after restart' });
+      assert.equal(reloads(setup.reloadLog), 1, 'no reload on sentinel restart');
+
+      // A client connected before the failover.
+      const { client: early } = await connectThrough(ext);
+      const earlyClosed = new Promise<void>((resolve) => early.once('end', () => resolve()));
+      await early.set('before', '1');
+
+      await master.kill('SIGKILL');
+      await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 30000, what: 'HAProxy routes to the promoted replica' });
+      if (runtime) {
+        await Promise.race([earlyClosed, new Promise((_, rej) => setTimeout(() => rej(new Error('pre-failover connection not closed')), 10000))]);
+        assert.equal(reloads(setup.reloadLog), 1, 'runtime mode switches without a reload');
+      } else {
+        assert.equal(reloads(setup.reloadLog), 2, 'exactly one reload for the failover');
+        early.disconnect();
+      }
+      const rendered = readFileSync(setup.outputPath, 'utf8');
+      assert.match(rendered, new RegExp(`server R_testing_1 127\\.0\\.0\\.1:${replica.port} `));
+      assert.doesNotMatch(rendered, /:0 /);
+
+      // The FAQ scenario: old master back as a standalone master; it must never get a client.
+      await master.restart();
+      assert.equal(await master.role(), 'master');
+      const before = Number((/total_connections_received:(\d+)/.exec(await master.client().info('stats')) ?? [])[1]);
+      for (let i = 0; i < 50; i++) assert.equal(await routedTo(ext), replica.port);
+      await waitFor(async () => (await master.role()) === 'slave', { timeoutMs: 30000, what: 'old master demoted' });
+      const after = Number((/total_connections_received:(\d+)/.exec(await master.client().info('stats')) ?? [])[1]);
+      // Only the test's own INFO connections (2 of them) may have reached it; no client through HAProxy.
+      assert.ok(after - before <= 2, `old master received ${after - before} connections`);
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0);
+    });
+  });
+}
+
+describe('redishappy-haproxy rejects what HAProxy rejects (real haproxy)', { timeout: 90000 }, () => {
+  const cleanup = useCleanup();
+  it('a template that fails haproxy -c keeps the old file, shows the error, and the daemon stays healthy', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false });
+    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+    await waitListening(d);
+    const ext = setup.externalPorts.get('testing')!;
+    await waitFor(async () => (await routedTo(ext)) === cluster.masters.get('testing')!.port, { timeoutMs: 15000, what: 'routing' });
+    const good = readFileSync(setup.outputPath, 'utf8');
+    writeFileSync(setup.templatePath, readFileSync(setup.templatePath, 'utf8').replace('mode tcp', 'mode tcp\n bogus-keyword here'));
+    d.child.kill('SIGHUP');
+    const api = `http://127.0.0.1:${setup.apiPort}`;
+    const status = await waitFor(async () => {
+      const s = (await (await fetch(`${api}/api/haproxy/status`)).json()) as { lastError: string | null };
+      return s.lastError ? s : undefined;
+    }, { timeoutMs: 15000, what: 'validation error visible in the API' });
+    assert.match(String(status.lastError), /bogus-keyword|unknown keyword/i);
+    assert.equal(readFileSync(setup.outputPath, 'utf8'), good, 'old file kept byte for byte');
+    assert.equal((await fetch(`${api}/api/ping`)).status, 200);
+    assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port);
+  });
+});
