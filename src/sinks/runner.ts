@@ -51,7 +51,14 @@ export class SinkRunner {
   submit(snapshot: TopologySnapshot, changes: MasterChange[] = []): void {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
-    if (!this.running && !this.retryTimer) this.kick();
+    if (this.running || this.retryTimer) return;
+    const settle = changes.length > 0 ? (this.sink.settleMs ?? 0) : 0;
+    if (settle > 0) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (!this.running) this.kick();
+      }, settle);
+    } else this.kick();
   }
 
   /** The sink's own status, with what the runner knows best: the version applied and the last failure. */

@@ -20,6 +20,11 @@ export interface SinkStatus {
  */
 export interface Sink {
   readonly name: string;
+  /**
+   * Optional: wait this long after the first change of a burst before applying, so changes that
+   * arrive together (many clusters failing over at once) are applied together (one reload).
+   */
+  readonly settleMs?: number;
   /** Optional one-time preparation before the first apply (e.g. load and check a template). Throwing refuses start-up. */
   init?(): Promise<void>;
   apply(snapshot: TopologySnapshot, changes: MasterChange[]): Promise<void>;

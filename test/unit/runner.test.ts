@@ -69,3 +69,18 @@ describe('sink runner', () => {
     assert.deepEqual(mergeChanges([change('a', 'x', 'y')], [change('a', 'y', 'x')]), []);
   });
 });
+
+describe('sink runner settle window', () => {
+  it('applies a burst arriving within settleMs as one apply', async () => {
+    const sink = new RecordingSink();
+    Object.assign(sink, { settleMs: 30 });
+    const runner = new SinkRunner(sink, log);
+    runner.submit(snap(1), [change('a', 'o', 'n')]);
+    runner.submit(snap(2), [change('b', 'o', 'n')]);
+    runner.submit(snap(3), [change('c', 'o', 'n')]);
+    await runner.idle();
+    assert.equal(sink.calls.length, 1);
+    assert.equal(sink.calls[0]?.changes.length, 3);
+    await runner.close();
+  });
+});
