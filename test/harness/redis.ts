@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,10 +19,26 @@ export interface RedisNode extends ManagedProcess {
 
 export type SentinelNode = RedisNode;
 
-function makeNode(cleanup: Cleanup, name: string, host: string, port: number, dir: string, args: string[], password: string | undefined, ready: (c: Redis) => Promise<boolean>): { node: RedisNode; proc: Proc } {
+/** TLS material for a TLS-only node (port 0, tls-port N). */
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+function tlsConf(tls: TlsFiles | undefined, port: number): string[] {
+  if (!tls) return [`port ${port}`];
+  return ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.certFile}`, `tls-key-file ${tls.keyFile}`, `tls-ca-cert-file ${tls.caFile}`, 'tls-auth-clients no', 'tls-replication yes'];
+}
+
+function clientTls(tls: TlsFiles | undefined) {
+  return tls ? { tls: { ca: readFileSync(tls.caFile), rejectUnauthorized: true, servername: 'localhost' } } : {};
+}
+
+function makeNode(cleanup: Cleanup, name: string, host: string, port: number, dir: string, args: string[], password: string | undefined, ready: (c: Redis) => Promise<boolean>, tls?: TlsFiles): { node: RedisNode; proc: Proc } {
   const clients: Redis[] = [];
   const newClient = () => {
-    const c = new Redis({ host, port, password, lazyConnect: false, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true, connectTimeout: 1000, commandTimeout: 2000 });
+    const c = new Redis({ host, port, password, ...clientTls(tls), lazyConnect: false, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true, connectTimeout: 1000, commandTimeout: 2000 });
     c.on('error', () => {});
     clients.push(c);
     return c;
@@ -36,7 +52,7 @@ function makeNode(cleanup: Cleanup, name: string, host: string, port: number, di
       await waitFor(
         async () => {
           if (!proc.running) throw new Error('process exited');
-          const c = new Redis({ host, port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
+          const c = new Redis({ host, port, password, ...clientTls(tls), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
           c.on('error', () => {});
           try {
             await c.connect();
@@ -70,13 +86,13 @@ function makeNode(cleanup: Cleanup, name: string, host: string, port: number, di
 
 export async function startRedis(
   cleanup: Cleanup,
-  opts: { port?: number; host?: string; replicaOf?: { host: string; port: number }; password?: string; extraConf?: string[] } = {},
+  opts: { port?: number; host?: string; replicaOf?: { host: string; port: number }; password?: string; extraConf?: string[]; tls?: TlsFiles } = {},
 ): Promise<RedisNode> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const dir = mkdtempSync(join(tmpdir(), `rh-redis-${port}-`));
   const conf = [
-    `port ${port}`,
+    ...tlsConf(opts.tls, port),
     `bind ${host}`,
     'save ""',
     'appendonly no',
@@ -92,7 +108,7 @@ export async function startRedis(
   ];
   const confPath = join(dir, 'redis.conf');
   writeFileSync(confPath, `${conf.join('\n')}\n`);
-  const { node, proc } = makeNode(cleanup, `redis:${port}`, host, port, dir, [confPath], opts.password, async (c) => (await c.ping()) === 'PONG');
+  const { node, proc } = makeNode(cleanup, `redis:${port}`, host, port, dir, [confPath], opts.password, async (c) => (await c.ping()) === 'PONG', opts.tls);
   await proc.start();
   return node;
 }
@@ -107,19 +123,20 @@ export async function startSentinel(
     failoverTimeoutMs?: number;
     requirePass?: string;
     extraConf?: string[];
+    tls?: TlsFiles;
   },
 ): Promise<SentinelNode> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const dir = mkdtempSync(join(tmpdir(), `rh-sentinel-${port}-`));
   const conf = [
-    `port ${port}`,
+    ...tlsConf(opts.tls, port),
     `bind ${host}`,
     `dir ${dir}`,
     'daemonize no',
     'protected-mode no',
     'logfile ""',
-    'sentinel resolve-hostnames no',
+    'sentinel resolve-hostnames yes',
     ...(opts.requirePass ? [`requirepass ${opts.requirePass}`] : []),
   ];
   for (const m of opts.monitors) {
@@ -139,7 +156,7 @@ export async function startSentinel(
     const masters = (await c.call('SENTINEL', 'MASTERS')) as string[][];
     const known = masters.map((m) => m[m.indexOf('name') + 1]);
     return names.every((n) => known.includes(n));
-  });
+  }, opts.tls);
   await proc.start();
   return node;
 }
