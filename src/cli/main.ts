@@ -75,7 +75,8 @@ export async function main(flavour: Flavour, argv: string[] = process.argv.slice
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading configuration');
+    logging.reopen();
+    log.info('SIGHUP: reopened the log file and reloading the configuration');
     void daemon.reload();
   });
 

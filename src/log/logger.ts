@@ -17,6 +17,8 @@ export const LOG_FILE_NAME = 'redis-happy.log';
 
 export interface Logging {
   logger: Logger;
+  /** Reopen the log file (after logrotate moved it); called on SIGHUP. */
+  reopen(): void;
   close(): void;
 }
 
@@ -25,9 +27,10 @@ const REDACT = ['password', 'Password', 'token', 'Token', 'secret', 'Secret', '*
 
 export function createLogging(opts: LoggerOptions): Logging {
   const streams: StreamEntry[] = [{ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: opts.destination ?? process.stdout }];
+  let file: ReturnType<typeof pino.destination> | null = null;
   if (opts.logDir) {
     mkdirSync(opts.logDir, { recursive: true });
-    const file = pino.destination({ dest: join(opts.logDir, LOG_FILE_NAME), sync: false, mkdir: true });
+    file = pino.destination({ dest: join(opts.logDir, LOG_FILE_NAME), sync: false, mkdir: true });
     streams.push({ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: file });
   }
   let syslog: SyslogStream | null = null;
@@ -46,6 +49,7 @@ export function createLogging(opts: LoggerOptions): Logging {
   );
   return {
     logger,
+    reopen: () => file?.reopen(),
     close: () => {
       logger.flush();
       syslog?.close();
