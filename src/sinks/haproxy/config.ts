@@ -20,7 +20,8 @@ const timeoutMs = (def: number) =>
 /** HAProxy names used in runtime commands: no white space, `;`, `/` or `#` (they would split or comment the command). */
 const RUNTIME_NAME = /^[^\s;/#]+$/;
 
-export const DEFAULT_VALIDATE_COMMAND = 'haproxy -c -q -f {file}';
+// Not -q: in 2.6 -q also silences the ALERT lines that say what is wrong.
+export const DEFAULT_VALIDATE_COMMAND = 'haproxy -c -f {file}';
 
 export const haproxySectionSchema = z.object({
   /** Go text/template rendered with the confirmed masters. */
