@@ -30,14 +30,14 @@ function definitions(config: Config) {
 }
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
-export function createSinks(flavour: Flavour, config: Config, logger: Logger): Sink[] {
+export function createSinks(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Sink[] {
   const clusterNames = config.Clusters.map((c) => c.Name);
   const sinks: Sink[] = [];
   if (config.HAProxy && (flavour === 'haproxy' || flavour === 'auto')) {
     sinks.push(createHaproxySink({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
   }
   if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
-    sinks.push(createConsulSink({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }) }));
+    sinks.push(createConsulSink({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
   }
   return sinks;
 }
@@ -63,6 +63,11 @@ export class Daemon {
     this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()) });
     this.topology.on('change', (change) => this.metrics.onChange(change));
     this.stream = new EventStream(() => this.liveState());
+  }
+
+  /** At least one sentinel answers: outputs with health checks (Consul TTL) report failure otherwise. */
+  sentinelsHealthy(): boolean {
+    return Object.values(this.watcher.sentinels()).some((s) => s.state === 3);
   }
 
   /** What the status page and /api/stream show. */
@@ -93,7 +98,7 @@ export class Daemon {
   /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
   async start(): Promise<void> {
     const log = this.opts.logger;
-    const sinks = createSinks(this.opts.flavour, this.config, log);
+    const sinks = createSinks(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
     for (const sink of sinks) await sink.init?.();
     this.runners = sinks.map((s) => this.newRunner(s));
 
@@ -154,7 +159,7 @@ export class Daemon {
     }
     let sinks: Sink[];
     try {
-      sinks = createSinks(this.opts.flavour, config, log);
+      sinks = createSinks(this.opts.flavour, config, log, () => this.sentinelsHealthy());
       for (const sink of sinks) await sink.init?.();
     } catch (err) {
       log.error({ err: (err as Error).message }, 'configuration reload rejected (output could not start); still running on the previous configuration');
