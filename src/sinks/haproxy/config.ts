@@ -40,6 +40,12 @@ export const haproxySectionSchema = z.object({
     .refine((s) => s.trim() !== '', 'must be a unix socket path or host:port')
     .optional(),
   RuntimeTimeoutMs: timeoutMs(2_000),
+  /**
+   * Wait this long after the first master change before applying, so that changes arriving
+   * together (many clusters failing over at once) make one reload. Adds that much latency to
+   * every switch; 0 (default) applies at once and batches whatever arrives during an apply.
+   */
+  ReloadSettleMs: z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(0, 'must be 0 or more').max(60_000, 'must be at most 60000').default(0),
   /** Cluster name → "backend/server" to switch live; default bk_<name>/R_<name>_1 as in the shipped template. */
   Servers: z
     .record(

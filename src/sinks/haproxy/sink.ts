@@ -46,6 +46,7 @@ function firstLines(text: string, max = 2000): string {
 
 class HaproxyOutput implements HaproxySink {
   readonly name = 'haproxy';
+  readonly settleMs: number;
   private readonly cfg: HaproxySection;
   private readonly log: Logger;
   private readonly clusterNames: string[] | undefined;
@@ -73,6 +74,7 @@ class HaproxyOutput implements HaproxySink {
 
   constructor(opts: HaproxySinkOptions) {
     this.cfg = opts.config;
+    this.settleMs = opts.config.ReloadSettleMs ?? 0;
     this.log = opts.logger;
     this.clusterNames = opts.clusterNames;
     this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames));

@@ -1,0 +1,37 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+
+const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
+
+/** Several clusters failing over together are applied together (real haproxy + sentinels). */
+describe('redishappy-haproxy: simultaneous failovers', { timeout: 150000 }, () => {
+  const cleanup = useCleanup();
+
+  it('three clusters failing over at once: every one followed, one reload (ReloadSettleMs)', async () => {
+    const names = ['alpha', 'beta', 'gamma'];
+    const cluster = await startCluster(cleanup, { names, replicas: 1, sentinels: 3 });
+    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false, extra: {} });
+    // Rewrite the HAProxy section with a settle window.
+    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { HAProxy: Record<string, unknown> };
+    cfg.HAProxy.ReloadSettleMs = 1500;
+    (await import('node:fs')).writeFileSync(setup.configPath, JSON.stringify(cfg));
+
+    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+    await waitListening(d);
+    for (const n of names) await waitFor(async () => (await routedTo(setup.externalPorts.get(n)!)) === cluster.masters.get(n)!.port, { timeoutMs: 15000, what: `${n} routed` });
+    assert.equal(reloads(setup.reloadLog), 1, 'the start-up state is one reload, whatever the number of clusters');
+
+    const s = cluster.sentinels[0]!.client();
+    await Promise.all(names.map((n) => s.call('SENTINEL', 'FAILOVER', n)));
+    s.disconnect();
+    for (const n of names) {
+      const replica = cluster.replicas.get(n)![0]!;
+      await waitFor(async () => (await routedTo(setup.externalPorts.get(n)!).catch(() => 0)) === replica.port, { timeoutMs: 30000, what: `${n} switched` });
+    }
+    assert.equal(reloads(setup.reloadLog), 2, 'one reload for the three failovers');
+  });
+});
