@@ -115,16 +115,20 @@ export class Daemon {
     this.address = await listen(this.api, this.opts.listen);
     log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
 
+    // Nothing reaches the outputs until the first publish below: until then they keep what they
+    // have (e.g. the HAProxy file a previous run wrote), rather than an empty or partial start-up state.
     this.topology.on('change', (change, snapshot) => {
+      if (!this.published) {
+        this.maybePublish();
+        return;
+      }
       for (const r of this.runners) r.submit(snapshot, [change]);
     });
     this.topology.on('reconfigured', (snapshot) => {
-      for (const r of this.runners) r.submit(snapshot, []);
+      if (this.published) for (const r of this.runners) r.submit(snapshot, []);
     });
     this.watcher.start();
 
-    // Outputs get their first state only once the sentinels have been heard (or the wait ran out):
-    // applying the empty start-up state would take every cluster out of HAProxy for a moment.
     const timeoutMs = this.opts.startupSyncTimeoutMs ?? this.config.Watcher.CommandTimeoutMs * 3 + 500;
     let timer: NodeJS.Timeout | undefined;
     const synced = await Promise.race([
@@ -132,10 +136,37 @@ export class Daemon {
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (!synced) log.warn({ timeoutMs }, 'sentinels did not all answer in time; publishing what is confirmed so far');
+    if (!synced) log.warn({ timeoutMs }, 'sentinels did not all answer in time');
+    this.graceTimer = setTimeout(() => {
+      this.graceOver = true;
+      this.maybePublish();
+    }, this.config.Watcher.StartupGraceMs);
+    this.graceTimer.unref();
+    this.maybePublish();
+  }
+
+  private published = false;
+  private graceOver = false;
+  private graceTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * First publish to the outputs: as soon as every cluster is confirmed, or, once the start-up
+   * grace period is over, with what is confirmed then (at least one cluster). With nothing
+   * confirmed the outputs are left untouched, so a restart while the sentinels are unreachable
+   * never empties HAProxy.
+   */
+  private maybePublish(): void {
+    if (this.published) return;
     const snapshot = this.topology.snapshot();
     const unconfirmed = snapshot.clusters.filter((c) => !c.master).map((c) => c.name);
-    if (unconfirmed.length) log.warn({ clusters: unconfirmed }, 'no confirmed master yet for some clusters; they are not presented until confirmed');
+    if (unconfirmed.length > 0 && !this.graceOver) return;
+    if (unconfirmed.length === snapshot.clusters.length) {
+      if (this.graceOver) this.opts.logger.warn('no master confirmed yet; outputs left untouched until one is');
+      return;
+    }
+    if (unconfirmed.length) this.opts.logger.warn({ clusters: unconfirmed }, 'no confirmed master for some clusters after the start-up grace period; they are not presented until confirmed');
+    this.published = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     for (const r of this.runners) r.submit(snapshot, []);
   }
 
@@ -182,6 +213,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     this.stream.close();
     await this.api?.close();
     await this.watcher.stop();

@@ -52,6 +52,11 @@ export const watcherSchema = z.object({
   DiscoveryIntervalMs: positiveMs(10000),
   ReconnectMinMs: positiveMs(250),
   ReconnectMaxMs: positiveMs(5000),
+  /**
+   * At start-up, outputs are first written once every cluster has a confirmed master, or after
+   * this long with whatever is confirmed (never with nothing confirmed).
+   */
+  StartupGraceMs: positiveMs(15000),
   /** A discovered (not configured) sentinel that stays down this long and is no longer listed by any live sentinel is forgotten. */
   ForgetDownSentinelAfterMs: positiveMs(300000),
 });
