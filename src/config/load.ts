@@ -7,6 +7,7 @@ import { haproxySectionSchema, type HaproxySection } from '../sinks/haproxy/conf
 import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../sinks/consul/config.js';
 import { joinHostPort } from './address.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
+import { parseTemplate, TemplateError } from '../template/index.js';
 
 /** Which outputs the running executable drives. `auto` enables those whose section is present. */
 export type Flavour = 'haproxy' | 'consul' | 'auto';
@@ -108,8 +109,10 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 function checkTemplateFile(path: string): string[] {
   try {
     if (!statSync(path).isFile()) return [`HAProxy.TemplatePath: ${path} is not a file`];
+    parseTemplate(readFileSync(path, 'utf8'), path);
     return [];
   } catch (err) {
+    if (err instanceof TemplateError) return [`HAProxy.TemplatePath: template does not parse: ${err.message}`];
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return [`HAProxy.TemplatePath: template file ${path} does not exist`];
     return [`HAProxy.TemplatePath: cannot read template file ${path} (${code ?? String(err)})`];

@@ -135,3 +135,15 @@ describe('config loader', () => {
     assert.deepEqual(out.consul, { address: '', services: null });
   });
 });
+
+describe('config loader: template', () => {
+  it('a template that does not parse is a configuration error naming file, line and column', () => {
+    const bad = join(dir, 'bad.cfg');
+    writeFileSync(bad, 'global\n{{range .Clusters}}\n{{ .Name }\n');
+    const problems = problemsOf(() =>
+      parseConfigText(JSON.stringify({ Clusters: [{ Name: 'a', ExternalPort: 1 }], Sentinels: [{ Host: 'h', Port: 1 }], HAProxy: { TemplatePath: bad, OutputPath: '/tmp/x', ReloadCommand: 'true' } }), 's', {}, 'haproxy'),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, new RegExp(`^HAProxy\\.TemplatePath: template does not parse: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:\\d+: `));
+  });
+});
