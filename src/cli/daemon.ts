@@ -9,6 +9,7 @@ import { SinkRunner } from '../sinks/runner.js';
 import type { Sink } from '../sinks/types.js';
 import { createHaproxySink } from '../sinks/haproxy/index.js';
 import { createConsulSink } from '../sinks/consul/index.js';
+import { createExecSink, createWebhookSink } from '../sinks/hooks/index.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
 
@@ -39,6 +40,9 @@ export function createSinks(flavour: Flavour, config: Config, logger: Logger, se
   if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
     sinks.push(createConsulSink({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
   }
+  // Command and webhook hooks work with every executable.
+  if (config.Exec?.length) sinks.push(createExecSink(config.Exec, { logger: logger.child({ output: 'exec' }) }));
+  if (config.Webhook?.length) sinks.push(createWebhookSink(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
   return sinks;
 }
 

@@ -6,15 +6,18 @@ import { canonicalShape, configSchema, type BaseConfig } from './schema.js';
 import { haproxySectionSchema, type HaproxySection } from '../sinks/haproxy/config.js';
 import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../sinks/consul/config.js';
 import { joinHostPort } from './address.js';
+import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../sinks/hooks/config.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
 import { parseTemplate, TemplateError } from '../template/index.js';
 
 /** Which outputs the running executable drives. `auto` enables those whose section is present. */
 export type Flavour = 'haproxy' | 'consul' | 'auto';
 
-export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul'> {
+export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul' | 'Exec' | 'Webhook'> {
   HAProxy?: HaproxySection;
   Consul?: ConsulSection;
+  Exec?: ExecHook[];
+  Webhook?: WebhookHook[];
 }
 
 export interface LoadedConfig {
@@ -70,7 +73,24 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   const base = configSchema.safeParse(canonical);
   if (!base.success) problems.push(...issuesToProblems(base.error.issues));
 
-  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined } : undefined;
+  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined, Exec: undefined, Webhook: undefined } : undefined;
+  const names = base.success ? base.data.Clusters.map((c) => c.Name) : [];
+
+  // Hooks work with every executable.
+  for (const [key, schema] of [['Exec', execSectionSchema], ['Webhook', webhookSectionSchema]] as const) {
+    if (canonical[key] === undefined || canonical[key] === null) continue;
+    const parsed = schema.safeParse(canonical[key]);
+    if (!parsed.success) {
+      problems.push(...issuesToProblems(parsed.error.issues, [key]));
+      continue;
+    }
+    parsed.data.forEach((hook, i) =>
+      (hook.Clusters ?? []).forEach((c, j) => {
+        if (!names.includes(c)) warnings.push(`${key}[${i}].Clusters[${j}]: "${c}" is not a configured cluster`);
+      }),
+    );
+    if (config) (config as unknown as Record<string, unknown>)[key] = parsed.data;
+  }
 
   // Sections: validated when the flavour needs them or (auto) when present.
   const wantHaproxy = flavour === 'haproxy' || (flavour === 'auto' && canonical.HAProxy !== undefined);
@@ -92,7 +112,6 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Consul']));
     else {
       if (config) config.Consul = parsed.data;
-      const names = Array.isArray(base.data?.Clusters) ? base.data.Clusters.map((c) => c.Name) : [];
       const checked = checkConsulSection(parsed.data, names);
       problems.push(...checked.errors);
       warnings.push(...checked.warnings);

@@ -2,7 +2,7 @@ import type { Config } from './load.js';
 
 /** Names the original wrote out unchanged; every other key is written lowerCamel as its struct tags did. */
 const KEEP_AS_IS = new Set(['SentinelTCPKeepAlive', 'HAProxy']);
-const SECRET = /password|token|secret|passphrase/i;
+const SECRET = /password|token|secret|passphrase|authorization|api-?key|cookie/i;
 export const REDACTED = '<redacted>';
 
 function outputKey(key: string): string {
@@ -10,14 +10,18 @@ function outputKey(key: string): string {
   return key.charAt(0).toLowerCase() + key.slice(1);
 }
 
+/** Objects whose keys are the user's own (header names, cluster names, metadata): kept verbatim. */
+const USER_KEYED = new Set(['Headers', 'Servers', 'Meta']);
+
 function convert(value: unknown, keyName?: string): unknown {
   if (keyName !== undefined && SECRET.test(keyName) && value !== undefined && value !== null && value !== '') return REDACTED;
   if (Array.isArray(value)) return value.map((v) => convert(v));
   if (value !== null && typeof value === 'object') {
+    const verbatim = keyName !== undefined && USER_KEYED.has(keyName);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (v === undefined) continue;
-      out[outputKey(k)] = convert(v, k);
+      out[verbatim ? k : outputKey(k)] = convert(v, k);
     }
     return out;
   }

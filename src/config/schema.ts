@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { haproxySectionSchema } from '../sinks/haproxy/config.js';
 import { consulSectionSchema } from '../sinks/consul/config.js';
+import { execSectionSchema, webhookSectionSchema } from '../sinks/hooks/config.js';
 
 /** Canonical keys are the original's PascalCase names; user files may use any case. */
 
@@ -89,12 +90,16 @@ export const configSchema = z.object({
   Syslog: syslogSchema.default(() => syslogSchema.parse({})),
   HAProxy: z.unknown().optional(),
   Consul: z.unknown().optional(),
+  Exec: z.unknown().optional(),
+  Webhook: z.unknown().optional(),
 });
 
 /** Shape used only to canonicalize keys (sections included). */
 export const canonicalShape = configSchema.extend({
   HAProxy: haproxySectionSchema.optional(),
   Consul: consulSectionSchema.optional(),
+  Exec: execSectionSchema.optional(),
+  Webhook: webhookSectionSchema.optional(),
 });
 
 export type BaseConfig = z.infer<typeof configSchema>;

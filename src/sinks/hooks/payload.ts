@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
+
+/** What a hook receives: the change plus the whole current topology. */
+export interface HookEvent {
+  event: 'master-changed';
+  deliveryId: string;
+  cluster: string;
+  previous: { ip: string; port: number } | null;
+  current: { ip: string; port: number };
+  configEpoch: number | null;
+  confirmedAt: string;
+  announcedAt: string | null;
+  topology: TopologySnapshot;
+}
+
+export function hookEvent(change: MasterChange, snapshot: TopologySnapshot): HookEvent {
+  return {
+    event: 'master-changed',
+    deliveryId: randomUUID(),
+    cluster: change.cluster,
+    previous: change.previous,
+    current: change.current,
+    configEpoch: change.configEpoch,
+    confirmedAt: change.confirmedAt,
+    announcedAt: change.announcedAt === null ? null : new Date(change.announcedAt).toISOString(),
+    topology: snapshot,
+  };
+}
+
+/** The same facts as environment variables, for scripts that would rather not parse JSON. */
+export function hookEnv(e: HookEvent): Record<string, string> {
+  return {
+    REDISHAPPY_EVENT: e.event,
+    REDISHAPPY_DELIVERY_ID: e.deliveryId,
+    REDISHAPPY_CLUSTER: e.cluster,
+    REDISHAPPY_OLD_MASTER_IP: e.previous?.ip ?? '',
+    REDISHAPPY_OLD_MASTER_PORT: e.previous ? String(e.previous.port) : '',
+    REDISHAPPY_NEW_MASTER_IP: e.current.ip,
+    REDISHAPPY_NEW_MASTER_PORT: String(e.current.port),
+    REDISHAPPY_CONFIG_EPOCH: e.configEpoch === null ? '' : String(e.configEpoch),
+    REDISHAPPY_CONFIRMED_AT: e.confirmedAt,
+  };
+}

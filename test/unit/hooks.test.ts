@@ -1,0 +1,43 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { execSectionSchema, hookEnv, hookEvent, sign, webhookSectionSchema } from '../../src/sinks/hooks/index.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { configurationForApi } from '../../src/config/output.js';
+
+const change = { cluster: 'testing', previous: { ip: '10.0.0.1', port: 6379 }, current: { ip: '10.0.0.2', port: 6380 }, configEpoch: 4, confirmedAt: '2026-11-24T00:00:01.000Z', announcedAt: Date.parse('2026-11-24T00:00:00.990Z') };
+const snapshot = { version: 7, clusters: [] };
+
+describe('hook payloads', () => {
+  it('carries the change and the whole topology, as JSON and as environment variables', () => {
+    const e = hookEvent(change, snapshot);
+    assert.equal(e.event, 'master-changed');
+    assert.equal(e.announcedAt, '2026-11-24T00:00:00.990Z');
+    assert.deepEqual(e.topology, snapshot);
+    const env = hookEnv(e);
+    assert.deepEqual(
+      { ...env, REDISHAPPY_DELIVERY_ID: 'x' },
+      { REDISHAPPY_EVENT: 'master-changed', REDISHAPPY_DELIVERY_ID: 'x', REDISHAPPY_CLUSTER: 'testing', REDISHAPPY_OLD_MASTER_IP: '10.0.0.1', REDISHAPPY_OLD_MASTER_PORT: '6379', REDISHAPPY_NEW_MASTER_IP: '10.0.0.2', REDISHAPPY_NEW_MASTER_PORT: '6380', REDISHAPPY_CONFIG_EPOCH: '4', REDISHAPPY_CONFIRMED_AT: '2026-11-24T00:00:01.000Z' },
+    );
+  });
+
+  it('signs the body with HMAC-SHA256', () => {
+    assert.equal(sign('k', 'body'), `sha256=${createHmac('sha256', 'k').update('body').digest('hex')}`);
+  });
+
+  it('validates the sections and redacts secrets in the API', () => {
+    assert.equal(execSectionSchema.safeParse([{ Args: [] }]).success, false);
+    assert.equal(webhookSectionSchema.safeParse([{ Url: 'ftp://x' }]).success, false);
+    const { config, warnings } = parseConfigText(
+      JSON.stringify({ Clusters: [{ Name: 'a', ExternalPort: 1 }], Sentinels: [{ Host: 'h', Port: 1 }], exec: [{ command: '/bin/true', clusters: ['zz'] }], Webhook: [{ Url: 'https://hooks.example/x', Secret: 's3', Headers: { Authorization: 'Bearer t0k', 'X-Team': 'ops' } }] }),
+      's',
+      {},
+      'auto',
+    );
+    assert.equal(config.Exec?.[0]?.TimeoutMs, 10000);
+    assert.deepEqual(warnings, ['Exec[0].Clusters[0]: "zz" is not a configured cluster']);
+    const api = JSON.stringify(configurationForApi(config));
+    assert.ok(!api.includes('s3') && !api.includes('t0k'), api);
+    assert.ok(api.includes('"X-Team":"ops"'));
+  });
+});
