@@ -1,5 +1,5 @@
-import { access, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
@@ -82,9 +82,18 @@ class HaproxyOutput implements HaproxySink {
   }
 
   /** Loads and checks the template. OutputPath is not touched (the original appended a space to it). */
+  /** Next to OutputPath: present while a written file may not have been reloaded yet. */
+  private get pendingMarker(): string {
+    return join(dirname(this.cfg.OutputPath), `.${basename(this.cfg.OutputPath)}.redishappy-reload-pending`);
+  }
+
   async init(): Promise<void> {
     await this.source.load();
     this.loaded = true;
+    if (await access(this.pendingMarker).then(() => true, () => false)) {
+      this.reloadOwed = true;
+      this.log.warn({ outputPath: this.cfg.OutputPath }, 'a previous run wrote the HAProxy file but did not finish reloading; reloading at the first apply');
+    }
     const dir = dirname(this.cfg.OutputPath);
     await access(dir).catch(() => this.log.warn({ dir }, 'the directory of HAProxy.OutputPath does not exist (yet); writing the file will fail until it does'));
     for (const name of Object.keys(this.cfg.Servers ?? {})) {
@@ -247,6 +256,9 @@ class HaproxyOutput implements HaproxySink {
       }
     }
 
+    // A marker survives a crash between the rename and the end of the reload, so the next start
+    // knows HAProxy may still run the previous file and reloads even though the file matches.
+    await writeFile(this.pendingMarker, `${new Date().toISOString()}\n`).catch(() => undefined);
     try {
       await commitCandidate(candidate);
     } catch (err) {
@@ -260,6 +272,7 @@ class HaproxyOutput implements HaproxySink {
       this.counters.reloads++;
       this.lastReloadAt = new Date().toISOString();
       this.reloadOwed = false;
+      await rm(this.pendingMarker, { force: true }).catch(() => undefined);
       this.log.info({ outputPath: path, ms: r.durationMs, output: r.output ? firstLines(r.output) : undefined }, 'HAProxy configuration written and reloaded');
       return;
     }
