@@ -8,8 +8,9 @@ import type { MasterAddress } from '../topology/types.js';
  *      (a stale or partitioned sentinel carries a lower epoch and cannot flip us back), and all
  *      views at that epoch agree on it;
  *      Views older than the epoch already confirmed are ignored altogether.
- *  (b) it is not a placeholder (empty, 0.0.0.0, ::, port 0), and the view is not of a master
- *      marked objectively down or in the middle of a failover;
+ *  (b) it is not a placeholder (empty, 0.0.0.0, ::, port 0), and it is named by a settled view
+ *      (not one marking the master objectively down or in the middle of a failover: the failover
+ *      leader's view keeps the old address at the new epoch until the failover ends);
  *  (c) the instance itself answers ROLE as master (checked by the caller: see `needsProbe`).
  */
 
@@ -49,19 +50,26 @@ export function chooseMaster(views: readonly SentinelView[], minEpoch = 0): Deci
   }
   const top = Math.max(...usable.map((v) => v.configEpoch));
   const atTop = usable.filter((v) => v.configEpoch === top);
-  const addresses = new Set(atTop.map((v) => `${v.ip}|${v.port}`));
-  if (addresses.size > 1) {
-    return { kind: 'none', reason: `sentinels disagree at config-epoch ${top}` };
-  }
-  const first = atTop[0]!;
-  if (atTop.every((v) => v.flags.some((f) => UNSETTLED_FLAGS.includes(f)))) {
+  // During a failover the leader's own view keeps the old address, flagged failover_in_progress,
+  // at the new epoch, while the others already follow the new configuration: settled views win.
+  const settled = atTop.filter((v) => !v.flags.some((f) => UNSETTLED_FLAGS.includes(f)));
+  if (settled.length === 0) {
+    const first = atTop[0]!;
     return { kind: 'none', reason: `master ${first.ip}:${first.port} is ${first.flags.join(',')}` };
   }
+  const addresses = new Set(settled.map((v) => `${v.ip}|${v.port}`));
+  if (addresses.size > 1) {
+    return {
+      kind: 'none',
+      reason: `sentinels disagree at config-epoch ${top}: ${settled.map((v) => `${v.sentinel} names ${v.ip}:${v.port}${v.flags.length ? ` (${v.flags.join(',')})` : ''}`).join('; ')}`,
+    };
+  }
+  const first = settled[0]!;
   return {
     kind: 'candidate',
     master: { ip: first.ip, port: first.port },
     configEpoch: top,
-    agreeing: atTop.map((v) => v.sentinel).sort(),
+    agreeing: settled.map((v) => v.sentinel).sort(),
   };
 }
 

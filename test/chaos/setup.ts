@@ -10,23 +10,27 @@ export interface ChaosRig {
   daemon: DaemonProcess;
   /** Times (ms) and new master port of every +switch-master seen by the test's own subscriber. */
   switches: Array<{ at: number; master: number }>;
+  /** Every +switch-master message from every sentinel (they repeat, some late). */
+  messages: Array<{ at: number; master: number }>;
   startDaemon(): Promise<DaemonProcess>;
   reloads(): number;
   api<T>(path: string): Promise<T>;
 }
 
 /** A cluster (1 master, 1 replica, 3 sentinels), HAProxy in master-worker mode and redishappy-haproxy with the runtime API. */
-export async function chaosRig(cleanup: Cleanup, opts: { runtime?: boolean; extra?: Record<string, unknown> } = {}): Promise<ChaosRig> {
-  const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+export async function chaosRig(cleanup: Cleanup, opts: { runtime?: boolean; extra?: Record<string, unknown>; replicas?: number } = {}): Promise<ChaosRig> {
+  const cluster = await startCluster(cleanup, { names: ['testing'], replicas: opts.replicas ?? 1, sentinels: 3 });
   const setup = await prepareHaproxy(cleanup, cluster, { runtime: opts.runtime ?? true, extra: opts.extra });
   const ext = setup.externalPorts.get('testing')!;
   const switches: Array<{ at: number; master: number }> = [];
+  const messages: Array<{ at: number; master: number }> = [];
   // Our own witness of Sentinel's decisions, on every sentinel (the first report counts).
   for (const s of cluster.sentinels) {
     const sub = s.client();
     await sub.subscribe('+switch-master');
     sub.on('message', (_ch: string, msg: string) => {
       const port = Number(msg.split(' ')[4]);
+      messages.push({ at: Date.now(), master: port });
       if (switches.at(-1)?.master !== port) switches.push({ at: Date.now(), master: port });
     });
   }
@@ -35,6 +39,7 @@ export async function chaosRig(cleanup: Cleanup, opts: { runtime?: boolean; extr
     setup,
     ext,
     switches,
+    messages,
     daemon: undefined as unknown as DaemonProcess,
     async startDaemon() {
       const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);

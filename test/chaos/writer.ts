@@ -71,6 +71,7 @@ export class WriterPool {
         const key = `${this.prefix}:S:${this.seq++}`;
         await c.set(key, String(Date.now()));
         this.acks.push({ key, node, at: Date.now() });
+        await new Promise((r) => setTimeout(r, 2));
       } catch (err) {
         this.errors++;
         this.lastError = (err as Error).message;

@@ -34,6 +34,12 @@ describe('confirmed-master rule', () => {
     assert.deepEqual(d.kind === 'candidate' && d.master, { ip: '10.0.0.1', port: 6379 });
   });
 
+  it('during a failover, the leader\'s in-progress view of the old master does not block the settled new one', () => {
+    const d = chooseMaster([v('leader', 'old', 1, 1, ['master', 'failover_in_progress', 'force_failover']), v('s2', 'new', 2, 1), v('s3', 'new', 2, 1, ['master', 'disconnected'])]);
+    assert.deepEqual(d, { kind: 'candidate', master: { ip: 'new', port: 2 }, configEpoch: 1, agreeing: ['s2', 's3'] });
+    assert.equal(chooseMaster([v('leader', 'old', 1, 1, ['master', 'failover_in_progress']), v('s2', 'old', 1, 0)]).kind, 'none');
+  });
+
   it('does not confirm a master every top view marks objectively down or failing over', () => {
     assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 's_down', 'o_down'])]).kind, 'none');
     assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 'failover_in_progress'])]).kind, 'none');
