@@ -1,6 +1,26 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
+import DataHandlerModule from 'ioredis/built/DataHandler.js';
+
+/**
+ * ioredis parses replies inside the socket's data handler; a reply of an unexpected shape (e.g. an
+ * integer answering SUBSCRIBE, as a broken or hostile sentinel may send) throws there and would
+ * crash the process. Turn such a throw into a failed connection, which the watcher handles.
+ */
+// Node's CJS interop gives { default: class }; bundlers give the class itself.
+const handler = ((DataHandlerModule as unknown as { default?: unknown }).default ?? DataHandlerModule) as unknown as { prototype: { returnReply(reply: unknown): void; __redishappyGuard?: boolean } };
+if (!handler.prototype.__redishappyGuard) {
+  const original = handler.prototype.returnReply;
+  handler.prototype.returnReply = function guarded(this: { redis?: { stream?: { destroy(err?: Error): void } } }, reply: unknown): void {
+    try {
+      original.call(this, reply);
+    } catch (err) {
+      this.redis?.stream?.destroy(new Error(`unexpected reply from server: ${(err as Error).message}`));
+    }
+  };
+  handler.prototype.__redishappyGuard = true;
+}
 import type { TlsConfig } from '../config/schema.js';
 
 export interface Credentials {

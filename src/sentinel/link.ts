@@ -139,7 +139,8 @@ export class SentinelLink {
       const parsed = parseMastersReply(await cmd.call('SENTINEL', 'MASTERS'));
       if (gen !== this.generation) return;
       if (!parsed) throw new Error('SENTINEL MASTERS returned a malformed reply');
-      if (parsed.malformed > 0) this.log.warn({ sentinel: this.location, malformed: parsed.malformed }, 'sentinel returned malformed master entries; ignored them');
+      // A sentinel that answers nonsense is not a source of truth: mark it down (logged once).
+      if (parsed.malformed > 0) throw new Error(`SENTINEL MASTERS returned ${parsed.malformed} malformed entr${parsed.malformed === 1 ? 'y' : 'ies'}`);
       this.attempts = 0;
       this.lastError = null;
       this.masters = parsed.views.map((v) => v.name).sort();

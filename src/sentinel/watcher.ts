@@ -45,6 +45,7 @@ export class SentinelWatcher implements LinkListener {
   /** Last hold reason per cluster, so a persistent problem is logged once, not every poll. */
   private holdReason = new Map<string, string>();
   private pendingFirstRound = new Set<string>();
+  private reportedDown = new Set<string>();
   private readyWaiters: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   private tls: ConnectionOptions | undefined;
@@ -198,18 +199,21 @@ export class SentinelWatcher implements LinkListener {
 
   // ---- LinkListener ----
 
-  onState(link: SentinelLink, previous: SentinelStateValue, reason: string): void {
+  onState(link: SentinelLink, _previous: SentinelStateValue, reason: string): void {
     const next = link.state;
     if (next === SentinelState.Down) {
       // A down sentinel's view must not count: it may be stale by the time it comes back.
       this.dropViewsOf(link.location);
-      if (previous !== SentinelState.Down) {
+      // Logged once per down period, not once per reconnect attempt (no log floods).
+      if (!this.reportedDown.has(link.location)) {
+        this.reportedDown.add(link.location);
         this.log.warn({ sentinel: link.location, reason, state: stateName[next] }, 'sentinel is down');
         this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next], reason });
       }
       if (this.pendingFirstRound.delete(link.location)) this.checkReady();
     } else if (next === SentinelState.Alive) {
-      this.log.info({ sentinel: link.location, state: stateName[next] }, 'sentinel is alive');
+      const wasDown = this.reportedDown.delete(link.location);
+      this.log.info({ sentinel: link.location, state: stateName[next] }, wasDown ? 'sentinel is back' : 'sentinel is alive');
       this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next] });
     }
   }
