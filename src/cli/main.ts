@@ -7,7 +7,11 @@ import { ConfigError, loadConfigFile, type Flavour } from '../config/load.js';
 import { parseBind, resolveBind } from '../api/bind.js';
 import { createLogging } from '../log/logger.js';
 
+declare const __REDISHAPPY_VERSION__: string | undefined;
+
 export function packageVersion(): string {
+  // Set by scripts/build.mjs in the single-file bundle, where package.json is not next to us.
+  if (typeof __REDISHAPPY_VERSION__ === 'string') return __REDISHAPPY_VERSION__;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';

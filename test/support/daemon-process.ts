@@ -17,7 +17,7 @@ export interface DaemonProcess {
 /** Run one of the package's executables as a real child process, killed on cleanup. */
 export function runBin(cleanup: Cleanup, bin: 'redishappy' | 'redishappy-haproxy' | 'redishappy-consul', args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const child = spawn(process.execPath, [`${BIN_DIR}${bin}.js`, ...args], {
-    env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', ...env },
+    env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', REDISHAPPY_FROM_SOURCE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,0 +1,134 @@
+/**
+ * STAND-IN sentinel for the 1,000-cluster benchmark (real Redis cannot run 2,000 instances here):
+ * a RESP server that reports N masters, answers SENTINEL MASTERS / MASTER / SENTINELS, accepts
+ * SUBSCRIBE, and can switch any subset of masters (new address, epoch + 1, +switch-master
+ * published). Paired with a stand-in "Redis" that answers ROLE as master on any port it listens on.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+const arr = (items: string[]) => `*${items.length}\r\n${items.join('')}`;
+
+interface Master {
+  name: string;
+  port: number;
+  epoch: number;
+}
+
+function parse(buf: string): { args: string[]; length: number } | null {
+  if (!buf.startsWith('*')) return null;
+  let i = buf.indexOf('\r\n');
+  if (i < 0) return null;
+  const n = Number(buf.slice(1, i));
+  i += 2;
+  const args: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const nl = buf.indexOf('\r\n', i);
+    if (nl < 0) return null;
+    const len = Number(buf.slice(i + 1, nl));
+    if (buf.length < nl + 2 + len + 2) return null;
+    args.push(buf.slice(nl + 2, nl + 2 + len));
+    i = nl + 2 + len + 2;
+  }
+  return { args, length: i };
+}
+
+export class ManyMastersSentinel {
+  readonly masters = new Map<string, Master>();
+  private subscribers = new Set<net.Socket>();
+  private server = net.createServer((s) => this.serve(s));
+  port = 0;
+
+  constructor(names: string[], port: number) {
+    for (const name of names) this.masters.set(name, { name, port, epoch: 0 });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  private sockets = new Set<net.Socket>();
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  switchAll(names: string[], port: number): void {
+    for (const name of names) {
+      const m = this.masters.get(name)!;
+      const old = m.port;
+      m.port = port;
+      m.epoch++;
+      const payload = `${name} 127.0.0.1 ${old} 127.0.0.1 ${port}`;
+      for (const s of this.subscribers) s.write(arr([bulk('message'), bulk('+switch-master'), bulk(payload)]));
+    }
+  }
+
+  private record(m: Master): string {
+    return arr([bulk('name'), bulk(m.name), bulk('ip'), bulk('127.0.0.1'), bulk('port'), bulk(String(m.port)), bulk('flags'), bulk('master'), bulk('config-epoch'), bulk(String(m.epoch))]);
+  }
+
+  private serve(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.subscribers.delete(socket);
+      this.sockets.delete(socket);
+    });
+    let buffer = '';
+    socket.on('data', (d) => {
+      buffer += d.toString('latin1');
+      for (;;) {
+        const p = parse(buffer);
+        if (!p) return;
+        buffer = buffer.slice(p.length);
+        const [cmd, sub, name] = [p.args[0]?.toUpperCase(), p.args[1]?.toUpperCase(), p.args[2]];
+        if (cmd === 'SUBSCRIBE') {
+          this.subscribers.add(socket);
+          p.args.slice(1).forEach((ch, i) => socket.write(arr([bulk('subscribe'), bulk(ch), `:${i + 1}\r\n`])));
+        } else if (cmd === 'PING') socket.write('+PONG\r\n');
+        else if (cmd === 'SENTINEL' && sub === 'MASTERS') socket.write(`*${this.masters.size}\r\n${[...this.masters.values()].map((m) => this.record(m)).join('')}`);
+        else if (cmd === 'SENTINEL' && sub === 'MASTER') {
+          const m = this.masters.get(name ?? '');
+          socket.write(m ? this.record(m) : '-ERR No such master with that name\r\n');
+        } else if (cmd === 'SENTINEL' && sub === 'SENTINELS') socket.write('*0\r\n');
+        else socket.write('-ERR unknown command\r\n');
+      }
+    });
+  }
+}
+
+/** Answers ROLE with master (and PING) on every connection: enough for the daemon's ROLE probe. */
+export async function roleMasterServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffer = '';
+    socket.on('data', (d) => {
+      buffer += d.toString('latin1');
+      for (;;) {
+        const p = parse(buffer);
+        if (!p) return;
+        buffer = buffer.slice(p.length);
+        const cmd = p.args[0]?.toUpperCase();
+        if (cmd === 'ROLE') socket.write(arr([bulk('master'), ':0\r\n', '*0\r\n']));
+        else if (cmd === 'PING') socket.write('+PONG\r\n');
+        else socket.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

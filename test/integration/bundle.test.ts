@@ -1,0 +1,42 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { FAST_WATCHER } from '../support/watch.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The single-file build (esbuild) runs on its own: help, version, a real daemon, the status page. */
+describe('single-file bundle', { timeout: 90000 }, () => {
+  const cleanup = useCleanup();
+
+  it('builds, and the bundle serves a real cluster with no node_modules', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rh-bundle-'));
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), out], { stdio: 'pipe' });
+    const bundle = join(out, 'redishappy.js');
+    assert.ok(statSync(bundle).size > 100_000);
+    // Run from a directory with no node_modules to prove nothing is loaded from there.
+    const runner = join(out, 'run.mjs');
+    writeFileSync(runner, `const { main } = await import(${JSON.stringify(bundle)});\nawait main('auto');\n`);
+    assert.match(execFileSync(process.execPath, [runner, '--version'], { cwd: out, encoding: 'utf8' }), /^\d+\.\d+\.\d+/);
+
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const cfg = join(out, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Watcher: FAST_WATCHER, Syslog: { Enabled: false } }));
+    const port = await freePort();
+    const child = spawn(process.execPath, [runner, '-config', cfg, '-bind', `127.0.0.1:${port}`], { cwd: out, stdio: 'ignore' });
+    cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
+    const topo = await waitFor(async () => {
+      const t = (await (await fetch(`http://127.0.0.1:${port}/api/topology`)).json()) as Array<{ port: number | null }>;
+      return t[0]?.port ? t : undefined;
+    }, { timeoutMs: 15000, what: 'bundle confirms the master' });
+    assert.equal(topo[0]!.port, cluster.masters.get('testing')!.port);
+    assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /redishappy status/);
+    child.kill('SIGTERM');
+    await waitFor(() => child.exitCode === 0, { timeoutMs: 10000, what: 'clean exit' });
+  });
+});
