@@ -29,13 +29,24 @@ for flavour in haproxy consul; do
     install -m 0755 packaging/haproxy-reload.mjs "$root/usr/lib/redishappy/haproxy-reload"
   fi
   install -m 0644 "packaging/systemd/$name.service" "$root/lib/systemd/system/$name.service"
-  install -m 0644 LICENSE "$root/usr/share/doc/$name/copyright" 2>/dev/null || printf 'Apache-2.0\n' > "$root/usr/share/doc/$name/copyright"
+  cat > "$root/usr/share/doc/$name/copyright" <<COPYRIGHT
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: redishappy
+Source: https://github.com/mdevilliers/redishappy
+
+Files: *
+Copyright: 2015 Mark deVilliers (the original Go redishappy), 2026 the redishappy TypeScript authors
+License: Apache-2.0
+ On Debian systems, the full text of the Apache License 2.0 can be found in
+ /usr/share/common-licenses/Apache-2.0.
+COPYRIGHT
+  printf '%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- redishappy maintainers <redishappy@users.noreply.github.com>  %s\n' "$name" "$version" "$version" "$(date -R)" | gzip -9n > "$root/usr/share/doc/$name/changelog.gz"
   cat > "$root/DEBIAN/control" <<CONTROL
 Package: $name
 Version: $version
 Architecture: all
-Maintainer: redishappy maintainers <redishappy@localhost>
-Depends: nodejs (>= 20)
+Maintainer: redishappy maintainers <redishappy@users.noreply.github.com>
+Depends: nodejs (>= 20), adduser
 Recommends: ${flavour/consul/consul}
 Section: net
 Priority: optional
@@ -72,6 +83,41 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null || true; 
 POSTRM
   chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
   dpkg-deb -Zgzip --root-owner-group --build "$root" "$out/${name}_${version}_all.deb" >/dev/null
-  rm -rf "$root"
   echo "built $out/${name}_${version}_all.deb ($(du -h "$out/${name}_${version}_all.deb" | cut -f1))"
+
+  # The same tree as an rpm, when rpmbuild is there (Debian's rpm package provides it).
+  if command -v rpmbuild >/dev/null 2>&1; then
+    top=$(mktemp -d)
+    mkdir -p "$top/SPECS" "$top/RPMS"
+    files=$(cd "$root" && find . -path ./DEBIAN -prune -o \( -type f -o -type l \) -print | sed 's#^\.##' | while read -r f; do case "$f" in /etc/*) echo "%config(noreplace) $f";; *) echo "$f";; esac; done)
+    cat > "$top/SPECS/$name.spec" <<SPEC
+Name: $name
+Version: $version
+Release: 1
+Summary: Present the confirmed Redis Sentinel master to $flavour
+License: Apache-2.0
+URL: https://github.com/mdevilliers/redishappy
+BuildArch: noarch
+Requires: nodejs >= 20
+%description
+Watches Redis Sentinels and publishes each cluster's confirmed master to $flavour.
+Drop-in for the original redishappy-$flavour.
+%install
+mkdir -p %{buildroot}
+cp -a $root/. %{buildroot}/
+rm -rf %{buildroot}/DEBIAN
+%pre
+getent group redishappy >/dev/null || groupadd -r redishappy
+getent passwd redishappy >/dev/null || useradd -r -g redishappy -d /nonexistent -s /sbin/nologin redishappy
+%post
+install -d -o redishappy -g redishappy -m 0750 /var/log/$name
+%files
+$files
+SPEC
+    rpmbuild --quiet --define "_topdir $top" --define "_rpmdir $top/RPMS" -bb "$top/SPECS/$name.spec" >/dev/null 2>&1 || { echo "rpmbuild failed for $name" >&2; exit 1; }
+    find "$top/RPMS" -name '*.rpm' -exec cp {} "$out/" \;
+    rm -rf "$top"
+    echo "built $(ls "$out"/$name-*.rpm)"
+  fi
+  rm -rf "$root"
 done

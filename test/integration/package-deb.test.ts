@@ -18,6 +18,17 @@ describe('Debian packages', { timeout: 120000, skip: canInstall ? false : 'needs
     execFileSync('bash', [join(ROOT, 'scripts/package.sh')], { stdio: 'pipe' });
     const dir = join(ROOT, 'dist/packages');
     const debs = readdirSync(dir).filter((f) => f.endsWith('.deb')).sort();
+    const rpms = readdirSync(dir).filter((f) => f.endsWith('.rpm')).sort();
+    if (existsSync('/usr/bin/rpm')) {
+      assert.equal(rpms.length, 2);
+      const list = execFileSync('rpm', ['-qpl', join(dir, rpms[1]!)], { encoding: 'utf8' });
+      for (const f of ['/usr/bin/redishappy-haproxy', '/usr/bin/redis-haproxy', '/etc/redishappy-haproxy/config.json', '/lib/systemd/system/redishappy-haproxy.service']) assert.ok(list.includes(f), `rpm lacks ${f}`);
+    }
+    if (existsSync('/usr/bin/lintian')) {
+      // Errors fail; warnings (no man page, 0640 config holding secrets) are accepted.
+      const report = execFileSync('lintian', ['--no-tag-display-limit', join(dir, debs[0]!)], { encoding: 'utf8' });
+      assert.doesNotMatch(report, /^E: /m, report);
+    }
     assert.deepEqual(debs.map((f) => f.replace(/_.*/, '')), ['redishappy-consul', 'redishappy-haproxy']);
     const contents = execFileSync('dpkg-deb', ['-c', join(dir, debs[1]!)], { encoding: 'utf8' });
     for (const f of ['./usr/bin/redishappy-haproxy', './usr/bin/redis-haproxy', './etc/redishappy-haproxy/config.json', './etc/redishappy-haproxy/haproxy_template.cfg', './lib/systemd/system/redishappy-haproxy.service']) assert.ok(contents.includes(f), f);
