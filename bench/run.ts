@@ -138,7 +138,8 @@ async function scale(n: number): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'rh-bench-scale-'));
     const template = join(dir, 'tpl.cfg');
     // Backends only: 1,000 frontends would need 1,000 free ports for no extra insight.
-    writeFileSync(template, 'defaults\n mode tcp\n timeout client 60s\n timeout connect 1s\n timeout server 60s\n{{range .Clusters}}\nbackend bk_{{ .Name }}\n server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} check\n{{end}}\n');
+    const listener = await freePort(); // haproxy -c refuses a configuration without any listener
+    writeFileSync(template, `defaults\n mode tcp\n timeout client 60s\n timeout connect 1s\n timeout server 60s\nfrontend ft_stats\n bind 127.0.0.1:${listener}\n{{range .Clusters}}\nbackend bk_{{ .Name }}\n server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} check\n{{end}}\n`);
     const output = join(dir, 'haproxy.cfg');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ Clusters: names.map((name, i) => ({ Name: name, ExternalPort: 20000 + i })), Sentinels: [{ Host: '127.0.0.1', Port: sentinel.port }], Syslog: { Enabled: false }, HAProxy: { TemplatePath: template, OutputPath: output, ReloadCommand: 'true' } }));
