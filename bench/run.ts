@@ -106,11 +106,12 @@ async function massFailover(n: number): Promise<void> {
     const stats = await sampler(daemon.pid!);
     const s = cluster.sentinels[0]!.client();
     const t1 = performance.now();
-    await Promise.all(names.map((name) => s.call('SENTINEL', 'FAILOVER', name)));
+    // All at once; a sentinel may refuse some while it is busy: ask again until each is accepted.
+    await Promise.all(names.map((name) => waitFor(async () => s.call('SENTINEL', 'FAILOVER', name).then(() => true, () => false), { timeoutMs: 60000, intervalMs: 100, what: `${name} failover accepted` })));
     s.disconnect();
     for (const name of names) {
       const target = cluster.replicas.get(name)![0]!.port;
-      await waitFor(async () => (await routedTo(setup.externalPorts.get(name)!).catch(() => 0)) === target, { timeoutMs: 60000, intervalMs: 5, what: `${name} switched` });
+      await waitFor(async () => (await routedTo(setup.externalPorts.get(name)!).catch(() => 0)) === target, { timeoutMs: 120000, intervalMs: 5, what: `${name} switched` });
     }
     const switchMs = performance.now() - t1;
     const failoverReloads = readLines(setup.reloadLog) - startupReloads;
