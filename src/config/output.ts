@@ -13,8 +13,19 @@ function outputKey(key: string): string {
 /** Objects whose keys are the user's own (header names, cluster names, metadata): kept verbatim. */
 const USER_KEYED = new Set(['Headers', 'Servers', 'Meta']);
 
+/** Webhook URLs often carry their secret in the path or query (e.g. chat webhooks): show the origin only. */
+function redactUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    return u.pathname === '/' && !u.search ? u.origin : `${u.origin}/${REDACTED}`;
+  } catch {
+    return REDACTED;
+  }
+}
+
 function convert(value: unknown, keyName?: string): unknown {
   if (keyName !== undefined && SECRET.test(keyName) && value !== undefined && value !== null && value !== '') return REDACTED;
+  if (keyName === 'Url' && typeof value === 'string') return redactUrl(value);
   if (Array.isArray(value)) return value.map((v) => convert(v));
   if (value !== null && typeof value === 'object') {
     const verbatim = keyName !== undefined && USER_KEYED.has(keyName);

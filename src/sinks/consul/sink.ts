@@ -1,138 +1,256 @@
 import type { Logger } from 'pino';
 import type { ClusterState, MasterChange, TopologySnapshot } from '../../topology/types.js';
 import type { Sink, SinkStatus } from '../types.js';
-import { ConsulClient } from './client.js';
+import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
 import { SERVICE_ID_PREFIX, serviceFor, serviceId, type ConsulSection } from './config.js';
-import { agentRegistration, catalogRegistration, checkId } from './payload.js';
+import { agentRegistration, catalogRegistration, checkId, desiredView, entrySignature, type EntryView } from './payload.js';
 
 export interface ConsulSinkOptions {
   config: ConsulSection;
+  /** The configured clusters; services of other clusters with our ID prefix are deregistered. */
   clusterNames: string[];
   logger: Logger;
-  /** True while at least one sentinel is alive; the TTL check fails when it is false. */
+  /** True while at least one sentinel is alive; the TTL check is failed while it is false. */
   sentinelsHealthy?: () => boolean;
 }
 
-interface Registered {
-  ip: string;
-  port: number;
-}
+/** How many registrations run at once (a mass failover of many clusters). */
+const PARALLEL = 8;
 
 interface AgentService {
   ID?: string;
   Service?: string;
   Address?: string;
   Port?: number;
+  Tags?: string[] | null;
+  Meta?: Record<string, string> | null;
 }
 
-interface CatalogEntry {
-  Node?: string;
+interface AgentCheck {
+  CheckID?: string;
   ServiceID?: string;
+  Notes?: string;
+}
+
+interface CatalogServiceEntry {
+  Node?: string;
+  Datacenter?: string;
+  NodeMeta?: Record<string, string> | null;
+  ServiceID?: string;
+  ServiceName?: string;
   ServiceAddress?: string;
   ServicePort?: number;
+  ServiceTags?: string[] | null;
+  ServiceMeta?: Record<string, string> | null;
 }
 
 export function createConsulSink(opts: ConsulSinkOptions): Sink {
   return new ConsulOutput(opts);
 }
 
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 /**
- * One Consul service per cluster, pointing at the confirmed master. Registers only on a change
- * (or when a reconcile finds Consul differs), keeps a TTL check passing in agent mode, and
- * deregisters services of clusters no longer configured.
+ * One Consul service per configured cluster, pointing at its confirmed master.
+ *
+ * - Registers only when the wanted entry differs from what Consul last accepted from us, or when a
+ *   read-back (first apply after start, periodic reconcile) finds Consul differs.
+ * - Clusters without a confirmed master are left alone (Consul keeps the last one).
+ * - Agent mode keeps a TTL check passing while a sentinel is alive.
+ * - Deregisters services with our ID prefix whose cluster is no longer configured (first apply
+ *   after a start or a SIGHUP, which creates a new sink).
+ * - apply throws when something failed; the runner retries it with backoff. Every HTTP call has a
+ *   deadline; close() aborts calls in flight and stops the timers.
+ * - Registration, reconcile and stale removal never interleave (one at a time), so a reconcile
+ *   that read an older state can never overwrite a newer master.
  */
 class ConsulOutput implements Sink {
   readonly name = 'consul';
   private readonly cfg: ConsulSection;
-  private readonly client: ConsulClient;
+  private clientInstance: ConsulClient | null = null;
+  private readonly address: string;
   private readonly log: Logger;
-  private readonly clusterNames: string[];
+  private readonly configured: Set<string>;
   private readonly healthy: () => boolean;
-  /** What Consul holds, as far as we know: only updated after Consul accepted it. */
-  private readonly registered = new Map<string, Registered>();
+  /** Signature of what Consul accepted from us, per cluster (only set after a 2xx or a matching read-back). */
+  private readonly registered = new Map<string, { signature: string; address: string }>();
+  /** Catalog mode: nodes checked to have no agent ("dc|node"). */
+  private readonly externalNodes = new Set<string>();
   private latest: TopologySnapshot | null = null;
   private staleRemoved = false;
+  private chain: Promise<void> = Promise.resolve();
   private reconcileTimer: NodeJS.Timeout | null = null;
   private ttlTimer: NodeJS.Timeout | null = null;
+  private reconcileRunning = false;
+  private ttlRunning = false;
   private closed = false;
+  private appliedVersion: number | null = null;
   private lastAppliedAt: string | null = null;
   private lastError: string | null = null;
   private lastErrorAt: string | null = null;
   private lastRegisteredAt: string | null = null;
-  private readonly counters = { registrations: 0, registrationFailures: 0, deregistrations: 0, reconcileDrifts: 0, ttlPasses: 0, ttlFailures: 0 };
+  private lastReconcileAt: string | null = null;
+  private readonly counters = { registrations: 0, registrationFailures: 0, deregistrations: 0, reconcileDrifts: 0, ttlPasses: 0, ttlFailures: 0, ttlErrors: 0 };
 
   constructor(opts: ConsulSinkOptions) {
     this.cfg = opts.config;
-    this.client = new ConsulClient(opts.config);
     this.log = opts.logger;
-    this.clusterNames = opts.clusterNames;
+    this.configured = new Set(opts.clusterNames);
     this.healthy = opts.sentinelsHealthy ?? (() => true);
+    this.address = consulBaseUrl(opts.config).origin;
+  }
+
+  /** Created at init (an unreadable CaFile refuses start-up there), or at first use. */
+  private get client(): ConsulClient {
+    this.clientInstance ??= new ConsulClient(this.cfg);
+    return this.clientInstance;
+  }
+
+  private get ttlOn(): boolean {
+    return this.cfg.Mode === 'agent' && this.cfg.TtlSeconds > 0;
   }
 
   async init(): Promise<void> {
+    void this.client; // reads CaFile now: an unreadable one refuses start-up
     this.reconcileTimer = setInterval(() => void this.reconcile(), this.cfg.ReconcileIntervalMs);
     this.reconcileTimer.unref();
-    if (this.cfg.Mode === 'agent' && this.cfg.TtlSeconds > 0) {
-      this.ttlTimer = setInterval(() => void this.keepAlive(), Math.max(1000, (this.cfg.TtlSeconds * 1000) / 3));
+    if (this.ttlOn) {
+      this.ttlTimer = setInterval(() => void this.keepAlive(), Math.max(100, Math.floor((this.cfg.TtlSeconds * 1000) / 3)));
       this.ttlTimer.unref();
     }
-    this.log.info({ consul: this.client.address, mode: this.cfg.Mode, ttlSeconds: this.cfg.Mode === 'agent' ? this.cfg.TtlSeconds : 0 }, 'Consul output ready');
+    this.log.info({ consul: this.address, mode: this.cfg.Mode, ttlSeconds: this.ttlOn ? this.cfg.TtlSeconds : 0, reconcileIntervalMs: this.cfg.ReconcileIntervalMs }, 'Consul output ready');
   }
 
   status(): SinkStatus {
     return {
       name: this.name,
       lastAppliedAt: this.lastAppliedAt,
-      appliedVersion: null,
+      appliedVersion: this.appliedVersion,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
-      details: { ...this.counters, mode: this.cfg.Mode, address: this.client.address, lastRegisteredAt: this.lastRegisteredAt, registered: Object.fromEntries(this.registered) },
+      details: {
+        ...this.counters,
+        mode: this.cfg.Mode,
+        address: this.address,
+        lastRegisteredAt: this.lastRegisteredAt,
+        lastReconcileAt: this.lastReconcileAt,
+        registered: Object.fromEntries([...this.registered].map(([cluster, r]) => [cluster, r.address])),
+      },
     };
   }
 
   async apply(snapshot: TopologySnapshot, _changes: MasterChange[]): Promise<void> {
     this.latest = snapshot;
+    try {
+      await this.exclusive(() => this.sync(snapshot, false));
+    } catch (err) {
+      this.recordError(message(err));
+      throw err;
+    }
+    this.lastError = null;
+    this.appliedVersion = snapshot.version;
+    this.lastAppliedAt = new Date().toISOString();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.ttlTimer) clearInterval(this.ttlTimer);
+    this.reconcileTimer = this.ttlTimer = null;
+    this.clientInstance?.close(); // aborts calls in flight: whatever waits on them ends now
+    await this.chain;
+  }
+
+  /** Run fn after whatever sync is running (apply, reconcile): they never interleave. */
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(() => {
+      if (this.closed) throw new Error('the Consul output is closed');
+      return fn();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private recordError(text: string): void {
+    this.lastError = text;
+    this.lastErrorAt = new Date().toISOString();
+  }
+
+  /**
+   * Bring Consul to the snapshot. `readBack`: compare every confirmed cluster with what Consul
+   * holds (reconcile); otherwise only clusters whose wanted entry differs from what Consul last
+   * accepted, reading Consul first for those we have no record of (after a start: no duplicate).
+   */
+  private async sync(snapshot: TopologySnapshot, readBack: boolean): Promise<void> {
     const problems: string[] = [];
     if (!this.staleRemoved) {
       try {
         await this.removeStale();
         this.staleRemoved = true;
       } catch (err) {
-        problems.push(`removing services of clusters no longer configured: ${(err as Error).message}`);
+        if (err instanceof ConsulUnreachableError) throw err;
+        problems.push(`removing services of clusters no longer configured: ${message(err)}`);
       }
     }
-    for (const c of snapshot.clusters) {
-      if (!c.master || this.closed) continue; // no confirmed master: keep whatever Consul has
-      const have = this.registered.get(c.name);
-      if (have && have.ip === c.master.ip && have.port === c.master.port) continue;
-      try {
-        // After a restart, check before writing: an identical entry needs no registration.
-        if (!have && (await this.matches(c))) {
-          this.registered.set(c.name, { ...c.master });
-          continue;
+    const confirmed = snapshot.clusters.filter((c) => c.master && this.configured.has(c.name));
+    const wanted = new Map(confirmed.map((c) => [c.name, entrySignature(desiredView(this.cfg, c))]));
+    const todo = readBack ? confirmed : confirmed.filter((c) => this.registered.get(c.name)?.signature !== wanted.get(c.name));
+    if (todo.length > 0) {
+      const unknown = readBack ? todo : todo.filter((c) => !this.registered.has(c.name));
+      const current = unknown.length > 0 ? await this.readEntries(unknown) : new Map<string, EntryView | null>();
+      const register: ClusterState[] = [];
+      for (const c of todo) {
+        const want = wanted.get(c.name)!;
+        if (current.has(c.name)) {
+          const have = current.get(c.name) ?? null;
+          if (have && entrySignature(have) === want) {
+            this.registered.set(c.name, { signature: want, address: `${c.master!.ip}:${c.master!.port}` });
+            continue;
+          }
+          if (readBack && this.registered.get(c.name)?.signature === want) {
+            this.counters.reconcileDrifts++;
+            this.externalNodes.clear(); // a catalog entry that vanished may sit on a node that has an agent after all
+            this.log.warn({ cluster: c.name, consul: have ? `${have.address}:${have.port}` : 'missing' }, 'Consul entry differs from the confirmed master (removed or changed elsewhere); registering again');
+          }
         }
-        await this.register(c);
-      } catch (err) {
-        problems.push(`${c.name}: ${(err as Error).message}`);
+        register.push(c);
       }
+      problems.push(...(await this.registerAll(register)));
     }
-    if (problems.length > 0) {
-      this.lastError = problems.join('; ');
-      this.lastErrorAt = new Date().toISOString();
-      throw new Error(this.lastError);
-    }
-    this.lastError = null;
-    this.lastAppliedAt = new Date().toISOString();
+    if (problems.length > 0) throw new Error(problems.join('; '));
+  }
+
+  /** Register clusters, PARALLEL at a time; stop starting new ones once Consul is unreachable. */
+  private async registerAll(clusters: ClusterState[]): Promise<string[]> {
+    const problems: string[] = [];
+    let unreachable: Error | null = null;
+    let next = 0;
+    const worker = async () => {
+      while (next < clusters.length && !unreachable && !this.closed) {
+        const c = clusters[next++]!;
+        try {
+          await this.register(c);
+        } catch (err) {
+          if (err instanceof ConsulUnreachableError) unreachable = err;
+          else problems.push(`${c.name}: ${message(err)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, clusters.length) }, worker));
+    if (unreachable) throw unreachable;
+    return problems;
   }
 
   private async register(c: ClusterState): Promise<void> {
     const svc = serviceFor(this.cfg, c.name);
+    const master = c.master!;
     try {
       if (this.cfg.Mode === 'agent') {
-        await this.client.request('PUT', '/v1/agent/service/register', agentRegistration(this.cfg, c));
+        // replace-existing-checks: a check left from other settings (TtlSeconds 0 now) goes away.
+        await this.client.request('PUT', '/v1/agent/service/register', { body: agentRegistration(this.cfg, c), query: { 'replace-existing-checks': 'true' } });
       } else {
-        await this.guardAgentNode(svc.Node, svc.Datacenter);
-        await this.client.request('PUT', '/v1/catalog/register', catalogRegistration(this.cfg, c));
+        await this.guardExternalNode(svc.Node, svc.Datacenter);
+        await this.client.request('PUT', '/v1/catalog/register', { body: catalogRegistration(this.cfg, c) });
       }
     } catch (err) {
       this.counters.registrationFailures++;
@@ -140,107 +258,156 @@ class ConsulOutput implements Sink {
     }
     this.counters.registrations++;
     this.lastRegisteredAt = new Date().toISOString();
-    this.registered.set(c.name, { ip: c.master!.ip, port: c.master!.port });
-    this.log.info({ cluster: c.name, service: svc.ServiceName, id: serviceId(c.name), address: `${c.master!.ip}:${c.master!.port}`, mode: this.cfg.Mode }, 'Consul service registered');
+    this.registered.set(c.name, { signature: entrySignature(desiredView(this.cfg, c)), address: `${master.ip}:${master.port}` });
+    this.log.info({ cluster: c.name, service: svc.ServiceName, id: serviceId(c.name), address: `${master.ip}:${master.port}`, mode: this.cfg.Mode, ...(this.cfg.Mode === 'catalog' ? { node: svc.Node } : {}) }, 'Consul service registered');
   }
 
-  /** Catalog mode must never rewrite a real agent's node (the original did): refuse nodes with serfHealth. */
-  private async guardAgentNode(node: string, dc: string | undefined): Promise<void> {
-    const { data } = await this.client.request<Array<{ CheckID?: string }>>('GET', `/v1/health/node/${encodeURIComponent(node)}${dc ? `?dc=${encodeURIComponent(dc)}` : ''}`);
-    if (Array.isArray(data) && data.some((c) => c.CheckID === 'serfHealth')) {
-      throw new Error(`node "${node}" is a Consul agent node; catalog mode only registers under external nodes (set Consul.Services[].Node to another name, or use Mode "agent")`);
+  /** Catalog mode never writes to a node that runs an agent (the original did: anti-entropy removed the entry and the node's address was rewritten). */
+  private async guardExternalNode(node: string, dc: string | undefined): Promise<void> {
+    const key = `${dc ?? ''}|${node}`;
+    if (this.externalNodes.has(key)) return;
+    const { data } = await this.client.request<Array<{ CheckID?: string }>>('GET', `/v1/health/node/${encodeURIComponent(node)}`, { query: { dc } });
+    if (Array.isArray(data) && data.some((ch) => ch.CheckID === 'serfHealth')) {
+      throw new Error(`node "${node}" runs a Consul agent; catalog mode registers under external nodes only (its anti-entropy would remove the entry): choose another Consul.Services[].Node, or use Mode "agent"`);
     }
+    this.externalNodes.add(key);
   }
 
-  /** Does Consul already hold exactly this master for the cluster? */
-  private async matches(c: ClusterState): Promise<boolean> {
-    const current = await this.lookup(c.name);
-    return current !== null && c.master !== null && current.ip === c.master.ip && current.port === c.master.port;
-  }
-
-  private async lookup(cluster: string): Promise<Registered | null> {
-    const id = serviceId(cluster);
+  /** What Consul holds for these clusters (null = no entry), in as few calls as the API allows. */
+  private async readEntries(clusters: ClusterState[]): Promise<Map<string, EntryView | null>> {
+    const out = new Map<string, EntryView | null>();
     if (this.cfg.Mode === 'agent') {
-      const { data } = await this.client.request<AgentService>('GET', `/v1/agent/service/${encodeURIComponent(id)}`);
-      return data && typeof data.Port === 'number' ? { ip: data.Address ?? '', port: data.Port } : null;
+      const [{ data: services }, checks] = await Promise.all([
+        this.client.request<Record<string, AgentService>>('GET', '/v1/agent/services'),
+        // A token allowed to read services but not checks: compare the service only.
+        this.client.request<Record<string, AgentCheck>>('GET', '/v1/agent/checks').then(
+          (r) => r.data ?? {},
+          (err: unknown) => {
+            if (err instanceof ConsulHttpError && err.status === 403) return null;
+            throw err;
+          },
+        ),
+      ]);
+      for (const c of clusters) {
+        const s = services?.[serviceId(c.name)];
+        if (!s || typeof s.Port !== 'number') {
+          out.set(c.name, null);
+          continue;
+        }
+        const check = checks === null ? desiredView(this.cfg, c).check : (checks[checkId(c.name)]?.Notes ?? (checks[checkId(c.name)] ? '' : null));
+        out.set(c.name, { name: s.Service ?? '', address: s.Address ?? '', port: s.Port, tags: s.Tags ?? [], meta: s.Meta ?? {}, check, external: true });
+      }
+      return out;
     }
-    const svc = serviceFor(this.cfg, cluster);
-    const { data } = await this.client.request<CatalogEntry[]>('GET', `/v1/catalog/service/${encodeURIComponent(svc.ServiceName)}${svc.Datacenter ? `?dc=${encodeURIComponent(svc.Datacenter)}` : ''}`);
-    const entry = (data ?? []).find((e) => e.ServiceID === id && e.Node === svc.Node);
-    return entry && typeof entry.ServicePort === 'number' ? { ip: entry.ServiceAddress ?? '', port: entry.ServicePort } : null;
+    // Catalog: one read per (service name, datacenter).
+    const groups = new Map<string, ClusterState[]>();
+    for (const c of clusters) {
+      const svc = serviceFor(this.cfg, c.name);
+      const key = JSON.stringify([svc.ServiceName, svc.Datacenter ?? null]);
+      groups.set(key, [...(groups.get(key) ?? []), c]);
+    }
+    for (const [key, members] of groups) {
+      const [name, dc] = JSON.parse(key) as [string, string | null];
+      const { data } = await this.client.request<CatalogServiceEntry[]>('GET', `/v1/catalog/service/${encodeURIComponent(name)}`, { query: { dc: dc ?? undefined } });
+      for (const c of members) {
+        const node = serviceFor(this.cfg, c.name).Node;
+        const e = (data ?? []).find((x) => x.ServiceID === serviceId(c.name) && x.Node === node);
+        out.set(
+          c.name,
+          e && typeof e.ServicePort === 'number'
+            ? { name: e.ServiceName ?? '', address: e.ServiceAddress ?? '', port: e.ServicePort, tags: e.ServiceTags ?? [], meta: e.ServiceMeta ?? {}, check: null, external: e.NodeMeta?.['external-node'] === 'true' }
+            : null,
+        );
+      }
+    }
+    return out;
   }
 
-  /** Deregister redishappy services whose cluster is no longer configured (after SIGHUP or a restart). */
+  /** Deregister services with our ID prefix that no configured cluster owns (cluster removed, or its catalog node changed). */
   private async removeStale(): Promise<void> {
-    const keep = new Set(this.clusterNames.map(serviceId));
     if (this.cfg.Mode === 'agent') {
       const { data } = await this.client.request<Record<string, AgentService>>('GET', '/v1/agent/services');
       for (const id of Object.keys(data ?? {})) {
-        if (!id.startsWith(SERVICE_ID_PREFIX) || keep.has(id)) continue;
-        await this.client.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
+        if (!id.startsWith(SERVICE_ID_PREFIX) || this.configured.has(id.slice(SERVICE_ID_PREFIX.length))) continue;
+        await this.client.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`, { allow404: true });
         this.counters.deregistrations++;
         this.log.info({ id }, 'Consul service of a cluster no longer configured deregistered');
       }
       return;
     }
-    const { data: nodes } = await this.client.request<Array<{ Node: string; Datacenter?: string }>>('GET', '/v1/catalog/nodes?node-meta=external-node:true');
-    for (const n of nodes ?? []) {
-      const { data } = await this.client.request<{ Services?: Record<string, { ID: string }> }>('GET', `/v1/catalog/node/${encodeURIComponent(n.Node)}`);
-      for (const id of Object.keys(data?.Services ?? {})) {
-        if (!id.startsWith(SERVICE_ID_PREFIX) || keep.has(id)) continue;
-        await this.client.request('PUT', '/v1/catalog/deregister', { Node: n.Node, ServiceID: id, ...(n.Datacenter ? { Datacenter: n.Datacenter } : {}) });
-        this.counters.deregistrations++;
-        this.log.info({ id, node: n.Node }, 'Consul service of a cluster no longer configured deregistered');
-      }
-    }
-  }
-
-  /** Periodic check that Consul still holds what we registered (entries can be removed behind our back). */
-  private async reconcile(): Promise<void> {
-    if (this.closed || !this.latest) return;
-    for (const c of this.latest.clusters) {
-      if (!c.master) continue;
-      try {
-        if (!this.registered.has(c.name)) {
-          await this.register(c); // an earlier attempt failed, or the agent forgot the service
-          continue;
+    // Catalog: look in every datacenter we register in, at services on external nodes.
+    const dcs = new Set<string | undefined>([...this.configured].map((c) => serviceFor(this.cfg, c).Datacenter));
+    if (dcs.size === 0) dcs.add(undefined);
+    const done = new Set<string>();
+    for (const dc of dcs) {
+      const { data: names } = await this.client.request<Record<string, string[]>>('GET', '/v1/catalog/services', { query: { dc, 'node-meta': 'external-node:true' } });
+      for (const name of Object.keys(names ?? {})) {
+        const { data: entries } = await this.client.request<CatalogServiceEntry[]>('GET', `/v1/catalog/service/${encodeURIComponent(name)}`, { query: { dc } });
+        for (const e of entries ?? []) {
+          const id = e.ServiceID ?? '';
+          if (!id.startsWith(SERVICE_ID_PREFIX) || !e.Node || e.NodeMeta?.['external-node'] !== 'true') continue;
+          const cluster = id.slice(SERVICE_ID_PREFIX.length);
+          if (this.configured.has(cluster) && serviceFor(this.cfg, cluster).Node === e.Node) continue;
+          const key = `${e.Datacenter ?? dc ?? ''}|${e.Node}|${id}`;
+          if (done.has(key)) continue;
+          done.add(key);
+          await this.client.request('PUT', '/v1/catalog/deregister', { body: { Node: e.Node, ServiceID: id, ...((e.Datacenter ?? dc) ? { Datacenter: e.Datacenter ?? dc } : {}) } });
+          this.counters.deregistrations++;
+          this.log.info({ id, node: e.Node, datacenter: e.Datacenter ?? dc }, this.configured.has(cluster) ? 'Consul service on a node no longer configured for its cluster deregistered' : 'Consul service of a cluster no longer configured deregistered');
         }
-        if (await this.matches(c)) continue;
-        this.counters.reconcileDrifts++;
-        this.log.warn({ cluster: c.name }, 'Consul entry differs from the confirmed master (removed or changed elsewhere); registering again');
-        this.registered.delete(c.name);
-        await this.register(c);
-      } catch (err) {
-        this.lastError = `reconcile ${c.name}: ${(err as Error).message}`;
-        this.lastErrorAt = new Date().toISOString();
-        this.log.warn({ cluster: c.name, err: (err as Error).message }, 'Consul reconcile failed; will try again');
       }
     }
   }
 
-  /** TTL check: passing while we have a live sentinel, failing (so DNS stops answering) when we lost them all. */
+  /** Periodic read-back: re-register what Consul lost or holds differently (agent restarted, entry removed or edited elsewhere). */
+  private async reconcile(): Promise<void> {
+    if (this.closed || !this.latest || this.reconcileRunning) return;
+    this.reconcileRunning = true;
+    const snapshot = this.latest;
+    try {
+      // Read the latest snapshot inside the lock: an apply queued before us has already run.
+      await this.exclusive(() => this.sync(this.latest ?? snapshot, true));
+      this.lastReconcileAt = new Date().toISOString();
+      this.lastError = null;
+    } catch (err) {
+      if (this.closed) return;
+      this.recordError(`reconcile: ${message(err)}`);
+      this.log.warn({ err: message(err) }, 'Consul reconcile failed; will try again');
+    } finally {
+      this.reconcileRunning = false;
+    }
+  }
+
+  /** TTL check: passing while a sentinel is alive, failing (DNS stops answering) when redishappy lost them all. */
   private async keepAlive(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ttlRunning || this.registered.size === 0) return;
+    this.ttlRunning = true;
     const healthy = this.healthy();
-    for (const cluster of this.registered.keys()) {
-      const verb = healthy ? 'pass' : 'fail';
-      const note = healthy ? 'confirmed master' : 'redishappy has no live sentinel';
-      try {
-        await this.client.request('PUT', `/v1/agent/check/${verb}/${encodeURIComponent(checkId(cluster))}?note=${encodeURIComponent(note)}`);
-        if (healthy) this.counters.ttlPasses++;
-        else this.counters.ttlFailures++;
-      } catch (err) {
-        // The agent lost the check (agent restart): register again at the next reconcile.
-        if ((err as { status?: number }).status === 404) this.registered.delete(cluster);
-        this.log.warn({ cluster, err: (err as Error).message }, 'Consul TTL update failed');
+    const verb = healthy ? 'pass' : 'fail';
+    const note = healthy ? 'redishappy: confirmed master, sentinels reachable' : 'redishappy has no live sentinel: the master is not watched';
+    let lost = false;
+    try {
+      for (const cluster of [...this.registered.keys()]) {
+        if (this.closed) return;
+        try {
+          await this.client.request('PUT', `/v1/agent/check/${verb}/${encodeURIComponent(checkId(cluster))}`, { query: { note } });
+          if (healthy) this.counters.ttlPasses++;
+          else this.counters.ttlFailures++;
+        } catch (err) {
+          this.counters.ttlErrors++;
+          if (this.closed) return;
+          // The agent does not know the check (service removed, agent state lost): register again.
+          if (err instanceof ConsulHttpError && (err.status === 404 || /unknown check|does not have associated TTL/i.test(err.body))) {
+            this.registered.delete(cluster);
+            lost = true;
+          }
+          this.log.warn({ cluster, err: message(err) }, 'Consul TTL check update failed');
+          if (err instanceof ConsulUnreachableError) break;
+        }
       }
+    } finally {
+      this.ttlRunning = false;
     }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    if (this.ttlTimer) clearInterval(this.ttlTimer);
-    this.client.close();
+    if (lost) void this.reconcile();
   }
 }

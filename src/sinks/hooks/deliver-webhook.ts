@@ -14,8 +14,9 @@ export function sign(secret: string, body: string): string {
  */
 export async function postWebhook(hook: WebhookHook, event: HookEvent, signal: AbortSignal): Promise<string> {
   const body = JSON.stringify(event);
+  // Header names are case-insensitive: lower-case the user's so ours below replace, not join, them.
   const headers: Record<string, string> = {
-    ...hook.Headers,
+    ...Object.fromEntries(Object.entries(hook.Headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     'content-type': 'application/json',
     'user-agent': 'redishappy',
     'x-redishappy-event': event.event,
@@ -25,7 +26,7 @@ export async function postWebhook(hook: WebhookHook, event: HookEvent, signal: A
   if (hook.Secret) headers['x-redishappy-signature'] = sign(hook.Secret, body);
   let res: Response;
   try {
-    res = await fetch(hook.Url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(hook.TimeoutMs)]) });
+    res = await fetch(hook.Url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.any([signal, AbortSignal.timeout(hook.TimeoutMs)]) });
   } catch (err) {
     if (signal.aborted) throw new PermanentError('stopped');
     const e = err as Error;

@@ -28,6 +28,7 @@ class HookSink implements Sink {
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private lastAppliedAt: string | null = null;
+  private lastErrorAt: string | null = null;
 
   constructor(
     readonly name: string,
@@ -67,6 +68,7 @@ class HookSink implements Sink {
         } catch (err) {
           if (this.abort.signal.aborted) return;
           hook.failures++;
+          this.lastErrorAt = new Date().toISOString();
           const e = err as Error & { output?: string };
           hook.lastError = `${e.message}${e.output ? ` (output: ${e.output.trim().slice(0, 300)})` : ''}`;
           const permanent = err instanceof PermanentError;
@@ -93,13 +95,14 @@ class HookSink implements Sink {
   }
 
   status(): SinkStatus {
-    const lastError = this.hooks.map((h) => h.lastError).find((e) => e !== null) ?? null;
+    const failing = this.hooks.filter((h) => h.lastError !== null);
+    const lastError = failing.length ? failing.map((h) => `${h.label}: ${h.lastError}`).join('; ') : null;
     return {
       name: this.name,
       lastAppliedAt: this.lastAppliedAt,
       appliedVersion: null,
       lastError,
-      lastErrorAt: null,
+      lastErrorAt: failing.length ? this.lastErrorAt : null,
       details: {
         deliveries: this.hooks.reduce((n, h) => n + h.deliveries, 0),
         deliveryFailures: this.hooks.reduce((n, h) => n + h.failures, 0),

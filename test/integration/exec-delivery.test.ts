@@ -1,0 +1,269 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createExecSink, execSectionSchema } from '../../src/sinks/hooks/index.js';
+import type { Sink } from '../../src/sinks/types.js';
+import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
+import { useCleanup, waitFor } from '../harness/index.js';
+
+/**
+ * The Exec output against real child processes: a Node script that records its stdin and
+ * environment, fails or hangs on request. Fast retry timings; production uses 1 s → 30 s.
+ */
+
+interface Run {
+  tag: string;
+  input: Record<string, unknown> & { deliveryId: string; cluster: string };
+  env: Record<string, string>;
+  argv: string[];
+  startedAt: number;
+  endedAt: number;
+}
+
+function workspace() {
+  const dir = mkdtempSync(join(tmpdir(), 'rh-exec-'));
+  const out = join(dir, 'runs.jsonl');
+  const script = join(dir, 'hook.mjs');
+  writeFileSync(
+    script,
+    `import { readFileSync, appendFileSync, existsSync, writeFileSync } from 'node:fs';
+const [tag, optsJson, ...rest] = process.argv.slice(2);
+const opts = JSON.parse(optsJson ?? '{}');
+const startedAt = Date.now();
+const input = JSON.parse(readFileSync(0, 'utf8'));
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('REDISHAPPY_')));
+if (opts.failTimes) {
+  const n = existsSync(opts.counter) ? Number(readFileSync(opts.counter, 'utf8')) : 0;
+  writeFileSync(opts.counter, String(n + 1));
+  if (n < opts.failTimes) { console.error('failing on purpose, run ' + (n + 1)); process.exit(3); }
+}
+const sleep = (opts.sleepByCluster ?? {})[input.cluster] ?? opts.sleepMs ?? 0;
+if (sleep) await new Promise((r) => setTimeout(r, sleep));
+console.log('hook ' + tag + ' handled ' + input.cluster);
+appendFileSync(${JSON.stringify(out)}, JSON.stringify({ tag, input, env, argv: rest, startedAt, endedAt: Date.now() }) + '\\n');
+`,
+  );
+  const runs = (): Run[] => (existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Run) : []);
+  return { dir, script, runs };
+}
+
+function capturingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+const A = { ip: '10.0.0.1', port: 6379 };
+const B = { ip: '10.0.0.2', port: 6379 };
+const C = { ip: '10.0.0.3', port: 6379 };
+
+function snapshot(version: number, masters: Record<string, MasterAddress | null>): TopologySnapshot {
+  return {
+    version,
+    clusters: Object.keys(masters)
+      .sort()
+      .map((name, i) => ({ name, externalPort: 16379 + i, master: masters[name] ?? null, configEpoch: version, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: ['127.0.0.1:26379'] })),
+  };
+}
+
+function change(cluster: string, previous: MasterAddress | null, current: MasterAddress, epoch = 2): MasterChange {
+  return { cluster, previous, current, configEpoch: epoch, confirmedAt: new Date().toISOString(), announcedAt: Date.now() - 5 };
+}
+
+/** Alive and not a zombie (a killed grandchild may linger as a zombie until init reaps it). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function details(sink: Sink) {
+  return sink.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
+}
+
+async function timed<T>(p: Promise<T>): Promise<number> {
+  const t = performance.now();
+  await p;
+  return performance.now() - t;
+}
+
+describe('Exec output (real processes)', { timeout: 60000 }, () => {
+  const cleanup = useCleanup();
+
+  it('runs the command once per change with the event on stdin and in the environment, without waiting for it', async () => {
+    const w = workspace();
+    const { logger, lines } = capturingLogger();
+    const sink = createExecSink(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'rec', JSON.stringify({ sleepMs: 800 }), 'extra arg; $(touch /tmp/no)'] }]), { logger, retryMinMs: 50, retryMaxMs: 200 });
+    cleanup.add(() => sink.close());
+
+    // First confirmation after a start: previous is null, not a change of master.
+    await sink.apply(snapshot(1, { testing: A }), [change('testing', null, A, 1)]);
+    const snap = snapshot(2, { testing: B });
+    const ms = await timed(sink.apply(snap, [change('testing', A, B)]));
+    assert.ok(ms < 100, `apply returned in ${ms.toFixed(0)} ms although the command takes 800 ms`);
+    assert.equal(details(sink).queued, 1);
+
+    const [run] = await waitFor(() => (w.runs().length === 1 ? w.runs() : undefined), { timeoutMs: 10000, what: 'the command ran' });
+    assert.equal(run!.tag, 'rec');
+    assert.deepEqual(run!.argv, ['extra arg; $(touch /tmp/no)'], 'arguments reach the program verbatim: no shell');
+    const { deliveryId, confirmedAt, announcedAt, ...rest } = run!.input as Record<string, unknown>;
+    assert.deepEqual(rest, { event: 'master-changed', cluster: 'testing', previous: A, current: B, configEpoch: 2, topology: snap });
+    assert.match(String(deliveryId), /^[0-9a-f-]{36}$/);
+    assert.equal(typeof confirmedAt, 'string');
+    assert.equal(typeof announcedAt, 'string');
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(run!.env).filter(([k]) => k !== 'REDISHAPPY_LOG_LEVEL' && k !== 'REDISHAPPY_FROM_SOURCE')),
+      {
+        REDISHAPPY_EVENT: 'master-changed',
+        REDISHAPPY_DELIVERY_ID: deliveryId,
+        REDISHAPPY_CLUSTER: 'testing',
+        REDISHAPPY_OLD_MASTER_IP: '10.0.0.1',
+        REDISHAPPY_OLD_MASTER_PORT: '6379',
+        REDISHAPPY_NEW_MASTER_IP: '10.0.0.2',
+        REDISHAPPY_NEW_MASTER_PORT: '6379',
+        REDISHAPPY_CONFIG_EPOCH: '2',
+        REDISHAPPY_CONFIRMED_AT: confirmedAt,
+      },
+    );
+
+    await waitFor(() => details(sink).deliveries === 1, { timeoutMs: 5000, what: 'delivery counted' });
+    const d = details(sink);
+    assert.equal(d.queued, 0);
+    assert.equal(d.deliveryFailures, 0);
+    assert.ok(d.hooks[0]!.lastDeliveryAt);
+    assert.equal(sink.status().lastError, null);
+    const delivered = lines.find((l) => l.msg === 'exec hook delivered');
+    assert.ok(delivered, 'delivery logged');
+    assert.equal(delivered.output, 'hook rec handled testing', 'the command\'s output is in the log');
+    assert.equal(delivered.delivery, deliveryId);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(w.runs().length, 1, 'exactly once');
+  });
+
+  it('retries a failing command with backoff, keeps the same event, and reports the failure until it succeeds', async () => {
+    const w = workspace();
+    const { logger, lines } = capturingLogger();
+    const counter = join(w.dir, 'count');
+    const sink = createExecSink(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'flaky', JSON.stringify({ failTimes: 2, counter })] }]), { logger, retryMinMs: 200, retryMaxMs: 1000 });
+    cleanup.add(() => sink.close());
+    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+
+    await waitFor(() => details(sink).deliveryFailures === 1, { timeoutMs: 5000, what: 'first failure' });
+    assert.match(sink.status().lastError ?? '', /exited with code 3.*failing on purpose, run 1/);
+    const [run] = await waitFor(() => (w.runs().length === 1 ? w.runs() : undefined), { timeoutMs: 10000, what: 'the command succeeded on the third run' });
+    assert.equal(readFileSync(counter, 'utf8'), '3');
+    await waitFor(() => details(sink).deliveries === 1, { timeoutMs: 2000, what: 'delivery counted' });
+    const d = details(sink);
+    assert.deepEqual({ failures: d.deliveryFailures, dropped: d.dropped, queued: d.queued }, { failures: 2, dropped: 0, queued: 0 });
+    assert.equal(sink.status().lastError, null, 'the error clears once delivered');
+    const retries = lines.filter((l) => l.msg === 'exec hook failed; will retry');
+    assert.equal(retries.length, 2);
+    assert.ok((retries[1]!.retryInMs as number) >= (retries[0]!.retryInMs as number) * 0.9, 'backoff does not shrink');
+    assert.equal(lines.find((l) => l.msg === 'exec hook delivered')?.delivery, run!.input.deliveryId, 'the retry delivered the same event');
+  });
+
+  it('kills a hanging command and its whole process group at the timeout, retries, then gives up after MaxAttempts', async () => {
+    const w = workspace();
+    const { logger, lines } = capturingLogger();
+    const pids = join(w.dir, 'pids');
+    // Through a shell: the grandchild `sleep` must die with the group, not be orphaned.
+    const sink = createExecSink(execSectionSchema.parse([{ Command: `sleep 60 & echo $! >> ${pids}; wait`, Shell: true, TimeoutMs: 300, MaxAttempts: 2 }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
+    cleanup.add(() => sink.close());
+    const started = Date.now();
+    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(sink).dropped === 1, { timeoutMs: 5000, what: 'event dropped after two timeouts' });
+    assert.ok(Date.now() - started < 3000);
+    const d = details(sink);
+    assert.deepEqual({ deliveries: d.deliveries, failures: d.deliveryFailures, dropped: d.dropped, queued: d.queued }, { deliveries: 0, failures: 2, dropped: 1, queued: 0 });
+    assert.match(sink.status().lastError ?? '', /timed out after 300ms/);
+    const sleepers = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+    assert.equal(sleepers.length, 2, 'one run per attempt');
+    await waitFor(() => sleepers.every((p) => !alive(p)), { timeoutMs: 2000, what: 'grandchildren killed with the group' });
+    assert.ok(lines.some((l) => l.msg === 'exec hook failed; giving up on this event' && l.level === 50));
+  });
+
+  it('does not retry a command that cannot be started, and runs no shell unless asked', async () => {
+    const w = workspace();
+    const { logger } = capturingLogger();
+    const marker = join(w.dir, 'should-not-exist');
+    const sink = createExecSink(execSectionSchema.parse([{ Command: `touch ${marker}; true` }, { Command: '/nonexistent/hook' }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
+    cleanup.add(() => sink.close());
+    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(sink).dropped === 2, { timeoutMs: 5000, what: 'both dropped' });
+    await new Promise((r) => setTimeout(r, 300));
+    const d = details(sink);
+    assert.equal(d.deliveryFailures, 2, 'one attempt each: ENOENT is permanent');
+    assert.equal(existsSync(marker), false, 'the command string was not given to a shell');
+    assert.match(d.hooks[1]!.lastError ?? '', /cannot run \/nonexistent\/hook/);
+  });
+
+  it('passes Args as $1, $2 with Shell: true', async () => {
+    const w = workspace();
+    const { logger } = capturingLogger();
+    const out = join(w.dir, 'shell.out');
+    const sink = createExecSink(execSectionSchema.parse([{ Command: `printf '%s|%s|%s|' "$0" "$1" "$2" > ${out}; cat >> ${out}`, Args: ['one two', '$HOME'], Shell: true }]), { logger });
+    cleanup.add(() => sink.close());
+    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const text = await waitFor(() => (details(sink).deliveries === 1 ? readFileSync(out, 'utf8') : undefined), { timeoutMs: 5000, what: 'shell hook ran' });
+    assert.ok(text.startsWith('redishappy-hook|one two|$HOME|{'), text);
+    assert.equal((JSON.parse(text.slice(text.indexOf('{'))) as { cluster: string }).cluster, 'testing');
+  });
+
+  it('keeps each cluster in order while other clusters and commands go ahead', async () => {
+    const w = workspace();
+    const { logger } = capturingLogger();
+    const opts = JSON.stringify({ sleepByCluster: { testing: 1000 } });
+    const sink = createExecSink(
+      execSectionSchema.parse([
+        { Command: process.execPath, Args: [w.script, 'all', opts] },
+        { Command: process.execPath, Args: [w.script, 'only-other', opts], Clusters: ['other'] },
+      ]),
+      { logger },
+    );
+    cleanup.add(() => sink.close());
+    await sink.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
+    await sink.apply(snapshot(3, { other: B, testing: B }), [change('other', A, B)]);
+    await sink.apply(snapshot(4, { other: B, testing: C }), [change('testing', B, C, 3)]);
+    const runs = await waitFor(() => (w.runs().length === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
+    const seq = runs.map((r) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`);
+    // "other" is not held up by the slow "testing" events; "testing" events arrive in order, one at a time.
+    assert.deepEqual(seq.slice(0, 2).sort(), ['all:other:10.0.0.2', 'only-other:other:10.0.0.2']);
+    assert.deepEqual(seq.slice(2), ['all:testing:10.0.0.2', 'all:testing:10.0.0.3']);
+    const testing = runs.filter((r) => r.input.cluster === 'testing');
+    assert.ok(testing[1]!.startedAt >= testing[0]!.endedAt, 'the second event for a cluster starts after the first finished');
+    assert.equal(runs.filter((r) => r.tag === 'only-other').length, 1, 'the Clusters filter applies');
+  });
+
+  it('close() kills a running command and stops retrying', async () => {
+    const w = workspace();
+    const { logger } = capturingLogger();
+    const pids = join(w.dir, 'pids');
+    const counter = join(w.dir, 'count');
+    const sink = createExecSink(
+      execSectionSchema.parse([
+        { Command: `echo $$ >> ${pids}; exec sleep 60`, Shell: true, TimeoutMs: 60000 },
+        { Command: process.execPath, Args: [w.script, 'failing', JSON.stringify({ failTimes: 100, counter })] },
+      ]),
+      { logger, retryMinMs: 300, retryMaxMs: 300 },
+    );
+    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
+    assert.ok(alive(pid!));
+    const ms = await timed(sink.close());
+    assert.ok(ms < 1000, `close took ${ms.toFixed(0)} ms`);
+    await waitFor(() => !alive(pid!), { timeoutMs: 2000, what: 'running command killed on close' });
+    const n = readFileSync(counter, 'utf8');
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(readFileSync(counter, 'utf8'), n, 'no retry after close');
+  });
+});

@@ -1,0 +1,167 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
+
+/**
+ * The issue's end-to-end case with everything real: sentinels, redis, HAProxy, and the
+ * redishappy-haproxy executable with Exec and Webhook sections. A slow command and a slow webhook
+ * must not delay HAProxy switching; each hook fires exactly once for the failover (not once per
+ * sentinel, not for the first confirmation at start); a daemon shutdown kills a running command.
+ */
+
+interface Line {
+  phase: 'start' | 'end';
+  who: string;
+  pid: number;
+  at: number;
+  input?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('Exec and Webhook in the daemon, with HAProxy (real sentinels, redis, haproxy)', { timeout: 180000 }, () => {
+  const cleanup = useCleanup();
+
+  it('a slow command and a slow webhook do not delay HAProxy; each hook fires exactly once with the right event', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+
+    const signed = await startWebhookReceiver(cleanup);
+    const slowPost = await startWebhookReceiver(cleanup, () => ({ status: 200, delayMs: 20000 }));
+    const dir = mkdtempSync(join(tmpdir(), 'rh-exec-failover-'));
+    const log = join(dir, 'hook-runs.jsonl');
+    const script = join(dir, 'hook.mjs');
+    writeFileSync(
+      script,
+      `import { readFileSync, appendFileSync } from 'node:fs';
+const who = process.argv[2];
+const input = JSON.parse(readFileSync(0, 'utf8'));
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^REDISHAPPY_(EVENT|CLUSTER|OLD_|NEW_|CONFIG_EPOCH|CONFIRMED_AT|DELIVERY_ID)/.test(k)));
+const line = (o) => appendFileSync(${JSON.stringify(log)}, JSON.stringify({ who, pid: process.pid, at: Date.now(), ...o }) + '\\n');
+line({ phase: 'start', input, env });
+if (who === 'slow') await new Promise((r) => setTimeout(r, 20000));
+line({ phase: 'end' });
+`,
+    );
+    const setup = await prepareHaproxy(cleanup, cluster, {
+      runtime: true,
+      extra: {
+        Exec: [
+          { Command: process.execPath, Args: [script, 'slow'], TimeoutMs: 60000 },
+          { Command: process.execPath, Args: [script, 'fast'] },
+        ],
+        Webhook: [
+          { Url: slowPost.url, TimeoutMs: 60000 },
+          { Url: signed.url, Secret: 'shared-hmac-key', Headers: { Authorization: 'Bearer hook-token' } },
+        ],
+      },
+    });
+
+    const ext = setup.externalPorts.get('testing')!;
+    const api = `http://127.0.0.1:${setup.apiPort}`;
+    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+    await waitListening(d);
+    await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = (): Line[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+    assert.equal(lines().length, 0, 'no command for the first confirmation after start');
+    assert.equal(signed.received.length + slowPost.received.length, 0, 'no POST for the first confirmation after start');
+
+    const configuration = JSON.stringify(await (await fetch(`${api}/api/configuration`)).json());
+    assert.ok(!configuration.includes('shared-hmac-key') && !configuration.includes('hook-token'), configuration);
+
+    await master.kill('SIGKILL');
+    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 30000, what: 'HAProxy routes to the promoted replica' });
+    const routedAt = Date.now();
+
+    // HAProxy switched while the slow command and the slow webhook were still busy with this very failover.
+    const slowStart = await waitFor(() => lines().find((l) => l.who === 'slow' && l.phase === 'start'), { timeoutMs: 5000, what: 'slow command started' });
+    assert.ok(!lines().some((l) => l.who === 'slow' && l.phase === 'end'), 'the slow command had not finished when HAProxy switched');
+    await waitFor(() => slowPost.received.length === 1, { timeoutMs: 5000, what: 'slow webhook request in flight' });
+    assert.ok(slowPost.received[0]!.at + 20000 > routedAt, 'the slow webhook had not been answered when HAProxy switched');
+    const topo = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; port: number; confirmedAt: string; agreeingSentinels: string[] }>;
+    const confirmedAt = Date.parse(topo[0]!.confirmedAt);
+    assert.equal(topo[0]!.port, replica.port);
+    assert.ok(routedAt - confirmedAt < 3000, `HAProxy routed ${routedAt - confirmedAt} ms after the confirmation`);
+
+    // The fast command: once, with the event on stdin and in the environment.
+    const fast = await waitFor(() => lines().find((l) => l.who === 'fast' && l.phase === 'start'), { timeoutMs: 10000, what: 'fast command ran' });
+    const input = fast.input!;
+    assert.equal(input.event, 'master-changed');
+    assert.equal(input.cluster, 'testing');
+    assert.deepEqual(input.previous, { ip: '127.0.0.1', port: master.port });
+    assert.deepEqual(input.current, { ip: '127.0.0.1', port: replica.port });
+    assert.equal(input.confirmedAt, topo[0]!.confirmedAt);
+    assert.equal(typeof input.configEpoch, 'number');
+    const topology = input.topology as { version: number; clusters: Array<{ name: string; master: { ip: string; port: number } }> };
+    assert.deepEqual(topology.clusters.map((c) => [c.name, c.master]), [['testing', { ip: '127.0.0.1', port: replica.port }]]);
+    assert.deepEqual(fast.env, {
+      REDISHAPPY_EVENT: 'master-changed',
+      REDISHAPPY_DELIVERY_ID: input.deliveryId,
+      REDISHAPPY_CLUSTER: 'testing',
+      REDISHAPPY_OLD_MASTER_IP: '127.0.0.1',
+      REDISHAPPY_OLD_MASTER_PORT: String(master.port),
+      REDISHAPPY_NEW_MASTER_IP: '127.0.0.1',
+      REDISHAPPY_NEW_MASTER_PORT: String(replica.port),
+      REDISHAPPY_CONFIG_EPOCH: String(input.configEpoch),
+      REDISHAPPY_CONFIRMED_AT: topo[0]!.confirmedAt,
+    });
+
+    // The signed webhook: one POST, verifiable, same facts.
+    await waitFor(() => signed.received.length === 1, { timeoutMs: 10000, what: 'signed POST' });
+    const post = signed.received[0]!;
+    assert.ok(verifySignature('shared-hmac-key', post.body, post.headers['x-redishappy-signature']), 'signature verifies');
+    assert.equal(post.headers.authorization, 'Bearer hook-token');
+    const body = JSON.parse(post.body) as Record<string, unknown>;
+    assert.deepEqual([body.cluster, body.previous, body.current, body.confirmedAt], ['testing', input.previous, input.current, input.confirmedAt]);
+
+    // Exactly once: let every sentinel catch up (each one's +switch-master) and look again.
+    await waitFor(async () => {
+      const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ agreeingSentinels: string[] }>;
+      return t[0]!.agreeingSentinels.length === 3;
+    }, { timeoutMs: 20000, what: 'all sentinels agree' });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(lines().filter((l) => l.phase === 'start').map((l) => l.who).sort(), ['fast', 'slow'], 'each command ran exactly once');
+    assert.equal(signed.received.length, 1, 'one POST per change');
+    assert.equal(slowPost.received.length, 1, 'the slow webhook is not re-sent while it is being answered');
+
+    // Status and metrics.
+    const outputs = ((await (await fetch(`${api}/api/outputs`)).json()) as { outputs: Array<{ name: string; lastError: string | null; details: Record<string, unknown> }> }).outputs;
+    const byName = new Map(outputs.map((o) => [o.name, o]));
+    assert.deepEqual([...byName.keys()].sort(), ['exec', 'haproxy', 'webhook']);
+    assert.equal(byName.get('exec')!.details.deliveries, 1, 'fast command delivered; slow one still running');
+    assert.equal(byName.get('webhook')!.details.deliveries, 1);
+    assert.equal(byName.get('exec')!.lastError, null);
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    assert.match(metrics, /redishappy_output_events\{output="exec",kind="deliveries"\} 1/);
+    assert.match(metrics, /redishappy_output_events\{output="webhook",kind="deliveries"\} 1/);
+    assert.match(metrics, /redishappy_output_events\{output="webhook",kind="delivery_failures"\} 0/);
+
+    // Shutdown does not wait 20 s for the slow hooks: the running command is killed.
+    const stopping = Date.now();
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+    assert.ok(Date.now() - stopping < 8000, `shutdown took ${Date.now() - stopping} ms`);
+    await waitFor(() => !alive(slowStart.pid), { timeoutMs: 3000, what: 'slow command killed at shutdown' });
+    assert.ok(!lines().some((l) => l.who === 'slow' && l.phase === 'end'));
+  });
+});
