@@ -1,25 +1,37 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import pino from 'pino';
 import { consulSectionSchema, createConsulSink } from '../../src/sinks/consul/index.js';
 import { SinkRunner } from '../../src/sinks/runner.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { TopologyStore } from '../../src/topology/store.js';
+import type { TopologySnapshot } from '../../src/topology/types.js';
 import { useCleanup, waitFor } from '../harness/index.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
 
 const log = pino({ level: 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ID = 'redishappy-consul-testing';
+const CHECK = `service:${ID}`;
 
-/** The Consul output against the Consul stand-in (see its header: no real Consul can be had here). */
-describe('Consul output (Consul stand-in server)', () => {
+/**
+ * The Consul output against the Consul STAND-IN (test/support/consul-standin.ts: no Consul binary
+ * can be had here). The sink is driven as the daemon drives it: topology store → SinkRunner.
+ */
+describe('Consul output (against the Consul stand-in)', () => {
   const cleanup = useCleanup();
 
-  async function setup(section: Record<string, unknown>, clusters = ['testing'], standin?: ConsulStandIn) {
-    const consul = standin ?? new ConsulStandIn({ token: 'secret-token' });
-    if (!standin) {
-      await consul.start();
-      cleanup.add(() => consul.stop());
-    }
-    const config = consulSectionSchema.parse({ Address: consul.address, Token: 'secret-token', ReconcileIntervalMs: 200, TtlSeconds: 3, TimeoutMs: 500, ...section });
+  async function standIn(opts: { token?: string } = { token: 'secret-token' }) {
+    const consul = new ConsulStandIn(opts);
+    await consul.start();
+    cleanup.add(() => consul.stop());
+    return consul;
+  }
+
+  async function setup(section: Record<string, unknown>, clusters = ['testing'], consul?: ConsulStandIn) {
+    consul ??= await standIn();
+    const config = consulSectionSchema.parse({ Address: consul.address, Token: 'secret-token', ReconcileIntervalMs: 60000, TtlSeconds: 3, TimeoutMs: 500, ...section });
     const topology = new TopologyStore(clusters.map((name, i) => ({ name, externalPort: 7000 + i })));
     let healthy = true;
     const sink = createConsulSink({ config, clusterNames: clusters, logger: log, sentinelsHealthy: () => healthy });
@@ -27,94 +39,387 @@ describe('Consul output (Consul stand-in server)', () => {
     const runner = new SinkRunner(sink, log, { retryMinMs: 50, retryMaxMs: 200 });
     cleanup.add(() => runner.close());
     topology.on('change', (c, snap) => runner.submit(snap, [c]));
-    return { consul, topology, runner, sink, setHealthy: (h: boolean) => (healthy = h) };
+    const confirm = (name: string, port: number, epoch = 1, ip = '127.0.0.1') => topology.confirm(name, { ip, port }, epoch, ['s1'], null);
+    return { consul, topology, runner, sink, confirm, setHealthy: (h: boolean) => (healthy = h) };
   }
 
-  it('registers at start with the token, once; re-registers only on a change', async () => {
-    const { consul, topology, runner } = await setup({});
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
+  const registrations = (consul: ConsulStandIn, path = '/v1/agent/service/register') => consul.requests.filter((r) => r.method === 'PUT' && r.path === path);
+
+  it('registers at start with the exact payload, the token, and a passing TTL check', async () => {
+    const { consul, runner, confirm } = await setup({ Services: [{ Cluster: 'testing', Tags: ['redis', 'master'] }], Meta: { team: 'db' } });
+    const t = confirm('testing', 6379, 7)!;
     await runner.idle();
-    const regs = () => consul.requests.filter((r) => r.path === '/v1/agent/service/register');
-    assert.equal(regs().length, 1);
-    assert.equal(regs()[0]!.token, 'secret-token');
-    assert.deepEqual(consul.agentServices.get('redishappy-consul-testing')?.Port, 6379);
-    assert.equal(consul.checks.get('service:redishappy-consul-testing')?.Status, 'passing');
+    const regs = registrations(consul);
+    assert.equal(regs.length, 1);
+    assert.equal(regs[0]!.token, 'secret-token');
+    assert.deepEqual(regs[0]!.query, { 'replace-existing-checks': 'true' });
+    assert.deepEqual(regs[0]!.body, {
+      ID,
+      Name: 'testing',
+      Tags: ['redis', 'master'],
+      Address: '127.0.0.1',
+      Port: 6379,
+      Meta: { team: 'db', redishappy_cluster: 'testing', config_epoch: '7', confirmed_at: t.confirmedAt },
+      Check: {
+        CheckID: CHECK,
+        Name: 'redishappy: confirmed Redis master',
+        Notes: 'Passed by redishappy every 1s while it has a confirmed master and a live sentinel; critical when redishappy stopped or lost every sentinel (TTL 3s).',
+        TTL: '3s',
+        Status: 'passing',
+      },
+    });
+    assert.equal(consul.checks.get(CHECK)?.Status, 'passing');
+    assert.deepEqual(consul.resolve('testing'), [{ node: 'agent-1', address: '127.0.0.1', port: 6379 }], 'testing.service.consul answers the master');
+    assert.deepEqual(consul.resolve('testing', 'master'), [{ node: 'agent-1', address: '127.0.0.1', port: 6379 }], 'master.testing.service.consul too');
+    assert.ok(consul.requests.every((r) => r.token === 'secret-token'), 'token sent on every call');
+    await runner.close();
+  });
+
+  it('no duplicate registration in steady state, on re-submits (sentinel reconnects) or reconciles without drift; re-registers on a master change', async () => {
+    const { consul, topology, runner, sink, confirm } = await setup({ ReconcileIntervalMs: 100 });
+    confirm('testing', 6379);
+    await runner.idle();
     for (let i = 0; i < 5; i++) runner.submit(topology.snapshot(), []);
     await runner.idle();
-    assert.equal(regs().length, 1, 'no duplicate registration in steady state');
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6380 }, 2, ['s'], null);
+    const reads = consul.count('GET', '/v1/agent/services');
+    await waitFor(() => consul.count('GET', '/v1/agent/services') >= reads + 3, { timeoutMs: 3000, what: 'three reconcile rounds' });
+    assert.equal(registrations(consul).length, 1, 'one registration in steady state');
+    assert.equal(sink.status().details?.reconcileDrifts, 0);
+    confirm('testing', 6380, 2);
     await runner.idle();
-    assert.equal(regs().length, 2);
-    assert.equal(consul.agentServices.get('redishappy-consul-testing')?.Port, 6380);
+    assert.equal(registrations(consul).length, 2);
+    assert.equal(consul.agentServices.get(ID)?.Port, 6380);
+    assert.equal(consul.agentServices.get(ID)?.Meta.config_epoch, '2');
+    assert.equal(sink.status().details?.registrations, 2);
+    await runner.close();
   });
 
-  it('a wrong token is an error that is visible and retried', async () => {
-    const { topology, sink } = await setup({ Token: 'wrong' });
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    await waitFor(() => sink.status().lastError?.includes('403'), { timeoutMs: 3000, what: '403 recorded' });
+  it('a cluster without a confirmed master is left alone; a cluster not configured is never registered', async () => {
+    const { consul, runner, topology } = await setup({ Services: [{ Cluster: 'testing' }, { Cluster: 'other', Node: 'redis-2' }] }, ['testing', 'later']);
+    runner.submit(topology.snapshot(), []);
+    await runner.idle();
+    assert.equal(registrations(consul).length, 0);
+    topology.confirm('later', { ip: '127.0.0.1', port: 6390 }, 1, ['s'], null);
+    await runner.idle();
+    assert.deepEqual([...consul.agentServices.keys()], ['redishappy-consul-later']);
+    assert.ok(!consul.requests.some((r) => JSON.stringify(r.body ?? '').includes('redishappy-consul-other')));
+    await runner.close();
   });
 
-  it('retries while Consul is down and catches up when it is back', async () => {
-    const { consul, topology, runner } = await setup({});
-    consul.setDown(true);
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    await waitFor(() => runner.status().details?.consecutiveFailures as number >= 2, { timeoutMs: 5000, what: 'failed attempts while down' });
-    consul.setDown(false);
-    await waitFor(() => consul.agentServices.get('redishappy-consul-testing')?.Port === 6379, { timeoutMs: 5000, what: 'registration after Consul came back' });
+  it('a wrong or missing token: 403 recorded and retried; registered once the token is right', async () => {
+    const consul = await standIn();
+    const wrong = await setup({ Token: 'wrong' }, ['testing'], consul);
+    wrong.confirm('testing', 6379);
+    await waitFor(() => wrong.runner.status().lastError?.includes('403 (ACL not found)'), { timeoutMs: 3000, what: '403 recorded' });
+    await waitFor(() => (wrong.runner.status().details?.consecutiveFailures as number) >= 2, { timeoutMs: 3000, what: 'retried' });
+    await wrong.runner.close();
+    const none = await setup({ Token: undefined }, ['testing'], consul);
+    none.confirm('testing', 6379);
+    await waitFor(() => none.sink.status().lastError?.includes('403 (Permission denied'), { timeoutMs: 3000, what: 'anonymous refused' });
+    assert.ok(consul.requests.some((r) => r.token === undefined), 'no header without a Token');
+    await none.runner.close();
+    assert.equal(consul.agentServices.size, 0);
+    const right = await setup({}, ['testing'], consul);
+    right.confirm('testing', 6379);
+    await right.runner.idle();
+    assert.equal(consul.agentServices.get(ID)?.Port, 6379);
+    await right.runner.close();
   });
 
-  it('a slow Consul never blocks beyond the timeout', async () => {
-    const { consul, topology, sink } = await setup({ TimeoutMs: 200 });
-    consul.setDelay(2000);
+  for (const how of ['reset', 'refuse', 'error'] as const) {
+    it(`retries while Consul is down (${how}) and catches up with the latest master when it is back`, async () => {
+      const { consul, runner, confirm } = await setup({});
+      await consul.setDown(true, how);
+      confirm('testing', 6379);
+      await waitFor(() => (runner.status().details?.consecutiveFailures as number) >= 3, { timeoutMs: 5000, what: 'failed attempts while down' });
+      confirm('testing', 6380, 2); // a failover while Consul is down
+      await sleep(100);
+      await consul.setDown(false);
+      await waitFor(() => consul.agentServices.get(ID)?.Port === 6380, { timeoutMs: 5000, what: 'the latest master registered once Consul is back' });
+      await runner.idle();
+      assert.equal(runner.status().lastError, null);
+      assert.equal(consul.count('PUT', '/v1/agent/service/register'), 1, 'only the latest master, once');
+      await runner.close();
+    });
+  }
+
+  it('a slow Consul costs at most TimeoutMs per call, and never holds up another output', async () => {
+    const { consul, topology, sink, confirm } = await setup({ TimeoutMs: 200 });
+    consul.setDelay(3000);
+    // Another output driven by the same topology (as HAProxy would be).
+    const applied: number[] = [];
+    const other: Sink = { name: 'other', apply: async (s: TopologySnapshot) => void applied.push(s.version), status: () => ({ name: 'other', lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null }), close: async () => {} };
+    const otherRunner = new SinkRunner(other, log);
+    cleanup.add(() => otherRunner.close());
+    topology.on('change', (c, snap) => otherRunner.submit(snap, [c]));
     const t0 = Date.now();
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    await waitFor(() => sink.status().lastError?.includes('within 200ms'), { timeoutMs: 3000, what: 'timeout recorded' });
-    assert.ok(Date.now() - t0 < 2000);
+    confirm('testing', 6379);
+    await otherRunner.idle();
+    assert.ok(Date.now() - t0 < 1000, 'the other output applied without waiting for Consul');
+    assert.equal(applied.length, 1);
+    const snapshot = topology.snapshot();
+    const t1 = Date.now();
+    await assert.rejects(sink.apply(snapshot, []), /no answer from Consul within 200ms/);
+    assert.ok(Date.now() - t1 < 1000, `apply gave up after ${Date.now() - t1} ms`);
     consul.setDelay(0);
   });
 
-  it('reconcile re-registers an entry removed behind our back; TTL fails when sentinels are lost', async () => {
-    const { consul, topology, runner, sink, setHealthy } = await setup({});
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    await runner.idle();
-    consul.agentServices.delete('redishappy-consul-testing');
-    consul.checks.clear();
-    await waitFor(() => consul.agentServices.has('redishappy-consul-testing'), { timeoutMs: 3000, what: 're-registration by reconcile' });
-    assert.ok((sink.status().details?.reconcileDrifts as number) >= 1);
-    setHealthy(false);
-    await waitFor(() => consul.checks.get('service:redishappy-consul-testing')?.Status === 'critical', { timeoutMs: 5000, what: 'TTL check failed' });
-    setHealthy(true);
-    await waitFor(() => consul.checks.get('service:redishappy-consul-testing')?.Status === 'passing', { timeoutMs: 5000, what: 'TTL check passing again' });
+  it('close() aborts a call in flight at once and stops the timers', async () => {
+    const { consul, sink } = await setup({ TimeoutMs: 10000, ReconcileIntervalMs: 50, TtlSeconds: 1 });
+    consul.setDelay(5000);
+    const topology = new TopologyStore([{ name: 'testing', externalPort: 1 }]);
+    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, [], null);
+    const pending = sink.apply(topology.snapshot(), []);
+    await waitFor(() => consul.requests.length > 0, { timeoutMs: 2000, what: 'a call in flight' });
+    const t0 = Date.now();
+    await sink.close();
+    await assert.rejects(pending);
+    assert.ok(Date.now() - t0 < 500, `close took ${Date.now() - t0} ms`);
+    const n = consul.requests.length;
+    await sleep(300);
+    assert.equal(consul.requests.length, n, 'no call after close');
+    consul.setDelay(0);
   });
 
-  it('deregisters services of clusters removed from the config; a restart with identical state registers nothing', async () => {
-    const consul = new ConsulStandIn({ token: 'secret-token' });
-    await consul.start();
-    cleanup.add(() => consul.stop());
+  it('reconcile: an entry removed or changed behind our back is registered again', async () => {
+    const { consul, runner, sink, confirm } = await setup({ ReconcileIntervalMs: 150 });
+    confirm('testing', 6379);
+    await runner.idle();
+    // Removed (e.g. someone ran consul services deregister).
+    consul.agentServices.delete(ID);
+    consul.nodes.get('agent-1')!.Services.delete(ID);
+    consul.checks.delete(CHECK);
+    await waitFor(() => consul.agentServices.get(ID)?.Port === 6379 && consul.checks.get(CHECK)?.Status === 'passing', { timeoutMs: 3000, what: 're-registration by reconcile' });
+    // Changed elsewhere.
+    consul.agentServices.set(ID, { ...consul.agentServices.get(ID)!, Port: 1 });
+    await waitFor(() => consul.agentServices.get(ID)?.Port === 6379, { timeoutMs: 3000, what: 'corrected by reconcile' });
+    assert.equal(sink.status().details?.reconcileDrifts, 2);
+    assert.equal(registrations(consul).length, 3);
+    await runner.close();
+  });
+
+  it('reconcile never puts back an older master than an apply that ran meanwhile', async () => {
+    const { consul, runner, confirm } = await setup({ ReconcileIntervalMs: 50, TimeoutMs: 2000 });
+    confirm('testing', 6379);
+    await runner.idle();
+    consul.agentServices.delete(ID); // the next reconcile registers 6379 again...
+    consul.setDelay(150); // ...slowly, while the master changes
+    const n = consul.requests.length;
+    await waitFor(() => consul.requests.slice(n).some((r) => r.path === '/v1/agent/services'), { timeoutMs: 2000, what: 'a reconcile round in flight' });
+    confirm('testing', 6380, 2);
+    await runner.idle();
+    consul.setDelay(0);
+    await sleep(400);
+    assert.equal(consul.agentServices.get(ID)?.Port, 6380);
+    const ports = registrations(consul).map((r) => (r.body as { Port: number }).Port);
+    assert.equal(ports.at(-1), 6380, `registrations in order: ${ports.join(', ')}`);
+    await runner.close();
+  });
+
+  it('TTL check: kept passing (longer than its TTL), failed without sentinels, and left to expire when redishappy stops (DNS stops answering)', async () => {
+    const { consul, runner, sink, confirm, setHealthy } = await setup({ TtlSeconds: 1 });
+    confirm('testing', 6379);
+    await runner.idle();
+    await sleep(2500); // the stand-in expires a TTL check that is not updated within 1 s
+    assert.equal(consul.checks.get(CHECK)?.Status, 'passing');
+    assert.ok((sink.status().details?.ttlPasses as number) >= 4);
+    setHealthy(false);
+    await waitFor(() => consul.checks.get(CHECK)?.Status === 'critical', { timeoutMs: 2000, what: 'TTL check failed' });
+    assert.deepEqual(consul.resolve('testing'), [], 'DNS does not answer while redishappy has no sentinel');
+    setHealthy(true);
+    await waitFor(() => consul.checks.get(CHECK)?.Status === 'passing', { timeoutMs: 2000, what: 'TTL check passing again' });
+    await runner.close();
+    await waitFor(() => consul.checks.get(CHECK)?.Status === 'critical', { timeoutMs: 3000, what: 'TTL expired after redishappy stopped' });
+    assert.equal(consul.checks.get(CHECK)?.Output, 'TTL expired');
+    assert.deepEqual(consul.resolve('testing'), []);
+    assert.ok(consul.agentServices.has(ID), 'the service stays registered (no deregistration on stop)');
+  });
+
+  it('a check the agent lost is registered again (TTL update answered 404)', async () => {
+    const { consul, runner, confirm } = await setup({ TtlSeconds: 1 });
+    confirm('testing', 6379);
+    await runner.idle();
+    consul.checks.delete(CHECK);
+    await waitFor(() => consul.checks.get(CHECK)?.Status === 'passing', { timeoutMs: 3000, what: 'check registered again' });
+    assert.equal(registrations(consul).length, 2);
+    await runner.close();
+  });
+
+  it('TtlSeconds 0: no check, and a check left by an earlier configuration is removed', async () => {
+    const consul = await standIn();
+    const first = await setup({ TtlSeconds: 30 }, ['testing'], consul);
+    first.confirm('testing', 6379);
+    await first.runner.idle();
+    await first.runner.close();
+    assert.ok(consul.checks.has(CHECK));
+    const second = await setup({ TtlSeconds: 0 }, ['testing'], consul);
+    second.confirm('testing', 6379);
+    await second.runner.idle();
+    assert.ok(!consul.checks.has(CHECK), 'the old check is gone (replace-existing-checks)');
+    assert.equal((registrations(consul).at(-1)!.body as Record<string, unknown>).Check, undefined);
+    assert.deepEqual(consul.resolve('testing'), [{ node: 'agent-1', address: '127.0.0.1', port: 6379 }]);
+    await second.runner.close();
+  });
+
+  it('restart/SIGHUP: identical state registers nothing; removed clusters are deregistered; changed tags are registered', async () => {
+    const consul = await standIn();
     const first = await setup({}, ['testing', 'gone'], consul);
-    first.topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    first.topology.confirm('gone', { ip: '127.0.0.1', port: 6390 }, 1, ['s'], null);
+    first.confirm('testing', 6379);
+    first.confirm('gone', 6390);
     await first.runner.idle();
     await first.runner.close();
     assert.ok(consul.agentServices.has('redishappy-consul-gone'));
-    const before = consul.count('PUT', '/v1/agent/service/register');
-    const second = await setup({}, ['testing'], consul);
-    second.topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
+    const before = registrations(consul).length;
+
+    // Restart with the same masters (a new process confirms them again: another confirmed_at).
+    const second = await setup({}, ['testing', 'gone'], consul);
+    second.confirm('testing', 6379);
+    second.confirm('gone', 6390);
     await second.runner.idle();
+    assert.equal(registrations(consul).length, before, 'nothing registered again');
+    await second.runner.close();
+
+    // SIGHUP with "gone" removed from the configuration (the daemon builds a new sink).
+    const third = await setup({}, ['testing'], consul);
+    third.confirm('testing', 6379);
+    await third.runner.idle();
     assert.ok(!consul.agentServices.has('redishappy-consul-gone'), 'removed cluster deregistered');
-    assert.equal(consul.count('PUT', '/v1/agent/service/register'), before, 'identical entry not registered again');
+    assert.equal(consul.count('PUT', '/v1/agent/service/deregister/redishappy-consul-gone'), 1);
+    assert.equal(third.sink.status().details?.deregistrations, 1);
+    assert.equal(registrations(consul).length, before);
+    await third.runner.close();
+
+    // SIGHUP with new tags: registered once with them.
+    const fourth = await setup({ Services: [{ Cluster: 'testing', Tags: ['primary'] }] }, ['testing'], consul);
+    fourth.confirm('testing', 6379);
+    await fourth.runner.idle();
+    assert.deepEqual(consul.agentServices.get(ID)?.Tags, ['primary']);
+    assert.equal(registrations(consul).length, before + 1);
+    await fourth.runner.close();
+    // Services not ours are never touched.
+    assert.ok(![...consul.requests].some((r) => r.path.includes('deregister') && !r.path.includes('redishappy-consul-')));
   });
 
-  it('catalog mode: external node survives anti-entropy; agent nodes are refused', async () => {
-    const { consul, topology, runner, sink } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing', Datacenter: 'dc1', Tags: ['master'] }, { Cluster: 'bad', Node: 'agent-1' }] }, ['testing', 'bad']);
-    topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, ['s'], null);
-    topology.confirm('bad', { ip: '127.0.0.1', port: 6390 }, 1, ['s'], null);
-    await waitFor(() => consul.nodes.get('redishappy-testing')?.Services.has('redishappy-consul-testing'), { timeoutMs: 3000, what: 'catalog registration' });
-    assert.deepEqual(consul.nodes.get('redishappy-testing')?.NodeMeta, { 'external-node': 'true', 'external-probe': 'false' });
-    consul.runAntiEntropy();
-    assert.ok(consul.nodes.get('redishappy-testing')?.Services.has('redishappy-consul-testing'), 'external node untouched by anti-entropy');
-    await waitFor(() => sink.status().lastError?.includes('is a Consul agent node'), { timeoutMs: 3000, what: 'agent node refused' });
-    assert.ok(!consul.nodes.get('agent-1')?.Services.has('redishappy-consul-bad'));
+  it('a mass failover: many clusters registered in one apply, in parallel, each once', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    const { consul, runner, topology } = await setup({}, names);
+    consul.setDelay(20);
+    for (const [i, n] of names.entries()) topology.confirm(n, { ip: '127.0.0.1', port: 10000 + i }, 1, [], null);
+    await runner.idle();
+    consul.setDelay(0);
+    assert.equal(consul.agentServices.size, 40);
+    assert.equal(registrations(consul).length, 40);
     await runner.close();
+  });
+
+  describe('catalog mode', () => {
+    it('registers under a synthetic external node (exact payload) that survives anti-entropy', async () => {
+      const { consul, runner, confirm } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing', Datacenter: 'dc1', Tags: ['master'] }] });
+      const t = confirm('testing', 6379, 4)!;
+      await runner.idle();
+      const regs = registrations(consul, '/v1/catalog/register');
+      assert.equal(regs.length, 1);
+      assert.deepEqual(regs[0]!.body, {
+        Node: 'redishappy-testing',
+        Address: '127.0.0.1',
+        Datacenter: 'dc1',
+        NodeMeta: { 'external-node': 'true', 'external-probe': 'false' },
+        Service: { ID, Service: 'testing', Tags: ['master'], Address: '127.0.0.1', Port: 6379, Meta: { redishappy_cluster: 'testing', config_epoch: '4', confirmed_at: t.confirmedAt } },
+      });
+      assert.ok(consul.requests.filter((r) => r.path.startsWith('/v1/catalog/service/') || r.path.startsWith('/v1/health/node/')).every((r) => r.query.dc === 'dc1'), 'reads carry ?dc=');
+      consul.runAntiEntropy();
+      assert.ok(consul.nodes.get('redishappy-testing')?.Services.has(ID), 'external node untouched by anti-entropy');
+      assert.deepEqual(consul.resolve('testing', 'master'), [{ node: 'redishappy-testing', address: '127.0.0.1', port: 6379 }]);
+      assert.equal(consul.agentServices.size, 0, 'the agent is not used');
+      assert.equal(consul.count('PUT', '/v1/agent/check/'), 0, 'no TTL updates in catalog mode');
+      await runner.close();
+    });
+
+    it("the original's mistake, reproduced by the stand-in: a catalog entry under an agent's node is removed by anti-entropy", async () => {
+      const consul = await standIn({});
+      consul.addAgentNode('redis-1', '10.0.0.9');
+      const put = (body: unknown) =>
+        new Promise<number>((resolve, reject) => {
+          const req = http.request(`http://${consul.address}/v1/catalog/register`, { method: 'PUT' }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify(body));
+        });
+      // The original's exact body (empty node for a cluster without a Services entry: 400).
+      assert.equal(await put({ Node: '', Address: '127.0.0.1', Datacenter: '', Service: { ID: 'redishappy-consul-x', Service: 'x', Tags: null, Port: 6379 }, Check: null }), 400);
+      assert.equal(await put({ Node: 'redis-1', Address: '127.0.0.1', Datacenter: 'dc1', Service: { ID, Service: 'testing', Tags: ['redis'], Port: 16380 }, Check: null }), 200);
+      assert.equal(consul.nodes.get('redis-1')?.Address, '127.0.0.1', "the node's own address was rewritten");
+      consul.runAntiEntropy();
+      assert.ok(!consul.nodes.get('redis-1')?.Services.has(ID), 'removed by anti-entropy');
+      assert.equal(consul.nodes.get('redis-1')?.Address, '10.0.0.9');
+    });
+
+    it('refuses a node that runs an agent, saying why; other clusters are still registered', async () => {
+      const consul = await standIn();
+      consul.addAgentNode('redis-1', '10.0.0.9');
+      const { runner, sink, confirm } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing' }, { Cluster: 'bad', Node: 'redis-1' }] }, ['testing', 'bad'], consul);
+      confirm('testing', 6379);
+      confirm('bad', 6390);
+      await waitFor(() => sink.status().lastError?.includes('node "redis-1" runs a Consul agent'), { timeoutMs: 3000, what: 'agent node refused' });
+      assert.ok(consul.nodes.get('redishappy-testing')?.Services.has(ID));
+      assert.equal(consul.nodes.get('redis-1')?.Services.size, 0);
+      assert.equal(consul.nodes.get('redis-1')?.Address, '10.0.0.9', 'the real node is never rewritten');
+      assert.ok(!consul.requests.some((r) => r.path === '/v1/catalog/register' && (r.body as { Node: string }).Node === 'redis-1'));
+      await runner.close();
+    });
+
+    it('a datacenter Consul cannot reach is an error naming it', async () => {
+      const { runner, confirm } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing', Datacenter: 'dc9' }] });
+      confirm('testing', 6379);
+      await waitFor(() => runner.status().lastError?.includes('No path to datacenter'), { timeoutMs: 3000, what: 'dc error' });
+      assert.match(runner.status().lastError!, /dc=dc9/);
+      await runner.close();
+    });
+
+    it('reconcile re-registers a removed entry; no duplicates otherwise; restart registers nothing', async () => {
+      const { consul, runner, sink, confirm } = await setup({ Mode: 'catalog', ReconcileIntervalMs: 100 });
+      confirm('testing', 6379);
+      await runner.idle();
+      await sleep(350);
+      assert.equal(registrations(consul, '/v1/catalog/register').length, 1);
+      consul.nodes.get('redishappy-testing')!.Services.delete(ID);
+      await waitFor(() => consul.nodes.get('redishappy-testing')?.Services.has(ID), { timeoutMs: 3000, what: 're-registered' });
+      assert.equal(sink.status().details?.reconcileDrifts, 1);
+      await runner.close();
+      const again = await setup({ Mode: 'catalog' }, ['testing'], consul);
+      again.confirm('testing', 6379);
+      await again.runner.idle();
+      assert.equal(registrations(consul, '/v1/catalog/register').length, 2);
+      await again.runner.close();
+    });
+
+    it('deregisters removed clusters and entries left on a node no longer configured; never touches others', async () => {
+      const consul = await standIn();
+      const first = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing', Node: 'redis-a' }] }, ['testing', 'gone'], consul);
+      first.confirm('testing', 6379);
+      first.confirm('gone', 6390);
+      await first.runner.idle();
+      await first.runner.close();
+      // Someone else's external service, and someone else's service with another ID on our node.
+      consul.nodes.set('esm-node', { Node: 'esm-node', Address: '10.0.0.5', Datacenter: 'dc1', NodeMeta: { 'external-node': 'true' }, Services: new Map([['web', { ID: 'web', Service: 'web', Tags: [], Address: '', Port: 80, Meta: {} }]]) });
+      const second = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing', Node: 'redis-b' }] }, ['testing'], consul);
+      second.confirm('testing', 6379);
+      await second.runner.idle();
+      assert.ok(!consul.nodes.get('redishappy-gone')?.Services.has('redishappy-consul-gone'), 'removed cluster deregistered');
+      assert.ok(!consul.nodes.get('redis-a')?.Services.has(ID), 'entry on the old node deregistered');
+      assert.ok(consul.nodes.get('redis-b')?.Services.has(ID), 'registered on the new node');
+      assert.ok(consul.nodes.get('esm-node')?.Services.has('web'));
+      const deregs = registrations(consul, '/v1/catalog/deregister').map((r) => r.body);
+      assert.deepEqual(
+        deregs.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+        [
+          { Node: 'redis-a', ServiceID: ID },
+          { Node: 'redishappy-gone', ServiceID: 'redishappy-consul-gone' },
+        ].map((d) => ({ ...d, Datacenter: 'dc1' })),
+      );
+      await second.runner.close();
+    });
   });
 });

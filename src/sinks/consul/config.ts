@@ -14,7 +14,13 @@ const meta = z
   .record(
     z.string().regex(META_KEY, 'Meta keys may use letters, digits, _ and - (at most 128; Consul rule)').refine((k) => !k.startsWith('consul-'), 'Meta keys starting with "consul-" are reserved by Consul'),
     z.string({ error: 'Meta values must be strings' }).max(512, 'Meta values are at most 512 characters (Consul rule)'),
-    { error: 'must be an object of string values' },
+    {
+      error: (iss) => {
+        if (iss.code === 'invalid_type') return 'must be an object of string values';
+        if (iss.code === 'invalid_key') return iss.issues[0]?.message ?? 'invalid Meta key';
+        return undefined;
+      },
+    },
   )
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 Meta keys (Consul rule)');
 
@@ -85,8 +91,6 @@ export function checkConsulSection(section: ConsulSection, clusterNames: string[
     for (const [j, tag] of (s.Tags ?? []).entries()) {
       if (!DNS_SAFE.test(tag)) warnings.push(`${where}.Tags[${j}]: "${tag}" cannot be used in a DNS query (Consul DNS accepts letters, digits and -)`);
     }
-    const own = Object.keys({ ...section.Meta, ...s.Meta }).filter((k) => !(OWN_META_KEYS as readonly string[]).includes(k)).length + OWN_META_KEYS.length;
-    if (own > 64) errors.push(`${where}.Meta: with Consul.Meta and redishappy's ${OWN_META_KEYS.length} keys this service would have ${own} Meta keys; Consul allows 64`);
   });
   for (const [i, s] of (section.Services ?? []).entries()) {
     for (const k of Object.keys(s.Meta ?? {})) {
@@ -100,6 +104,17 @@ export function checkConsulSection(section: ConsulSection, clusterNames: string[
     warnings.push(
       `Consul.Services[${agentOnlyIgnored.join(', ')}]: Node and Datacenter are used in catalog mode only; in agent mode (the default) the services are registered with the agent at Consul.Address, on its node and in its datacenter`,
     );
+  }
+  for (const name of clusterNames) {
+    const entry = (section.Services ?? []).findIndex((s) => s.Cluster === name);
+    const total = Object.keys(serviceFor(section, name).Meta).filter((k) => !(OWN_META_KEYS as readonly string[]).includes(k)).length + OWN_META_KEYS.length;
+    if (total > 64) {
+      errors.push(
+        entry >= 0
+          ? `Consul.Services[${entry}].Meta: with Consul.Meta and redishappy's ${OWN_META_KEYS.length} keys this service would have ${total} Meta keys; Consul allows 64`
+          : `Consul.Meta: with redishappy's ${OWN_META_KEYS.length} keys the service of cluster "${name}" would have ${total} Meta keys; Consul allows 64`,
+      );
+    }
   }
   for (const name of clusterNames) {
     const svc = serviceFor(section, name).ServiceName;
