@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { parseCommand as parse } from '../test/support/stand-in-sentinel.js';
 
 const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 const arr = (items: string[]) => `*${items.length}\r\n${items.join('')}`;
@@ -14,24 +15,6 @@ interface Master {
   name: string;
   port: number;
   epoch: number;
-}
-
-function parse(buf: string): { args: string[]; length: number } | null {
-  if (!buf.startsWith('*')) return null;
-  let i = buf.indexOf('\r\n');
-  if (i < 0) return null;
-  const n = Number(buf.slice(1, i));
-  i += 2;
-  const args: string[] = [];
-  for (let k = 0; k < n; k++) {
-    const nl = buf.indexOf('\r\n', i);
-    if (nl < 0) return null;
-    const len = Number(buf.slice(i + 1, nl));
-    if (buf.length < nl + 2 + len + 2) return null;
-    args.push(buf.slice(nl + 2, nl + 2 + len));
-    i = nl + 2 + len + 2;
-  }
-  return { args, length: i };
 }
 
 export class ManyMastersSentinel {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup, routedTo, freePort, startCluster, startHaproxy, waitFor } from '../test/harness/index.js';
+import { loopbackTemplate } from '../test/support/haproxy-setup.js';
 
 const smoke = process.argv.includes('--smoke');
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,32 +38,7 @@ async function main(): Promise<void> {
 
     // The original's template, minus what needs root (chroot, user, daemon, /dev/log), bound to loopback.
     const template = join(dir, 'haproxy_template.cfg');
-    writeFileSync(
-      template,
-      `global
- stats socket ${dir}/haproxy-admin.sock level admin
- pidfile ${dir}/haproxy.pid
-
-defaults
- mode tcp
- timeout client 60s
- timeout connect 1s
- timeout server 60s
- option tcpka
-
-{{range .Clusters}}
-## start cluster {{ .Name }}
-frontend ft_{{ .Name }}
- bind 127.0.0.1:{{ .ExternalPort }}
- default_backend bk_{{ .Name }}
-
-backend bk_{{ .Name }}
- server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} maxconn 1024 check inter 100ms on-marked-down shutdown-sessions
-## end cluster {{ .Name }}
-
-{{end}}
-`,
-    );
+    writeFileSync(template, loopbackTemplate(`${dir}/haproxy-admin.sock`));
     const output = join(dir, 'haproxy.cfg');
     writeFileSync(output, `global\n stats socket ${dir}/haproxy-admin.sock level admin\n\ndefaults\n mode tcp\n timeout client 60s\n timeout connect 1s\n timeout server 60s\n`);
     const haproxy = await startHaproxy(cleanup, { configPath: output, masterWorker: true });

@@ -100,7 +100,7 @@ export class StandInSentinel {
 }
 
 /** Parse one RESP array of bulk strings (what clients send); null if incomplete. */
-function parseCommand(buf: string): { args: string[]; length: number } | null {
+export function parseCommand(buf: string): { args: string[]; length: number } | null {
   if (!buf.startsWith('*')) {
     const nl = buf.indexOf('\r\n');
     return nl < 0 ? null : { args: buf.slice(0, nl).split(' '), length: nl + 2 };
