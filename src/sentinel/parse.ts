@@ -66,7 +66,8 @@ export function parseMasterRecord(rec: Record<string, string>): MasterView | nul
   const ip = rec.ip;
   const port = parsePort(rec.port);
   const epochS = rec['config-epoch'] ?? '0';
-  if (!name || ip === undefined || port === null || !/^\d+$/.test(epochS)) return null;
+  // A safe integer only: a huge epoch would otherwise become Infinity and outrank every real view.
+  if (!name || ip === undefined || port === null || !/^\d{1,15}$/.test(epochS)) return null;
   return { name, ip, port, configEpoch: Number(epochS), flags: (rec.flags ?? '').split(',').filter(Boolean) };
 }
 

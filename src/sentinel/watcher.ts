@@ -321,7 +321,9 @@ export class SentinelWatcher implements LinkListener {
       return;
     }
     if (sameAddress(decision.master, current.master)) {
-      this.topology.confirm(name, decision.master, decision.configEpoch, decision.agreeing, null);
+      // Keep the epoch the master was confirmed at: one sentinel reporting the same master at a
+      // bogus higher epoch must not raise the floor below which real failovers are ignored.
+      this.topology.confirm(name, decision.master, current.configEpoch ?? decision.configEpoch, decision.agreeing, null);
       this.holdReason.delete(name);
       this.announcedAt.delete(name);
       return;

@@ -1,73 +1,156 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { routedTo, useCleanup, waitFor } from '../harness/index.js';
-import { chaosRig } from './setup.js';
-import { summarize, WriterPool } from './writer.js';
+import { existsSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { freePort, useCleanup, waitFor } from '../harness/index.js';
+import { chaosRig, sleep } from './setup.js';
+import { summarize } from './scenario.js';
+import { WriterPool } from './writer.js';
 
 describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
   const cleanup = useCleanup();
 
-  it('in steady state: HAProxy keeps serving; the restart reloads nothing', async () => {
+  it('in steady state: HAProxy keeps serving; the restart writes and reloads nothing', async () => {
     const rig = await chaosRig(cleanup);
     const master = rig.cluster.masters.get('testing')!;
-    const writers = new WriterPool(rig.ext, 'c5a');
+    const writers = new WriterPool(rig.ext, 'daemon-kill-steady', { patient: 1 });
     cleanup.add(() => writers.stop());
+    await waitFor(() => writers.acked > 200, { timeoutMs: 10000, what: 'writes flowing' });
     const reloads = rig.reloads();
+    const file = readFileSync(rig.setup.outputPath, 'utf8');
     rig.daemon.child.kill('SIGKILL');
     await rig.daemon.exited;
-    const n = writers.acks.length;
-    await waitFor(() => writers.acks.length > n + 300, { timeoutMs: 10000, what: 'writes with the daemon dead' });
+    const n = writers.acked;
+    await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes with the daemon dead' });
     await rig.startDaemon();
-    await waitFor(async () => {
-      const o = await rig.api<{ outputs: Array<{ appliedVersion: number | null }> }>('/api/outputs');
-      return o.outputs[0]?.appliedVersion !== null;
-    }, { timeoutMs: 15000, what: 'restarted daemon applied' });
+    await waitFor(async () => (await rig.api<{ outputs: Array<{ appliedVersion: number | null }> }>('/api/outputs')).outputs[0]?.appliedVersion != null, { timeoutMs: 15000, what: 'the restarted daemon applied' });
+    const m = writers.acked;
+    await waitFor(() => writers.acked > m + 300, { timeoutMs: 10000, what: 'writes after the restart' });
     await writers.stop();
+    const d = await rig.haproxyDetails();
+    assert.equal(d.lastOutcome, 'unchanged', 'the restart found HAProxy up to date');
+    assert.equal(d.writes, 0, 'the restart wrote nothing');
+    assert.equal(d.runtimeSwitches, 0, 'the restart switched nothing');
     assert.equal(rig.reloads(), reloads, 'no reload after the restart');
-    const s = await summarize('daemon-kill-steady', writers.acks, rig.switches, master.port);
-    assert.ok(s.unavailable_ms < 1000, `writes stalled ${s.unavailable_ms} ms`);
+    assert.equal(readFileSync(rig.setup.outputPath, 'utf8'), file);
+    const s = await summarize('daemon-kill-steady', writers, rig.switches, master.port);
     assert.ok(writers.acks.every((a) => a.node === master.port));
+    assert.ok(s.unavailable_ms < 1000, `writes stalled ${s.unavailable_ms} ms although only the daemon died`);
   });
 
-  it('in the middle of an apply: the file on disk is always the old or the new complete file', async () => {
-    // Reload mode with a slow reload, so the daemon can be killed while applying.
-    const rig = await chaosRig(cleanup, { runtime: false });
-    const cfg = JSON.parse(readFileSync(rig.setup.configPath, 'utf8')) as { HAProxy: { ReloadCommand: string } };
-    // The reload only happens if the daemon ($PPID of the shell) is still alive after a second,
-    // so killing the daemon in that second leaves HAProxy on the old file: the crash to recover from.
-    cfg.HAProxy.ReloadCommand = `sleep 1 && kill -0 $PPID 2>/dev/null && ${cfg.HAProxy.ReloadCommand}`;
-    (await import('node:fs')).writeFileSync(rig.setup.configPath, JSON.stringify(cfg));
+  it('in the middle of applies: the file is always the old or the new complete file, and the restart finishes the job', async () => {
+    const probePort = await freePort();
+    // Reload mode; the reload command goes ahead only if the daemon ($PPID of the shell) is still
+    // alive 150 ms later, so a kill in that window leaves HAProxy on the old file: the crash to recover from.
+    const rig = await chaosRig(cleanup, {
+      runtime: false,
+      configure: (cfg) => {
+        cfg.HAProxy!.ReloadCommand = `sleep 0.15 && kill -0 $PPID 2>/dev/null && ${String(cfg.HAProxy!.ReloadCommand)}`;
+      },
+    });
+    const dir = rig.setup.dir;
+    // A template whose every generation renders to a file of the same size (256 KiB, so a write is
+    // not instantaneous), with an HTTP probe that says which generation the running HAProxy loaded.
+    const gen = (g: number) => `GEN${String(g).padStart(4, '0')}`;
+    const template = (g: number) =>
+      [
+        `# ${gen(g)}`,
+        'global',
+        ` stats socket ${rig.setup.adminSocket} level admin`,
+        ' hard-stop-after 5s',
+        'defaults',
+        ' mode tcp',
+        ' timeout client 60s',
+        ' timeout connect 1s',
+        ' timeout server 60s',
+        'listen probe',
+        ` bind 127.0.0.1:${probePort}`,
+        ' mode http',
+        ` http-request return status 200 content-type text/plain string ${gen(g)}`,
+        '{{range .Clusters}}',
+        'frontend ft_{{ .Name }}',
+        ' bind 127.0.0.1:{{ .ExternalPort }}',
+        ' default_backend bk_{{ .Name }}',
+        'backend bk_{{ .Name }}',
+        ' server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} maxconn 1024 check inter 100ms on-marked-down shutdown-sessions',
+        '{{end}}',
+        ...Array.from({ length: 4096 }, (_, i) => `# padding ${gen(g)} ${String(i).padStart(6, '0')} ${'x'.repeat(40)}`),
+        `# end of ${gen(g)}`,
+        '',
+      ].join('\n');
+    const probe = async () => (await fetch(`http://127.0.0.1:${probePort}/`)).text();
+    writeFileSync(rig.setup.templatePath, template(0));
     rig.daemon.child.kill('SIGHUP');
-    await waitFor(() => rig.daemon.logs().some((l) => l.msg === 'configuration reloaded'), { timeoutMs: 5000, what: 'config reloaded' });
-    const oldText = readFileSync(rig.setup.outputPath, 'utf8');
-    const master = rig.cluster.masters.get('testing')!;
-    const replica = rig.cluster.replicas.get('testing')![0]!;
-    const seen = new Set<string>();
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        seen.add(readFileSync(rig.setup.outputPath, 'utf8'));
+    await waitFor(async () => (await probe().catch(() => '')) === gen(0), { timeoutMs: 15000, what: 'generation 0 running' });
+    const base = readFileSync(rig.setup.outputPath, 'utf8');
+    const text = (g: number) => base.replaceAll(gen(0), gen(g));
+    assert.equal(text(1).length, base.length);
+
+    // Sample the file as fast as possible throughout: it must always be a complete generation.
+    let allowed = new Set([text(0)]);
+    const violations: string[] = [];
+    let samples = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          const t = readFileSync(rig.setup.outputPath, 'utf8');
+          samples++;
+          if (!allowed.has(t)) violations.push(`${t.length} bytes: ${t.slice(0, 12)}…${t.slice(-24)}`);
+        } catch (err) {
+          violations.push((err as Error).message);
+        }
         await new Promise((r) => setImmediate(r));
       }
     })();
-    await master.kill('SIGKILL');
-    // Kill the daemon while the (slow) reload of the failover runs.
-    await waitFor(() => readFileSync(rig.setup.outputPath, 'utf8') !== oldText, { timeoutMs: 30000, what: 'new file written' });
-    rig.daemon.child.kill('SIGKILL');
-    await rig.daemon.exited;
-    watching = false;
-    await watcher;
-    const newText = readFileSync(rig.setup.outputPath, 'utf8');
-    assert.match(newText, new RegExp(`127\\.0\\.0\\.1:${replica.port} `));
-    for (const text of seen) assert.ok(text === oldText || text === newText, 'a partial file was visible');
-    const reloadsBefore = rig.reloads();
-    await new Promise((r) => setTimeout(r, 1500)); // the orphaned reload command gives up
-    assert.equal(rig.reloads(), reloadsBefore, 'the interrupted reload did not happen');
-    // The restarted daemon finds the file already new but knows (pending-reload marker) that
-    // HAProxy may still run the old one, and reloads.
-    await rig.startDaemon();
-    await waitFor(async () => (await routedTo(rig.ext).catch(() => 0)) === replica.port, { timeoutMs: 20000, what: 'HAProxy on the new master after the restart' });
-    assert.equal(rig.reloads(), reloadsBefore + 1);
+
+    // Where each kill lands: targeted at each step of an apply, then at seeded random delays.
+    const targeted = [
+      { at: 'right after SIGHUP', when: () => true },
+      { at: 'candidate written, validating', when: (f: string) => f.endsWith('.tmp') },
+      { at: 'renamed, reload pending', when: (f: string) => f === 'haproxy.cfg' },
+      { at: 'reload command done', when: (f: string) => f === 'reloads.log' },
+    ];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const plan = [...targeted, ...Array.from({ length: 4 }, () => Math.round(random() * 200)).map((ms) => ({ at: `${ms} ms after SIGHUP`, delayMs: ms }))];
+    const landed: string[] = [];
+    for (const [i, step] of plan.entries()) {
+      const g = i + 1;
+      allowed = new Set([text(g - 1), text(g)]);
+      writeFileSync(rig.setup.templatePath, template(g));
+      const reloadsBefore = rig.reloads();
+      const d = rig.daemon;
+      if ('when' in step && step.at !== 'right after SIGHUP') {
+        const w = watch(dir, (_ev, f) => {
+          if (f && step.when(f)) {
+            d.child.kill('SIGKILL');
+            w.close();
+          }
+        });
+        cleanup.add(() => w.close());
+        d.child.kill('SIGHUP');
+        await waitFor(() => d.child.exitCode !== null || d.child.signalCode !== null, { timeoutMs: 10000, what: `kill at "${step.at}"` });
+      } else {
+        d.child.kill('SIGHUP');
+        if ('delayMs' in step) await sleep(step.delayMs);
+        d.child.kill('SIGKILL');
+      }
+      await d.exited;
+      const onDisk = readFileSync(rig.setup.outputPath, 'utf8') === text(g) ? 'new file' : 'old file';
+      landed.push(`${step.at}: ${onDisk}, ${rig.reloads() - reloadsBefore} reload(s)`);
+      await rig.startDaemon();
+      await waitFor(async () => readFileSync(rig.setup.outputPath, 'utf8') === text(g) && (await probe().catch(() => '')) === gen(g), {
+        timeoutMs: 20000,
+        what: `after the kill at "${step.at}", the restarted daemon has HAProxy running generation ${g}`,
+      });
+    }
+    sampling = false;
+    await sampler;
+    const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+    console.log(`chaos-detail scenario=daemon-kill-mid-apply kills=${plan.length} file_samples=${samples} partial_or_missing=${violations.length} leftover_candidates=${leftovers.length}`);
+    for (const l of landed) console.log(`chaos-detail   kill ${l}`);
+    assert.deepEqual(violations.slice(0, 5), [], 'a partial, missing or unexpected file was visible');
+    assert.ok(samples > 1000, `the file was sampled only ${samples} times`);
+    assert.ok(!existsSync(`${dir}/.haproxy.cfg.redishappy-reload-pending`), 'no reload left owed');
   });
 });

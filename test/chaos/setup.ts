@@ -1,39 +1,72 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { routedTo, startCluster, waitFor, type Cleanup, type ClusterFixture } from '../harness/index.js';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { routedTo, startCluster, waitFor, type Cleanup, type ClusterFixture, type RedisNode } from '../harness/index.js';
 import { runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
 import { prepareHaproxy, type HaproxySetup } from '../support/haproxy-setup.js';
+import type { Switch } from './scenario.js';
 
 export interface ChaosRig {
   cluster: ClusterFixture;
   setup: HaproxySetup;
+  /** HAProxy's external port for the cluster: where the writers connect. */
   ext: number;
   daemon: DaemonProcess;
-  /** Times (ms) and new master port of every +switch-master seen by the test's own subscriber. */
-  switches: Array<{ at: number; master: number }>;
-  /** Every +switch-master message from every sentinel (they repeat, some late). */
-  messages: Array<{ at: number; master: number }>;
+  /** Every change of master announced by +switch-master, as first seen by the test's own subscribers. */
+  switches: Switch[];
+  /** Every +switch-master message from every sentinel (each sentinel publishes it, some late). */
+  messages: Array<{ at: number; master: number; sentinel: number }>;
   startDaemon(): Promise<DaemonProcess>;
+  /** Reloads HAProxy got from redishappy's ReloadCommand (logged by it). */
   reloads(): number;
   api<T>(path: string): Promise<T>;
+  metrics(): Promise<string>;
+  haproxyDetails(): Promise<Record<string, unknown>>;
+  /** The cluster node listening on `port` (throws if there is none). */
+  nodeByPort(port: number): RedisNode;
 }
 
-/** A cluster (1 master, 1 replica, 3 sentinels), HAProxy in master-worker mode and redishappy-haproxy with the runtime API. */
-export async function chaosRig(cleanup: Cleanup, opts: { runtime?: boolean; extra?: Record<string, unknown>; replicas?: number } = {}): Promise<ChaosRig> {
-  const cluster = await startCluster(cleanup, { names: ['testing'], replicas: opts.replicas ?? 1, sentinels: 3 });
-  const setup = await prepareHaproxy(cleanup, cluster, { runtime: opts.runtime ?? true, extra: opts.extra });
+export type Outputs = { outputs: Array<{ name: string; lastError: string | null; appliedVersion: number | null; details: Record<string, unknown> }> };
+
+export interface RigOptions {
+  /** HAProxy runtime API (live switch + shutdown sessions): the recommended deployment. Default true. */
+  runtime?: boolean;
+  replicas?: number;
+  /** The executable: redishappy-haproxy (default) or the umbrella redishappy (HAProxy + Consul). */
+  bin?: 'redishappy-haproxy' | 'redishappy';
+  /**
+   * Sentinel's down-after-milliseconds. Default 1500: with 1000, Sentinel's first PING to a
+   * just-promoted master (its link is recreated at the switch) goes out after 1 s, so the reply
+   * comes a few ms too late and Sentinel fails the healthy new master over a second time.
+   */
+  downAfterMs?: number;
+  /** Edit the redishappy configuration before the daemon first starts. */
+  configure?: (cfg: Record<string, Record<string, unknown>>) => void;
+}
+
+/** A cluster (1 master, N replicas, 3 sentinels), HAProxy in master-worker mode and the daemon routing to the master. */
+export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise<ChaosRig> {
+  const cluster = await startCluster(cleanup, { names: ['testing'], replicas: opts.replicas ?? 1, sentinels: 3, downAfterMs: opts.downAfterMs ?? 1500 });
+  const setup = await prepareHaproxy(cleanup, cluster, { runtime: opts.runtime ?? true });
+  if (opts.configure) {
+    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
+    opts.configure(cfg);
+    writeFileSync(setup.configPath, JSON.stringify(cfg));
+  }
   const ext = setup.externalPorts.get('testing')!;
-  const switches: Array<{ at: number; master: number }> = [];
-  const messages: Array<{ at: number; master: number }> = [];
-  // Our own witness of Sentinel's decisions, on every sentinel (the first report counts).
+  const switches: Switch[] = [];
+  const messages: ChaosRig['messages'] = [];
+  // The test's own witness of Sentinel's decisions, on every sentinel (the first report counts).
   for (const s of cluster.sentinels) {
     const sub = s.client();
+    cleanup.add(() => sub.disconnect());
     await sub.subscribe('+switch-master');
     sub.on('message', (_ch: string, msg: string) => {
       const port = Number(msg.split(' ')[4]);
-      messages.push({ at: Date.now(), master: port });
-      if (switches.at(-1)?.master !== port) switches.push({ at: Date.now(), master: port });
+      messages.push({ at: Date.now(), master: port, sentinel: s.port });
+      if ((switches.at(-1)?.master ?? cluster.masters.get('testing')!.port) !== port) switches.push({ at: Date.now(), master: port });
     });
   }
+  if (process.env.CHAOS_DEBUG) cleanup.add(() => cluster.sentinels.forEach((s) => s.output().split('\n').forEach((l) => console.log(`SENTINEL ${s.port} ${l}`))));
+  const base = `http://127.0.0.1:${setup.apiPort}`;
   const rig: ChaosRig = {
     cluster,
     setup,
@@ -42,19 +75,46 @@ export async function chaosRig(cleanup: Cleanup, opts: { runtime?: boolean; extr
     messages,
     daemon: undefined as unknown as DaemonProcess,
     async startDaemon() {
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+      const d = runBin(cleanup, opts.bin ?? 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
       await waitListening(d);
       rig.daemon = d;
+      // CHAOS_DEBUG=1: the daemon's log, for finding out why a scenario failed.
+      if (process.env.CHAOS_DEBUG) cleanup.add(() => d.stdout().split('\n').forEach((l) => l && console.log(`DAEMON ${l}`)));
       return d;
     },
     reloads: () => (existsSync(setup.reloadLog) ? readFileSync(setup.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0),
     async api<T>(path: string) {
-      return (await (await fetch(`http://127.0.0.1:${setup.apiPort}${path}`)).json()) as T;
+      return (await (await fetch(`${base}${path}`)).json()) as T;
+    },
+    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    async haproxyDetails() {
+      const o = await rig.api<Outputs>('/api/outputs');
+      return o.outputs.find((x) => x.name === 'haproxy')!.details;
+    },
+    nodeByPort(port: number) {
+      const n = cluster.nodeByPort(port);
+      if (!n) throw new Error(`no node on port ${port}`);
+      return n;
     },
   };
   await rig.startDaemon();
-  await waitFor(async () => (await routedTo(ext)) === cluster.masters.get('testing')!.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+  await waitRouted(ext, cluster.masters.get('testing')!.port, 15000, 'HAProxy routes to the initial master');
   return rig;
+}
+
+/** Wait until new connections through HAProxy reach `port`. */
+export async function waitRouted(ext: number, port: number, timeoutMs: number, what: string, intervalMs = 20): Promise<void> {
+  await waitFor(async () => (await routedTo(ext).catch(() => 0)) === port, { timeoutMs, intervalMs, what });
+}
+
+/** Sentinel's failover is done: every running sentinel names a master other than `from`. Returns its port. */
+export async function waitSentinelMoved(cluster: ClusterFixture, from: number, timeoutMs = 30000): Promise<number> {
+  return waitFor(async () => {
+    const views = await Promise.all(cluster.sentinels.filter((s) => s.running).map((s) => cluster.sentinelMaster('testing', s).catch(() => null)));
+    const ports = new Set(views.map((v) => v?.port));
+    const [only] = [...ports];
+    return ports.size === 1 && only !== undefined && only !== from ? only : undefined;
+  }, { timeoutMs, intervalMs: 50, what: `Sentinel to fail over away from ${from}` });
 }
 
 export async function waitReplicaHealthy(cluster: ClusterFixture, replicaPort: number, timeoutMs = 30000): Promise<void> {
@@ -68,3 +128,10 @@ export async function waitReplicaHealthy(cluster: ClusterFixture, replicaPort: n
     }
   }, { timeoutMs, what: `replica ${replicaPort} healthy in Sentinel's eyes` });
 }
+
+/** The node answers ROLE with the given role. */
+export async function waitRole(node: RedisNode, role: 'master' | 'slave', timeoutMs: number): Promise<void> {
+  await waitFor(async () => (await node.role().catch(() => '')) === role, { timeoutMs, intervalMs: 100, what: `${node.name} to be ${role}` });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,131 +1,196 @@
 import { Redis } from 'ioredis';
 
+/** One acknowledged write: which node acknowledged it (learned on that connection) and when. */
 export interface Ack {
   key: string;
+  /** tcp_port of the Redis node behind the connection (INFO server when it was opened). */
   node: number;
+  /** When the acknowledgement arrived. */
   at: number;
+  /** When the write was sent. */
+  sentAt: number;
+  worker: string;
+  /** When the connection carrying the write was opened. */
+  connOpenedAt: number;
 }
 
-function connect(port: number): Redis {
-  const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 500, commandTimeout: 500, enableReadyCheck: false });
+/** A write that was sent and not acknowledged (error, timeout, connection cut). */
+export interface Failure {
+  key: string;
+  node: number;
+  sentAt: number;
+  failedAt: number;
+  worker: string;
+  connOpenedAt: number;
+  error: string;
+}
+
+export interface WriterStats {
+  acked: number;
+  failed: number;
+  /** Connection attempts that failed before a write could be sent. */
+  connectErrors: number;
+  connections: number;
+  ackedByNode: Record<string, number>;
+  lastError: string;
+}
+
+export interface WriterOptions {
+  /** Long-lived connections: kept until they break, 500 ms command timeout. Default 4. */
+  longLived?: number;
+  /** Loops opening a new connection for every write. Default 1. */
+  shortLived?: number;
+  /**
+   * Long-lived connections without a command timeout: a write stuck on a paused master stays in
+   * flight until the node answers or the connection is cut, like a client with a generous
+   * timeout. They are what shows whether old sessions are cut at the switch. Default 0.
+   */
+  patient?: number;
+  /** Pause between two writes of one worker. Default 2 ms. */
+  pauseMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function connect(port: number, commandTimeout: number | undefined): Redis {
+  const c = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectTimeout: 500,
+    commandTimeout,
+    enableReadyCheck: false,
+    autoResendUnfulfilledCommands: false,
+  });
   c.on('error', () => {});
   return c;
 }
 
-async function nodeOf(c: Redis): Promise<number> {
+/** The node behind a connection: HAProxy in TCP mode pins a session to one server. */
+export async function nodeOf(c: Redis): Promise<number> {
   const m = /^tcp_port:(\d+)/m.exec(await c.info('server'));
-  if (!m) throw new Error('no tcp_port');
+  if (!m) throw new Error('no tcp_port in INFO server');
   return Number(m[1]);
 }
 
 /**
- * Clients writing continuously through HAProxy's external port: long-lived connections (kept
- * until they break) and one worker opening a new connection per write. Every acknowledged write
- * is recorded with the node that acknowledged it (learned with INFO server on that connection).
+ * Clients writing continuously through HAProxy's external port, as applications would: long-lived
+ * connections (kept until they break), patient long-lived connections (no command timeout) and
+ * loops opening a new connection per write. Every write is `SET chaos:<scenario>:<worker>:<seq>
+ * <ts>`; every acknowledged write is recorded with the node that acknowledged it.
  */
 export class WriterPool {
   readonly acks: Ack[] = [];
-  errors = 0;
+  readonly failures: Failure[] = [];
+  connectErrors = 0;
+  connections = 0;
   lastError = '';
   private running = true;
   private readonly loops: Promise<void>[] = [];
+  private readonly open = new Set<Redis>();
   private seq = 0;
 
   constructor(
     private readonly port: number,
-    private readonly prefix: string,
-    longLived = 3,
+    private readonly scenario: string,
+    opts: WriterOptions = {},
   ) {
-    for (let i = 0; i < longLived; i++) this.loops.push(this.longLived(i));
-    this.loops.push(this.shortLived());
+    const pause = opts.pauseMs ?? 2;
+    for (let i = 0; i < (opts.longLived ?? 4); i++) this.loops.push(this.longLived(`L${i}`, 500, pause));
+    for (let i = 0; i < (opts.patient ?? 0); i++) this.loops.push(this.longLived(`P${i}`, undefined, pause));
+    for (let i = 0; i < (opts.shortLived ?? 1); i++) this.loops.push(this.shortLived(`S${i}`, pause));
   }
 
-  private async longLived(worker: number): Promise<void> {
+  get acked(): number {
+    return this.acks.length;
+  }
+
+  private key(worker: string): string {
+    return `chaos:${this.scenario}:${worker}:${this.seq++}`;
+  }
+
+  /** Open a connection and learn its node; null (after a short delay) when that fails. */
+  private async open1(commandTimeout: number | undefined): Promise<{ c: Redis; node: number; openedAt: number } | null> {
+    const c = connect(this.port, commandTimeout ?? 2000);
+    this.open.add(c);
+    try {
+      const openedAt = Date.now();
+      await c.connect();
+      const node = await nodeOf(c);
+      // The INFO above is bounded even for patient connections; their writes are not.
+      if (commandTimeout === undefined) (c.options as { commandTimeout?: number }).commandTimeout = undefined;
+      this.connections++;
+      return { c, node, openedAt };
+    } catch (err) {
+      this.connectErrors++;
+      this.lastError = (err as Error).message;
+      this.open.delete(c);
+      c.disconnect();
+      await sleep(20);
+      return null;
+    }
+  }
+
+  private async write(c: Redis, node: number, worker: string, connOpenedAt: number): Promise<boolean> {
+    const key = this.key(worker);
+    const sentAt = Date.now();
+    try {
+      await c.set(key, String(sentAt));
+      this.acks.push({ key, node, at: Date.now(), sentAt, worker, connOpenedAt });
+      return true;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.failures.push({ key, node, sentAt, failedAt: Date.now(), worker, connOpenedAt, error: this.lastError });
+      return false;
+    }
+  }
+
+  private async longLived(worker: string, commandTimeout: number | undefined, pause: number): Promise<void> {
     while (this.running) {
-      const c = connect(this.port);
+      const conn = await this.open1(commandTimeout);
+      if (!conn) continue;
       try {
-        await c.connect();
-        const node = await nodeOf(c);
-        while (this.running) {
-          const key = `${this.prefix}:L${worker}:${this.seq++}`;
-          await c.set(key, String(Date.now()));
-          this.acks.push({ key, node, at: Date.now() });
-          await new Promise((r) => setTimeout(r, 2));
-        }
-      } catch (err) {
-        this.errors++;
-        this.lastError = (err as Error).message;
-        await new Promise((r) => setTimeout(r, 20));
+        while (this.running && (await this.write(conn.c, conn.node, worker, conn.openedAt))) await sleep(pause);
       } finally {
-        c.disconnect();
+        this.open.delete(conn.c);
+        conn.c.disconnect();
       }
+      if (this.running) await sleep(20);
     }
   }
 
-  private async shortLived(): Promise<void> {
+  private async shortLived(worker: string, pause: number): Promise<void> {
     while (this.running) {
-      const c = connect(this.port);
+      const conn = await this.open1(500);
+      if (!conn) continue;
       try {
-        await c.connect();
-        const node = await nodeOf(c);
-        const key = `${this.prefix}:S:${this.seq++}`;
-        await c.set(key, String(Date.now()));
-        this.acks.push({ key, node, at: Date.now() });
-        await new Promise((r) => setTimeout(r, 2));
-      } catch (err) {
-        this.errors++;
-        this.lastError = (err as Error).message;
-        await new Promise((r) => setTimeout(r, 20));
+        await this.write(conn.c, conn.node, worker, conn.openedAt);
       } finally {
-        c.disconnect();
+        this.open.delete(conn.c);
+        conn.c.disconnect();
       }
+      await sleep(pause);
     }
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
+  stats(): WriterStats {
+    const ackedByNode: Record<string, number> = {};
+    for (const a of this.acks) ackedByNode[a.node] = (ackedByNode[a.node] ?? 0) + 1;
+    return { acked: this.acks.length, failed: this.failures.length, connectErrors: this.connectErrors, connections: this.connections, ackedByNode, lastError: this.lastError };
   }
-}
 
-export interface Summary {
-  scenario: string;
-  acked: number;
-  acked_by_unconfirmed_master: number;
-  lost_after_switch: number;
-  unavailable_ms: number;
-}
-
-/**
- * acked_by_unconfirmed_master: writes acknowledged after the switch by any node other than the
- * master confirmed then. lost_after_switch: writes the new master acknowledged after the switch
- * that the final master does not have. unavailable_ms: longest gap without an acknowledged write.
- */
-export async function summarize(scenario: string, acks: Ack[], switches: Array<{ at: number; master: number }>, finalMasterPort: number): Promise<Summary> {
-  const sorted = [...acks].sort((a, b) => a.at - b.at);
-  let gap = 0;
-  for (let i = 1; i < sorted.length; i++) gap = Math.max(gap, sorted[i]!.at - sorted[i - 1]!.at);
-  const masterAt = (t: number) => {
-    let m: number | null = null;
-    for (const s of switches) if (s.at <= t) m = s.master;
-    return m;
-  };
-  const afterFirstSwitch = switches.length ? sorted.filter((a) => a.at > switches[0]!.at) : [];
-  const unconfirmed = afterFirstSwitch.filter((a) => a.node !== masterAt(a.at)).length;
-  const lastSwitch = switches.at(-1);
-  let lost = 0;
-  if (lastSwitch) {
-    const mustHave = sorted.filter((a) => a.at > lastSwitch.at && a.node === lastSwitch.master);
-    const c = connect(finalMasterPort);
-    await c.connect();
-    for (let i = 0; i < mustHave.length; i += 500) {
-      const batch = mustHave.slice(i, i + 500);
-      const values = await c.mget(...batch.map((a) => a.key));
-      lost += values.filter((v) => v === null).length;
+  /** Stop writing; writes still in flight (a patient one on a paused node) are abandoned. */
+  async stop(): Promise<WriterStats> {
+    if (this.running) {
+      this.running = false;
+      const settled = Promise.all(this.loops);
+      const timer = setTimeout(() => this.open.forEach((c) => c.disconnect()), 1500);
+      await settled;
+      clearTimeout(timer);
     }
-    c.disconnect();
+    return this.stats();
   }
-  const summary = { scenario, acked: acks.length, acked_by_unconfirmed_master: unconfirmed, lost_after_switch: lost, unavailable_ms: gap };
-  console.log(`scenario=${scenario} acked=${summary.acked} acked_by_unconfirmed_master=${unconfirmed} lost_after_switch=${lost} unavailable_ms=${gap}`);
-  return summary;
 }

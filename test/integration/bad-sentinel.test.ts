@@ -1,21 +1,33 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { routedTo, startCluster, startRedis, useCleanup, waitFor } from '../harness/index.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
 import { StandInSentinel, type StandInMode } from '../support/stand-in-sentinel.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
 /**
- * A misbehaving sentinel (stand-in) configured next to a real one of a real cluster: it is marked
+ * A misbehaving sentinel (stand-in) configured next to real ones of a real cluster: it is marked
  * down, logged once per state change, and never crashes the daemon or changes the confirmed master.
  */
-describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 120000 }, () => {
+
+/** Modes in which the stand-in must be marked down (it answers nothing usable). */
+const DOWN_MODES: StandInMode[] = ['malformed', 'badfields', 'wrongtype', 'truncated', 'oversized', 'hugearray', 'slow', 'hang', 'reset'];
+
+const msgs = (lines: string[]) => lines.map((l) => JSON.parse(l) as { msg: string; sentinel?: string });
+
+describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000 }, () => {
   const cleanup = useCleanup();
 
-  it('malformed, truncated, oversized, wrongly typed, slow, resetting, placeholder and lying answers change nothing', async () => {
+  it('in-process watcher: malformed, truncated, oversized, wrongly typed, slow, hanging, resetting, placeholder, lying and noisy answers change nothing', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     const bad = new StandInSentinel('testing');
+    bad.view = { ip: '127.0.0.1', port: master.port, epoch: 0 };
+    bad.liarAddress = { ip: '127.0.0.1', port: replica.port };
+    bad.mode = 'honest';
     await bad.start();
     cleanup.add(() => bad.stop());
     const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }, { host: '127.0.0.1', port: bad.port }]));
@@ -23,35 +35,172 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 120000
     await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'real master confirmed' });
     const badKey = `127.0.0.1:${bad.port}`;
     const state = () => w.watcher.sentinels()[badKey]?.state;
+    await waitFor(() => state() === 3, { timeoutMs: 5000, what: 'stand-in alive while honest' });
 
-    // Placeholders (0.0.0.0:0) and a liar naming the replica, both at a huge epoch: the sentinel is
+    // Placeholders (0.0.0.0:0) and a liar naming the replica, both at a huge epoch, and an honest
+    // view with bursts of malformed / placeholder / lying +switch-master messages: the sentinel is
     // "alive" but the rule and the ROLE probe keep the real master.
-    for (const mode of ['placeholder', 'liar'] as const) {
+    for (const mode of ['placeholder', 'liar', 'badpub'] as const) {
       bad.mode = mode;
-      bad.liarAddress = { ip: '127.0.0.1', port: replica.port };
       bad.kick();
       await waitFor(() => state() === 3, { timeoutMs: 10000, what: `${mode}: stand-in polled` });
       if (mode === 'liar') await waitFor(() => w.logLines.some((l) => l.includes('answers ROLE slave')), { timeoutMs: 10000, what: 'liar: hold logged' });
+      else if (mode === 'badpub') await waitFor(() => bad.published >= bad.burst && w.logLines.some((l) => l.includes('ignoring malformed sentinel message')), { timeoutMs: 10000, what: 'badpub: burst received' });
       else {
         const polled = w.watcher.sentinels()[badKey]!.lastUpdated;
         await waitFor(() => w.watcher.sentinels()[badKey]!.lastUpdated !== polled, { timeoutMs: 5000, what: 'placeholder: polled again' });
       }
+      await new Promise((r) => setTimeout(r, 500));
       assert.equal(w.master('testing')?.port, master.port, `${mode} changed the master`);
     }
 
-    for (const mode of ['malformed', 'wrongtype', 'truncated', 'oversized', 'slow', 'reset'] as StandInMode[]) {
+    const downsBefore = w.logLines.filter((l) => l.includes('"sentinel is down"') && l.includes(badKey)).length;
+    for (const mode of DOWN_MODES) {
       bad.mode = mode;
       bad.kick();
       await waitFor(() => state() === 2, { timeoutMs: 10000, what: `${mode}: stand-in marked down` });
-      // Let it fail a few reconnect rounds.
+      // Let it fail a few reconnect rounds: still one log line for the whole down period.
       const seen = bad.connections;
       await waitFor(() => bad.connections >= seen + 4, { timeoutMs: 15000, what: `${mode}: reconnect attempts` });
       assert.equal(w.master('testing')?.port, master.port, `${mode} changed the master`);
       assert.equal(w.changes.length, 1);
+      assert.match(w.watcher.sentinels()[badKey]!.lastError ?? '', /./, `${mode}: the reason is shown`);
     }
-    const downLines = w.logLines.filter((l) => l.includes('"sentinel is down"') && l.includes(badKey)).length;
-    assert.ok(downLines <= 8, `"sentinel is down" logged ${downLines} times for 6 down periods: once per state change, not per attempt`);
+    const downLines = w.logLines.filter((l) => l.includes('"sentinel is down"') && l.includes(badKey)).length - downsBefore;
+    // Consecutive down modes are one down period unless a reconnect happened to succeed in between.
+    assert.ok(downLines <= DOWN_MODES.length, `"sentinel is down" logged ${downLines} times for ${DOWN_MODES.length} down modes: once per state change, not per attempt`);
     // The real sentinel never stopped being alive.
     assert.equal(w.watcher.sentinels()[`127.0.0.1:${cluster.sentinels[0]!.port}`]?.state, 3);
+  });
+
+  it('the daemon (redishappy-haproxy, runtime API) next to a misbehaving stand-in: no crash, no change, no reload, no log flood from failures, and it still follows a real failover', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    const bad = new StandInSentinel('testing');
+    bad.view = { ip: '127.0.0.1', port: master.port, epoch: 0 };
+    bad.liarAddress = { ip: '127.0.0.1', port: replica.port };
+    bad.mode = 'honest';
+    await bad.start();
+    cleanup.add(() => bad.stop());
+    const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
+    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Sentinels: Array<{ Host: string; Port: number }> };
+    cfg.Sentinels.push({ Host: '127.0.0.1', Port: bad.port });
+    writeFileSync(setup.configPath, JSON.stringify(cfg));
+    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+    await waitListening(d);
+    const ext = setup.externalPorts.get('testing')!;
+    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+    const api = async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${setup.apiPort}${path}`)).json()) as T;
+    const badKey = `127.0.0.1:${bad.port}`;
+    const state = async () => (await api<{ sentinels: Record<string, { state: number; lastError: string | null }> }>('/api/sentinels')).sentinels[badKey];
+    const file = readFileSync(setup.outputPath, 'utf8');
+    const alive = () => assert.equal(d.child.exitCode, null, `the daemon exited: ${d.stderr().slice(-2000)}`);
+
+    for (const mode of ['placeholder', 'liar', ...DOWN_MODES, 'hang'] as StandInMode[]) {
+      bad.mode = mode;
+      bad.kick();
+      const down = DOWN_MODES.includes(mode);
+      await waitFor(async () => (await state())?.state === (down ? 2 : 3), { timeoutMs: 10000, what: `${mode}: stand-in ${down ? 'down' : 'alive'}` });
+      // Down: the daemon keeps reconnecting (with backoff); alive: it keeps polling.
+      const [conns, cmds] = [bad.connections, bad.commands];
+      await waitFor(() => (down ? bad.connections >= conns + 2 : bad.commands >= cmds + 2), { timeoutMs: 15000, what: `${mode}: the daemon keeps trying` });
+      alive();
+      assert.equal(await routedTo(ext), master.port, `${mode} moved clients`);
+    }
+    assert.equal(readFileSync(setup.outputPath, 'utf8'), file, 'HAProxy file untouched');
+    const downLines = d.logs().filter((l) => l.msg === 'sentinel is down' && l.sentinel === badKey).length;
+    assert.ok(downLines <= DOWN_MODES.length + 1, `"sentinel is down" logged ${downLines} times`);
+    const linesBeforeFailover = d.logs().length;
+
+    // A real failover while the stand-in hangs every connection: followed, at once.
+    const sub = cluster.sentinels[0]!.client();
+    let announcedAt = 0;
+    await sub.subscribe('+switch-master');
+    sub.on('message', () => (announcedAt ||= Date.now()));
+    cleanup.add(() => sub.disconnect());
+    const s = cluster.sentinels[1]!.client();
+    await waitFor(async () => s.call('SENTINEL', 'FAILOVER', 'testing').then(() => true, () => false), { timeoutMs: 30000, intervalMs: 100, what: 'failover accepted' });
+    s.disconnect();
+    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 15000, intervalMs: 5, what: 'HAProxy follows the real failover' });
+    const followMs = Date.now() - announcedAt;
+    // Then noisy but honest about the new master: nothing moves back.
+    bad.view = { ip: '127.0.0.1', port: replica.port, epoch: 1 };
+    bad.liarAddress = { ip: '127.0.0.1', port: master.port };
+    bad.mode = 'badpub';
+    bad.kick();
+    await waitFor(() => bad.published >= bad.burst, { timeoutMs: 10000, what: 'badpub burst sent' });
+    await new Promise((r) => setTimeout(r, 1500));
+    alive();
+    assert.equal(await routedTo(ext), replica.port, 'the bad +switch-master messages moved clients');
+    const events = await api<{ events: Array<{ type: string; from: unknown }> }>('/api/events');
+    assert.equal(events.events.filter((e) => e.type === 'failover' && e.from !== null).length, 1, 'exactly the real failover');
+    const outputs = await api<{ outputs: Array<{ details: Record<string, number> }> }>('/api/outputs');
+    assert.equal(outputs.outputs[0]!.details.reloads, 1, 'one reload (start-up), the failover switched live');
+    const noisy = d.logs().slice(linesBeforeFailover);
+    console.log(
+      `bad-sentinel: follow_ms_with_hanging_stand_in=${followMs} stand_in_connections=${bad.connections} sentinel_down_lines=${downLines} log_lines_after_one_badpub_burst_of_${bad.burst}=${noisy.length} (malformed=${noisy.filter((l) => l.msg === 'ignoring malformed sentinel message').length})`,
+    );
+  });
+
+  // ---- Found by these tests; src/ not fixed here (see docs/reliability.md, "Known issues"). ----
+
+  it('a burst of malformed +switch-master messages is not logged line by line', { todo: 'src/sentinel/watcher.ts onMessage logs every malformed (and every announced) message: one line per message' }, async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
+    const master = cluster.masters.get('testing')!;
+    const bad = new StandInSentinel('testing');
+    bad.view = { ip: '127.0.0.1', port: master.port, epoch: 0 };
+    bad.liarAddress = { ip: '127.0.0.1', port: cluster.replicas.get('testing')![0]!.port };
+    bad.mode = 'badpub';
+    await bad.start();
+    cleanup.add(() => bad.stop());
+    const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }, { host: '127.0.0.1', port: bad.port }]));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => bad.published >= bad.burst && w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'burst sent' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const perMessage = msgs(w.logLines).filter((l) => l.msg === 'ignoring malformed sentinel message' || l.msg === 'sentinel announced +switch-master; confirming').length;
+    assert.ok(perMessage <= 10, `${perMessage} log lines for one burst of ${bad.burst} messages from one sentinel`);
+  });
+
+  it('a sentinel that once reported the current master at a bogus epoch does not stop later failovers from being followed', { todo: 'src/sentinel/watcher.ts decideOnce/topology.confirm take any epoch naming the current master as the confirmed epoch (minEpoch)' }, async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    const bad = new StandInSentinel('testing');
+    bad.mode = 'liar';
+    bad.liarAddress = { ip: '127.0.0.1', port: master.port }; // the right address, a wrong epoch
+    await bad.start();
+    cleanup.add(() => bad.stop());
+    const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }, { host: '127.0.0.1', port: bad.port }]));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port && w.watcher.sentinels()[`127.0.0.1:${bad.port}`]?.state === 3, { timeoutMs: 10000, what: 'confirmed, stand-in alive' });
+    await new Promise((r) => setTimeout(r, 600));
+    bad.mode = 'reset'; // the bogus sentinel goes away
+    bad.kick();
+    const s = cluster.sentinels[0]!.client();
+    await waitFor(async () => s.call('SENTINEL', 'FAILOVER', 'testing').then(() => true, () => false), { timeoutMs: 30000, intervalMs: 100, what: 'failover accepted' });
+    s.disconnect();
+    await waitFor(async () => (await cluster.sentinelMaster('testing')).port === replica.port, { timeoutMs: 20000, what: 'Sentinel failed over' });
+    await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 8000, what: `the watcher follows the real failover (confirmed epoch is ${w.topology.get('testing')?.configEpoch})` });
+  });
+
+  it('one sentinel claiming a higher epoch for a node that answers ROLE master, contradicted by every other sentinel, does not move clients', { todo: 'src/sentinel/confirm.ts chooseMaster: the highest epoch wins even when a single sentinel reports it' }, async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const master = cluster.masters.get('testing')!;
+    const stray = await startRedis(cleanup); // any standalone redis answers ROLE master
+    const bad = new StandInSentinel('testing');
+    bad.mode = 'honest';
+    bad.view = { ip: '127.0.0.1', port: master.port, epoch: 0 };
+    await bad.start();
+    cleanup.add(() => bad.stop());
+    const w = startWatcher(testConfig([{ name: 'testing' }], [...cluster.sentinels.map((x) => ({ host: '127.0.0.1', port: x.port })), { host: '127.0.0.1', port: bad.port }]));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'real master confirmed' });
+    bad.mode = 'liar';
+    bad.liarAddress = { ip: '127.0.0.1', port: stray.port };
+    bad.kick();
+    await waitFor(() => w.watcher.sentinels()[`127.0.0.1:${bad.port}`]?.state === 3, { timeoutMs: 10000, what: 'liar polled' });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(w.master('testing')?.port, master.port, `one sentinel of four moved the confirmed master to a standalone node (${stray.port})`);
   });
 });

@@ -7,23 +7,37 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 export type StandInMode =
+  | 'honest' // reports `view` correctly (use with a real cluster's master)
   | 'placeholder' // reports the master at 0.0.0.0:0 with a huge epoch
-  | 'liar' // reports the master at `liarAddress` with a huge epoch (e.g. a replica)
+  | 'liar' // reports the master at `liarAddress` with `liarEpoch` (default 999)
   | 'malformed' // SENTINEL MASTERS answers with nonsense of the wrong shape
-  | 'wrongtype' // answers every command with an integer
+  | 'badfields' // SENTINEL MASTERS answers records with impossible values (port "abc", epoch "-1", no name)
+  | 'wrongtype' // answers every command with an integer (even SUBSCRIBE)
   | 'truncated' // answers half a reply and closes
   | 'oversized' // answers a 4 MB bulk string
-  | 'slow' // never answers
-  | 'reset'; // resets every connection at once
+  | 'hugearray' // answers 20,000 records of garbage
+  | 'slow' // answers correctly (like honest), but `slowMs` late
+  | 'hang' // never answers
+  | 'reset' // resets every connection at once
+  | 'badpub'; // answers like honest, and publishes bursts of malformed and lying +switch-master messages
 
 const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 const array = (items: string[]) => `*${items.length}\r\n${items.join('')}`;
 const record = (fields: Record<string, string>) => array(Object.entries(fields).flatMap(([k, v]) => [bulk(k), bulk(v)]));
+const push = (channel: string, payload: string) => array([bulk('message'), bulk(channel), bulk(payload)]);
 
 export class StandInSentinel {
   mode: StandInMode = 'placeholder';
+  /** What an honest answer names (set it to the real master). */
+  view = { ip: '127.0.0.1', port: 6379, epoch: 0 };
   liarAddress = { ip: '127.0.0.1', port: 1 };
+  liarEpoch = '999';
+  slowMs = 1500;
+  /** How many +switch-master messages one badpub burst sends. */
+  burst = 200;
   connections = 0;
+  commands = 0;
+  published = 0;
   private server: net.Server;
   private sockets = new Set<net.Socket>();
   port = 0;
@@ -47,9 +61,31 @@ export class StandInSentinel {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** The payloads of one badpub burst: malformed, placeholder, lying and unknown-cluster switches. */
+  badPayloads(): string[] {
+    const n = this.masterName;
+    const { ip, port } = this.view;
+    return [
+      'garbage',
+      '',
+      `${n}`,
+      `${n} ${ip} ${port} 0.0.0.0 0`,
+      `${n} ${ip} ${port} :: 0`,
+      `${n} ${ip} ${port} ${this.liarAddress.ip} ${this.liarAddress.port}`,
+      `${n} ${ip} ${port} 127.0.0.1 99999`,
+      `${n} ${ip} ${port} 127.0.0.1 -1`,
+      `${n} a b c d`,
+      `unknown-cluster 10.0.0.1 1 10.0.0.2 2`,
+      `${n} ${ip} ${port} ${'9'.repeat(300)} 6379`,
+      'x'.repeat(64 * 1024),
+    ];
+  }
+
   private masterFields(): Record<string, string> {
-    const addr = this.mode === 'liar' ? this.liarAddress : { ip: '0.0.0.0', port: 0 };
-    return { name: this.masterName, ip: addr.ip, port: String(addr.port), flags: 'master', 'config-epoch': '999', 'num-slaves': '1', 'num-other-sentinels': '0', quorum: '1' };
+    const base = { name: this.masterName, flags: 'master', 'num-slaves': '1', 'num-other-sentinels': '0', quorum: '1' };
+    if (this.mode === 'liar') return { ...base, ip: this.liarAddress.ip, port: String(this.liarAddress.port), 'config-epoch': this.liarEpoch };
+    if (this.mode === 'placeholder') return { ...base, ip: '0.0.0.0', port: '0', 'config-epoch': '999' };
+    return { ...base, ip: this.view.ip, port: String(this.view.port), 'config-epoch': String(this.view.epoch) };
   }
 
   private serve(socket: net.Socket): void {
@@ -68,34 +104,51 @@ export class StandInSentinel {
         const parsed = parseCommand(buffer);
         if (!parsed) return;
         buffer = buffer.slice(parsed.length);
-        this.answer(socket, parsed.args);
+        this.commands++;
+        const mode = this.mode;
+        if (mode === 'slow') setTimeout(() => !socket.destroyed && this.answer(socket, parsed.args, mode), this.slowMs);
+        else this.answer(socket, parsed.args, mode);
       }
     });
   }
 
-  private answer(socket: net.Socket, args: string[]): void {
+  private answer(socket: net.Socket, args: string[], mode: StandInMode): void {
     const cmd = args.map((a) => a.toUpperCase());
-    const mode = this.mode;
-    if (mode === 'slow') return;
+    if (mode === 'hang') return;
     if (mode === 'wrongtype') return void socket.write(':42\r\n');
     if (cmd[0] === 'SUBSCRIBE') {
       args.slice(1).forEach((ch, i) => socket.write(array([bulk('subscribe'), bulk(ch), `:${i + 1}\r\n`])));
+      if (mode === 'badpub') this.publishBurst(socket);
       return;
     }
     if (cmd[0] === 'PING') return void socket.write('+PONG\r\n');
     if (cmd[0] === 'SENTINEL' && cmd[1] === 'MASTERS') {
       if (mode === 'malformed') return void socket.write(array([bulk('name'), array([':1\r\n']), '+OK\r\n']));
+      if (mode === 'badfields') return void socket.write(array([record({ name: this.masterName, ip: '127.0.0.1', port: 'abc', 'config-epoch': '-1' }), record({ ip: '127.0.0.1', port: '6379' })]));
       if (mode === 'truncated') {
         socket.write('*1\r\n*10\r\n$4\r\nname\r\n$7\r\ntest');
         socket.end();
         return;
       }
       if (mode === 'oversized') return void socket.write(array([bulk('x'.repeat(4 * 1024 * 1024))]));
+      if (mode === 'hugearray') return void socket.write(array(Array.from({ length: 20000 }, (_, i) => record({ name: `junk-${i}`, ip: 'x', port: String(i % 70000), 'config-epoch': 'NaN' }))));
       return void socket.write(array([record(this.masterFields())]));
     }
     if (cmd[0] === 'SENTINEL' && cmd[1] === 'MASTER') return void socket.write(record(this.masterFields()));
     if (cmd[0] === 'SENTINEL' && cmd[1] === 'SENTINELS') return void socket.write('*0\r\n');
     socket.write(`-ERR unknown command '${args[0] ?? ''}'\r\n`);
+  }
+
+  /** Bursts of bad +switch-master (and other event) messages on a subscribed connection, then one of the wrong shape. */
+  private publishBurst(socket: net.Socket): void {
+    const payloads = this.badPayloads();
+    const out: string[] = [];
+    for (let i = 0; i < this.burst; i++) out.push(push('+switch-master', payloads[i % payloads.length]!));
+    out.push(push('+odown', 'master garbage'), push('+config-update-from-sentinel', '@'), push('+failover-end', `master ${this.masterName} 1.2.3.4 0`));
+    this.published += this.burst;
+    socket.write(out.join(''));
+    // A push of the wrong shape: an integer where the payload should be.
+    setTimeout(() => !socket.destroyed && socket.write(array([bulk('message'), bulk('+switch-master'), ':7\r\n'])), 200);
   }
 }
 
