@@ -45,8 +45,11 @@ for (const runtime of [true, false]) {
         assert.equal(reloads(setup.reloadLog), 2, 'exactly one reload for the failover');
         early.disconnect();
       }
-      const rendered = readFileSync(setup.outputPath, 'utf8');
-      assert.match(rendered, new RegExp(`server R_testing_1 127\\.0\\.0\\.1:${replica.port} `));
+      // With the runtime API the file is written just after the live switch: wait for it.
+      const rendered = await waitFor(() => {
+        const text = readFileSync(setup.outputPath, 'utf8');
+        return new RegExp(`server R_testing_1 127\\.0\\.0\\.1:${replica.port} `).test(text) ? text : undefined;
+      }, { timeoutMs: 5000, what: 'the file to name the new master' });
       assert.doesNotMatch(rendered, /:0 /);
 
       // The FAQ scenario: old master back as a standalone master; it must never get a client.
