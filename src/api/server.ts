@@ -4,7 +4,7 @@ import { EventStream } from './stream.js';
 import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/output.js';
 import type { TopologyStore } from '../topology/store.js';
-import type { SinkStatus } from '../sinks/types.js';
+import type { OutputStatus } from '../outputs/types.js';
 import type { SentinelStatus } from '../sentinel/watcher.js';
 import type { ListenTarget } from './bind.js';
 import type { Registry } from 'prom-client';
@@ -18,7 +18,7 @@ export interface ApiDeps {
   config(): Config;
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
-  outputs(): SinkStatus[];
+  outputs(): OutputStatus[];
   /** Present for the HAProxy flavour: serves /api/template and /api/haproxy. */
   haproxy?(): HaproxyView | undefined;
   events?(): unknown[];

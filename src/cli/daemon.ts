@@ -5,11 +5,11 @@ import type { ListenTarget } from '../api/bind.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
 import { TopologyStore } from '../topology/store.js';
-import { SinkRunner } from '../sinks/runner.js';
-import type { Sink } from '../sinks/types.js';
-import { createHaproxySink } from '../sinks/haproxy/index.js';
-import { createConsulSink } from '../sinks/consul/index.js';
-import { createExecSink, createWebhookSink } from '../sinks/hooks/index.js';
+import { OutputRunner } from '../outputs/runner.js';
+import type { Output } from '../outputs/types.js';
+import { createHaproxyOutput } from '../outputs/haproxy/index.js';
+import { createConsulOutput } from '../outputs/consul/index.js';
+import { createExecOutput, createWebhookOutput } from '../outputs/hooks/index.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
 
@@ -31,27 +31,27 @@ function definitions(config: Config) {
 }
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
-export function createSinks(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Sink[] {
+export function createOutputs(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Output[] {
   const clusterNames = config.Clusters.map((c) => c.Name);
-  const sinks: Sink[] = [];
+  const outputs: Output[] = [];
   if (config.HAProxy && (flavour === 'haproxy' || flavour === 'auto')) {
-    sinks.push(createHaproxySink({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
+    outputs.push(createHaproxyOutput({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
   }
   if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
-    sinks.push(createConsulSink({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
+    outputs.push(createConsulOutput({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
   }
   // Command and webhook hooks work with every executable.
-  if (config.Exec?.length) sinks.push(createExecSink(config.Exec, { logger: logger.child({ output: 'exec' }) }));
-  if (config.Webhook?.length) sinks.push(createWebhookSink(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
-  return sinks;
+  if (config.Exec?.length) outputs.push(createExecOutput(config.Exec, { logger: logger.child({ output: 'exec' }) }));
+  if (config.Webhook?.length) outputs.push(createWebhookOutput(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
+  return outputs;
 }
 
-/** Wires sentinels → watcher → topology → sinks, plus the API. */
+/** Wires sentinels → watcher → topology → outputs, plus the API. */
 export class Daemon {
   config: Config;
   readonly topology: TopologyStore;
   readonly watcher: SentinelWatcher;
-  private runners: SinkRunner[] = [];
+  private runners: OutputRunner[] = [];
   readonly metrics: Metrics;
   readonly stream: EventStream;
   private api: FastifyInstance | null = null;
@@ -80,8 +80,8 @@ export class Daemon {
     return { version: snapshot.version, clusters: snapshot.clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50) };
   }
 
-  private newRunner(sink: Sink): SinkRunner {
-    return new SinkRunner(sink, this.opts.logger, {
+  private newRunner(output: Output): OutputRunner {
+    return new OutputRunner(output, this.opts.logger, {
       onApplied: (output, changes, ms) => {
         this.metrics.onApplied(output, changes, ms);
         this.stream.notify();
@@ -102,16 +102,16 @@ export class Daemon {
   /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
   async start(): Promise<void> {
     const log = this.opts.logger;
-    const sinks = createSinks(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
-    for (const sink of sinks) await sink.init?.();
-    this.runners = sinks.map((s) => this.newRunner(s));
+    const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
+    for (const output of outputs) await output.init?.();
+    this.runners = outputs.map((s) => this.newRunner(s));
 
     this.api = buildApi({
       config: () => this.config,
       topology: this.topology,
       sentinels: () => this.watcher.sentinels(),
       outputs: () => this.runners.map((r) => r.status()),
-      haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.sink.name === 'haproxy')?.sink as unknown as HaproxyView | undefined,
+      haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
       events: () => this.events,
       metrics: this.metrics.registry,
       stream: this.stream,
@@ -192,17 +192,17 @@ export class Daemon {
       this.record({ type: 'config-reload', ok: false, error: (err as Error).message, at: new Date().toISOString() });
       return false;
     }
-    let sinks: Sink[];
+    let outputs: Output[];
     try {
-      sinks = createSinks(this.opts.flavour, config, log, () => this.sentinelsHealthy());
-      for (const sink of sinks) await sink.init?.();
+      outputs = createOutputs(this.opts.flavour, config, log, () => this.sentinelsHealthy());
+      for (const output of outputs) await output.init?.();
     } catch (err) {
       log.error({ err: (err as Error).message }, 'configuration reload rejected (output could not start); still running on the previous configuration');
       this.record({ type: 'config-reload', ok: false, error: (err as Error).message, at: new Date().toISOString() });
       return false;
     }
     const old = this.runners;
-    this.runners = sinks.map((s) => this.newRunner(s));
+    this.runners = outputs.map((s) => this.newRunner(s));
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
     await this.watcher.reconfigure(config);

@@ -3,10 +3,10 @@ import type { z } from 'zod';
 import { canonicalize, formatPath } from './canonicalize.js';
 import { applyEnvOverrides } from './env.js';
 import { canonicalShape, configSchema, type BaseConfig } from './schema.js';
-import { haproxySectionSchema, type HaproxySection } from '../sinks/haproxy/config.js';
-import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../sinks/consul/config.js';
+import { haproxySectionSchema, type HaproxySection } from '../outputs/haproxy/config.js';
+import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../outputs/consul/config.js';
 import { joinHostPort } from './address.js';
-import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../sinks/hooks/config.js';
+import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../outputs/hooks/config.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
 import { parseTemplate, TemplateError } from '../template/index.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { haproxySectionSchema } from '../sinks/haproxy/config.js';
-import { consulSectionSchema } from '../sinks/consul/config.js';
-import { execSectionSchema, webhookSectionSchema } from '../sinks/hooks/config.js';
+import { haproxySectionSchema } from '../outputs/haproxy/config.js';
+import { consulSectionSchema } from '../outputs/consul/config.js';
+import { execSectionSchema, webhookSectionSchema } from '../outputs/hooks/config.js';
 
 /** Canonical keys are the original's PascalCase names; user files may use any case. */
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SinkStatus } from '../sinks/types.js';
+import type { OutputStatus } from '../outputs/types.js';
 import type { SentinelStatus } from '../sentinel/watcher.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterChange } from '../topology/types.js';
@@ -8,7 +8,7 @@ import { stateName } from '../sentinel/state.js';
 export interface MetricsSources {
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
-  outputs(): SinkStatus[];
+  outputs(): OutputStatus[];
 }
 
 /** Prometheus metrics; gauges read the live state at scrape time so nothing can drift. */

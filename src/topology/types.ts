@@ -28,7 +28,7 @@ export interface MasterChange {
   announcedAt: number | null;
 }
 
-/** The whole current view. Sinks always receive one of these, never a partial state. */
+/** The whole current view. Outputs always receive one of these, never a partial state. */
 export interface TopologySnapshot {
   /** Every configured cluster, sorted by name (byte order). */
   clusters: ClusterState[];

@@ -5,8 +5,8 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { ConsulClient, ConsulHttpError, ConsulUnreachableError } from '../../src/sinks/consul/client.js';
-import { consulSectionSchema, createConsulSink } from '../../src/sinks/consul/index.js';
+import { ConsulClient, ConsulHttpError, ConsulUnreachableError } from '../../src/outputs/consul/client.js';
+import { consulSectionSchema, createConsulOutput } from '../../src/outputs/consul/index.js';
 import { makeTestCertificates, useCleanup } from '../harness/index.js';
 
 /** The Consul HTTP client against plain Node servers (no Consul behaviour needed here). */
@@ -83,9 +83,9 @@ describe('Consul HTTP client', () => {
     const noCa = new ConsulClient(cfg({ Address: `127.0.0.1:${port}`, Scheme: 'https', TimeoutMs: 2000 }));
     await assert.rejects(noCa.request('GET', '/v1/agent/services'), (e: Error) => e instanceof ConsulUnreachableError && /certificate/i.test(e.message));
     noCa.close();
-    const sink = createConsulSink({ config: cfg({ Scheme: 'https', CaFile: '/nonexistent/ca.pem' }), clusterNames: [], logger: pino({ level: 'silent' }) });
-    await assert.rejects(sink.init!(), /Consul.CaFile: cannot read "\/nonexistent\/ca.pem"/);
-    assert.equal(sink.status().details?.address, 'https://127.0.0.1:8500', 'status works without the client');
-    await sink.close();
+    const output = createConsulOutput({ config: cfg({ Scheme: 'https', CaFile: '/nonexistent/ca.pem' }), clusterNames: [], logger: pino({ level: 'silent' }) });
+    await assert.rejects(output.init!(), /Consul.CaFile: cannot read "\/nonexistent\/ca.pem"/);
+    assert.equal(output.status().details?.address, 'https://127.0.0.1:8500', 'status works without the client');
+    await output.close();
   });
 });

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createExecSink, execSectionSchema } from '../../src/sinks/hooks/index.js';
-import type { Sink } from '../../src/sinks/types.js';
+import { createExecOutput, execSectionSchema } from '../../src/outputs/hooks/index.js';
+import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 import { useCleanup, waitFor } from '../harness/index.js';
 
@@ -87,8 +87,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function details(sink: Sink) {
-  return sink.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
+function details(output: Output) {
+  return output.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
 }
 
 async function timed<T>(p: Promise<T>): Promise<number> {
@@ -103,15 +103,15 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
   it('runs the command once per change with the event on stdin and in the environment, without waiting for it', async () => {
     const w = workspace();
     const { logger, lines } = capturingLogger();
-    const sink = createExecSink(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'rec', JSON.stringify({ sleepMs: 800 }), 'extra arg; $(touch /tmp/no)'] }]), { logger, retryMinMs: 50, retryMaxMs: 200 });
-    cleanup.add(() => sink.close());
+    const output = createExecOutput(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'rec', JSON.stringify({ sleepMs: 800 }), 'extra arg; $(touch /tmp/no)'] }]), { logger, retryMinMs: 50, retryMaxMs: 200 });
+    cleanup.add(() => output.close());
 
     // First confirmation after a start: previous is null, not a change of master.
-    await sink.apply(snapshot(1, { testing: A }), [change('testing', null, A, 1)]);
+    await output.apply(snapshot(1, { testing: A }), [change('testing', null, A, 1)]);
     const snap = snapshot(2, { testing: B });
-    const ms = await timed(sink.apply(snap, [change('testing', A, B)]));
+    const ms = await timed(output.apply(snap, [change('testing', A, B)]));
     assert.ok(ms < 100, `apply returned in ${ms.toFixed(0)} ms although the command takes 800 ms`);
-    assert.equal(details(sink).queued, 1);
+    assert.equal(details(output).queued, 1);
 
     const [run] = await waitFor(() => (w.runs().length === 1 ? w.runs() : undefined), { timeoutMs: 10000, what: 'the command ran' });
     assert.equal(run!.tag, 'rec');
@@ -136,12 +136,12 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
       },
     );
 
-    await waitFor(() => details(sink).deliveries === 1, { timeoutMs: 5000, what: 'delivery counted' });
-    const d = details(sink);
+    await waitFor(() => details(output).deliveries === 1, { timeoutMs: 5000, what: 'delivery counted' });
+    const d = details(output);
     assert.equal(d.queued, 0);
     assert.equal(d.deliveryFailures, 0);
     assert.ok(d.hooks[0]!.lastDeliveryAt);
-    assert.equal(sink.status().lastError, null);
+    assert.equal(output.status().lastError, null);
     const delivered = lines.find((l) => l.msg === 'exec hook delivered');
     assert.ok(delivered, 'delivery logged');
     assert.equal(delivered.output, 'hook rec handled testing', 'the command\'s output is in the log');
@@ -154,18 +154,18 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const w = workspace();
     const { logger, lines } = capturingLogger();
     const counter = join(w.dir, 'count');
-    const sink = createExecSink(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'flaky', JSON.stringify({ failTimes: 2, counter })] }]), { logger, retryMinMs: 200, retryMaxMs: 1000 });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const output = createExecOutput(execSectionSchema.parse([{ Command: process.execPath, Args: [w.script, 'flaky', JSON.stringify({ failTimes: 2, counter })] }]), { logger, retryMinMs: 200, retryMaxMs: 1000 });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
 
-    await waitFor(() => details(sink).deliveryFailures === 1, { timeoutMs: 5000, what: 'first failure' });
-    assert.match(sink.status().lastError ?? '', /exited with code 3.*failing on purpose, run 1/);
+    await waitFor(() => details(output).deliveryFailures === 1, { timeoutMs: 5000, what: 'first failure' });
+    assert.match(output.status().lastError ?? '', /exited with code 3.*failing on purpose, run 1/);
     const [run] = await waitFor(() => (w.runs().length === 1 ? w.runs() : undefined), { timeoutMs: 10000, what: 'the command succeeded on the third run' });
     assert.equal(readFileSync(counter, 'utf8'), '3');
-    await waitFor(() => details(sink).deliveries === 1, { timeoutMs: 2000, what: 'delivery counted' });
-    const d = details(sink);
+    await waitFor(() => details(output).deliveries === 1, { timeoutMs: 2000, what: 'delivery counted' });
+    const d = details(output);
     assert.deepEqual({ failures: d.deliveryFailures, dropped: d.dropped, queued: d.queued }, { failures: 2, dropped: 0, queued: 0 });
-    assert.equal(sink.status().lastError, null, 'the error clears once delivered');
+    assert.equal(output.status().lastError, null, 'the error clears once delivered');
     const retries = lines.filter((l) => l.msg === 'exec hook failed; will retry');
     assert.equal(retries.length, 2);
     assert.ok((retries[1]!.retryInMs as number) >= (retries[0]!.retryInMs as number) * 0.9, 'backoff does not shrink');
@@ -177,15 +177,15 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const { logger, lines } = capturingLogger();
     const pids = join(w.dir, 'pids');
     // Through a shell: the grandchild `sleep` must die with the group, not be orphaned.
-    const sink = createExecSink(execSectionSchema.parse([{ Command: `sleep 60 & echo $! >> ${pids}; wait`, Shell: true, TimeoutMs: 300, MaxAttempts: 2 }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
-    cleanup.add(() => sink.close());
+    const output = createExecOutput(execSectionSchema.parse([{ Command: `sleep 60 & echo $! >> ${pids}; wait`, Shell: true, TimeoutMs: 300, MaxAttempts: 2 }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
+    cleanup.add(() => output.close());
     const started = Date.now();
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    await waitFor(() => details(sink).dropped === 1, { timeoutMs: 5000, what: 'event dropped after two timeouts' });
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(output).dropped === 1, { timeoutMs: 5000, what: 'event dropped after two timeouts' });
     assert.ok(Date.now() - started < 3000);
-    const d = details(sink);
+    const d = details(output);
     assert.deepEqual({ deliveries: d.deliveries, failures: d.deliveryFailures, dropped: d.dropped, queued: d.queued }, { deliveries: 0, failures: 2, dropped: 1, queued: 0 });
-    assert.match(sink.status().lastError ?? '', /timed out after 300ms/);
+    assert.match(output.status().lastError ?? '', /timed out after 300ms/);
     const sleepers = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     assert.equal(sleepers.length, 2, 'one run per attempt');
     await waitFor(() => sleepers.every((p) => !alive(p)), { timeoutMs: 2000, what: 'grandchildren killed with the group' });
@@ -196,12 +196,12 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const w = workspace();
     const { logger } = capturingLogger();
     const marker = join(w.dir, 'should-not-exist');
-    const sink = createExecSink(execSectionSchema.parse([{ Command: `touch ${marker}; true` }, { Command: '/nonexistent/hook' }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    await waitFor(() => details(sink).dropped === 2, { timeoutMs: 5000, what: 'both dropped' });
+    const output = createExecOutput(execSectionSchema.parse([{ Command: `touch ${marker}; true` }, { Command: '/nonexistent/hook' }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(output).dropped === 2, { timeoutMs: 5000, what: 'both dropped' });
     await new Promise((r) => setTimeout(r, 300));
-    const d = details(sink);
+    const d = details(output);
     assert.equal(d.deliveryFailures, 2, 'one attempt each: ENOENT is permanent');
     assert.equal(existsSync(marker), false, 'the command string was not given to a shell');
     assert.match(d.hooks[1]!.lastError ?? '', /cannot run \/nonexistent\/hook/);
@@ -211,10 +211,10 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const w = workspace();
     const { logger } = capturingLogger();
     const out = join(w.dir, 'shell.out');
-    const sink = createExecSink(execSectionSchema.parse([{ Command: `printf '%s|%s|%s|' "$0" "$1" "$2" > ${out}; cat >> ${out}`, Args: ['one two', '$HOME'], Shell: true }]), { logger });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    const text = await waitFor(() => (details(sink).deliveries === 1 ? readFileSync(out, 'utf8') : undefined), { timeoutMs: 5000, what: 'shell hook ran' });
+    const output = createExecOutput(execSectionSchema.parse([{ Command: `printf '%s|%s|%s|' "$0" "$1" "$2" > ${out}; cat >> ${out}`, Args: ['one two', '$HOME'], Shell: true }]), { logger });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const text = await waitFor(() => (details(output).deliveries === 1 ? readFileSync(out, 'utf8') : undefined), { timeoutMs: 5000, what: 'shell hook ran' });
     assert.ok(text.startsWith('redishappy-hook|one two|$HOME|{'), text);
     assert.equal((JSON.parse(text.slice(text.indexOf('{'))) as { cluster: string }).cluster, 'testing');
   });
@@ -223,17 +223,17 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const w = workspace();
     const { logger } = capturingLogger();
     const opts = JSON.stringify({ sleepByCluster: { testing: 1000 } });
-    const sink = createExecSink(
+    const output = createExecOutput(
       execSectionSchema.parse([
         { Command: process.execPath, Args: [w.script, 'all', opts] },
         { Command: process.execPath, Args: [w.script, 'only-other', opts], Clusters: ['other'] },
       ]),
       { logger },
     );
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
-    await sink.apply(snapshot(3, { other: B, testing: B }), [change('other', A, B)]);
-    await sink.apply(snapshot(4, { other: B, testing: C }), [change('testing', B, C, 3)]);
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
+    await output.apply(snapshot(3, { other: B, testing: B }), [change('other', A, B)]);
+    await output.apply(snapshot(4, { other: B, testing: C }), [change('testing', B, C, 3)]);
     const runs = await waitFor(() => (w.runs().length === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
     const seq = runs.map((r) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`);
     // "other" is not held up by the slow "testing" events; "testing" events arrive in order, one at a time.
@@ -249,17 +249,17 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const { logger } = capturingLogger();
     const pids = join(w.dir, 'pids');
     const counter = join(w.dir, 'count');
-    const sink = createExecSink(
+    const output = createExecOutput(
       execSectionSchema.parse([
         { Command: `echo $$ >> ${pids}; exec sleep 60`, Shell: true, TimeoutMs: 60000 },
         { Command: process.execPath, Args: [w.script, 'failing', JSON.stringify({ failTimes: 100, counter })] },
       ]),
       { logger, retryMinMs: 300, retryMaxMs: 300 },
     );
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
     assert.ok(alive(pid!));
-    const ms = await timed(sink.close());
+    const ms = await timed(output.close());
     assert.ok(ms < 1000, `close took ${ms.toFixed(0)} ms`);
     await waitFor(() => !alive(pid!), { timeoutMs: 2000, what: 'running command killed on close' });
     const n = readFileSync(counter, 'utf8');

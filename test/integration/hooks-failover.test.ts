@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createExecSink, createWebhookSink, execSectionSchema, webhookSectionSchema } from '../../src/sinks/hooks/index.js';
-import { SinkRunner } from '../../src/sinks/runner.js';
-import type { Sink, SinkStatus } from '../../src/sinks/types.js';
+import { createExecOutput, createWebhookOutput, execSectionSchema, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
+import { OutputRunner } from '../../src/outputs/runner.js';
+import type { Output, OutputStatus } from '../../src/outputs/types.js';
 import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
@@ -37,13 +37,13 @@ async function receiver(cleanup: { add(fn: () => unknown): void }, status: () =>
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
 }
 
-class Recording implements Sink {
+class Recording implements Output {
   readonly name = 'fast';
   applied: number[] = [];
   async apply(): Promise<void> {
     this.applied.push(Date.now());
   }
-  status(): SinkStatus {
+  status(): OutputStatus {
     return { name: this.name, lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null };
   }
   async close(): Promise<void> {}
@@ -70,10 +70,10 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     const flaky = await receiver(cleanup, () => (++flakyCalls === 1 ? 503 : 200), () => 0);
     const slow = await receiver(cleanup, () => 200, () => 5000);
 
-    const exec = createExecSink(execSectionSchema.parse([{ Command: process.execPath, Args: [script, 'steady'] }, { Command: process.execPath, Args: [script, 'flaky'] }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
-    const hooks = createWebhookSink(webhookSectionSchema.parse([{ Url: good.url, Secret: 'hush' }, { Url: flaky.url }, { Url: slow.url, TimeoutMs: 10000 }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
+    const exec = createExecOutput(execSectionSchema.parse([{ Command: process.execPath, Args: [script, 'steady'] }, { Command: process.execPath, Args: [script, 'flaky'] }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
+    const hooks = createWebhookOutput(webhookSectionSchema.parse([{ Url: good.url, Secret: 'hush' }, { Url: flaky.url }, { Url: slow.url, TimeoutMs: 10000 }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
     const fast = new Recording();
-    const runners = [exec, hooks, fast].map((s) => new SinkRunner(s, log));
+    const runners = [exec, hooks, fast].map((s) => new OutputRunner(s, log));
     for (const r of runners) cleanup.add(() => r.close());
 
     const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }]));

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import pino from 'pino';
-import { createWebhookSink, webhookSectionSchema } from '../../src/sinks/hooks/index.js';
-import type { Sink } from '../../src/sinks/types.js';
+import { createWebhookOutput, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
+import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 import { freePort, useCleanup, waitFor } from '../harness/index.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
@@ -33,8 +33,8 @@ function capturingLogger() {
   return { logger, lines };
 }
 
-function details(sink: Sink) {
-  return sink.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ hook: string; deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
+function details(output: Output) {
+  return output.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ hook: string; deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
 }
 
 async function timed<T>(p: Promise<T>): Promise<number> {
@@ -49,13 +49,13 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
   it('sends one signed JSON POST per change, with the documented headers', async () => {
     const rx = await startWebhookReceiver(cleanup);
     const { logger } = capturingLogger();
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: `${rx.url}?team=ops`, Secret: 'hush', Headers: { Authorization: 'Bearer t0k', 'X-Team': 'ops' } }]), { logger });
-    cleanup.add(() => sink.close());
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: `${rx.url}?team=ops`, Secret: 'hush', Headers: { Authorization: 'Bearer t0k', 'X-Team': 'ops' } }]), { logger });
+    cleanup.add(() => output.close());
 
-    await sink.apply(snapshot(1, { testing: A }), [change('testing', null, A, 1)]);
+    await output.apply(snapshot(1, { testing: A }), [change('testing', null, A, 1)]);
     const snap = snapshot(2, { testing: B });
-    await sink.apply(snap, [change('testing', A, B)]);
-    await waitFor(() => details(sink).deliveries === 1, { timeoutMs: 5000, what: 'delivered' });
+    await output.apply(snap, [change('testing', A, B)]);
+    await waitFor(() => details(output).deliveries === 1, { timeoutMs: 5000, what: 'delivered' });
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(rx.received.length, 1, 'one POST per change, none for the first confirmation after start');
 
@@ -76,14 +76,14 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     assert.deepEqual(event.current, B);
     assert.equal(event.configEpoch, 2);
     assert.deepEqual(event.topology, snap);
-    assert.equal(details(sink).hooks[0]!.hook, `${new URL(rx.url).origin}/hook`, 'the status names the hook by origin and path only (no query)');
+    assert.equal(details(output).hooks[0]!.hook, `${new URL(rx.url).origin}/hook`, 'the status names the hook by origin and path only (no query)');
   });
 
   it('sends no signature header without a Secret', async () => {
     const rx = await startWebhookReceiver(cleanup);
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: rx.url }]), { logger: capturingLogger().logger });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url }]), { logger: capturingLogger().logger });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => rx.received.length === 1, { timeoutMs: 5000, what: 'delivered' });
     assert.equal(rx.received[0]!.headers['x-redishappy-signature'], undefined);
   });
@@ -94,7 +94,7 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     const slowFirst = await startWebhookReceiver(cleanup, (n) => ({ status: 200, delayMs: n === 0 ? 2000 : 0 }));
     const refusedPort = await freePort();
     const { logger, lines } = capturingLogger();
-    const sink = createWebhookSink(
+    const output = createWebhookOutput(
       webhookSectionSchema.parse([
         { Url: rx.url, Secret: 'k1' },
         { Url: slowFirst.url, TimeoutMs: 300 },
@@ -102,20 +102,20 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
       ]),
       { logger, retryMinMs: 50, retryMaxMs: 200 },
     );
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
 
-    await waitFor(() => rx.received.length === 5 && details(sink).hooks[0]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered on the fifth attempt' });
+    await waitFor(() => rx.received.length === 5 && details(output).hooks[0]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered on the fifth attempt' });
     const ids = new Set(rx.received.map((r) => r.headers['x-redishappy-delivery']));
     assert.equal(ids.size, 1, 'retries carry the same delivery id');
     assert.ok(rx.received.every((r) => verifySignature('k1', r.body, r.headers['x-redishappy-signature'])));
-    assert.equal(details(sink).hooks[0]!.failures, 4);
+    assert.equal(details(output).hooks[0]!.failures, 4);
 
-    await waitFor(() => details(sink).hooks[1]!.deliveries === 1, { timeoutMs: 10000, what: 'slow receiver delivered after a timeout' });
+    await waitFor(() => details(output).hooks[1]!.deliveries === 1, { timeoutMs: 10000, what: 'slow receiver delivered after a timeout' });
     assert.match(lines.find((l) => l.msg === 'webhook hook failed; will retry' && String(l.hook).endsWith(`${slowFirst.port}/hook`))?.err as string, /no answer within 300ms/);
 
-    assert.ok(details(sink).hooks[2]!.failures >= 1);
-    assert.match(details(sink).hooks[2]!.lastError ?? '', /fetch failed|ECONNREFUSED/);
+    assert.ok(details(output).hooks[2]!.failures >= 1);
+    assert.match(details(output).hooks[2]!.lastError ?? '', /fetch failed|ECONNREFUSED/);
     // The receiver comes up later on that port: the event still arrives.
     const late: string[] = [];
     const server = http.createServer((req, res) => {
@@ -128,41 +128,41 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     });
     cleanup.add(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
     await new Promise<void>((r) => server.listen(refusedPort, '127.0.0.1', r));
-    await waitFor(() => late.length === 1 && details(sink).hooks[2]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered once the receiver listens' });
-    assert.equal(sink.status().lastError, null, 'no error left once every hook delivered');
+    await waitFor(() => late.length === 1 && details(output).hooks[2]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered once the receiver listens' });
+    assert.equal(output.status().lastError, null, 'no error left once every hook delivered');
   });
 
   it('does not retry other 4xx answers (a permanent refusal), and counts the dropped event', async () => {
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 401, body: 'bad token' }));
     const { logger, lines } = capturingLogger();
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: rx.url }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    await waitFor(() => details(sink).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(output).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(rx.received.length, 1, 'no retry');
-    assert.match(sink.status().lastError ?? '', /: HTTP 401: bad token$/);
+    assert.match(output.status().lastError ?? '', /: HTTP 401: bad token$/);
     assert.ok(lines.some((l) => l.msg === 'webhook hook failed; giving up on this event'));
   });
 
   it('gives up after MaxAttempts', async () => {
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 502 }));
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: rx.url, MaxAttempts: 3 }]), { logger: capturingLogger().logger, retryMinMs: 20, retryMaxMs: 50 });
-    cleanup.add(() => sink.close());
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    await waitFor(() => details(sink).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, MaxAttempts: 3 }]), { logger: capturingLogger().logger, retryMinMs: 20, retryMaxMs: 50 });
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    await waitFor(() => details(output).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(rx.received.length, 3);
   });
 
   it('apply returns at once with a slow receiver; events of one cluster arrive in order, other clusters go ahead', async () => {
     const rx = await startWebhookReceiver(cleanup, (_n, post) => ({ status: 200, delayMs: (JSON.parse(post.body) as { cluster: string }).cluster === 'testing' ? 1000 : 0 }));
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 5000 }]), { logger: capturingLogger().logger });
-    cleanup.add(() => sink.close());
-    const t1 = await timed(sink.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]));
-    const t2 = await timed(sink.apply(snapshot(3, { other: B, testing: C }), [change('testing', B, C, 3), change('other', A, B)]));
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 5000 }]), { logger: capturingLogger().logger });
+    cleanup.add(() => output.close());
+    const t1 = await timed(output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]));
+    const t2 = await timed(output.apply(snapshot(3, { other: B, testing: C }), [change('testing', B, C, 3), change('other', A, B)]));
     assert.ok(t1 < 50 && t2 < 50, `apply took ${t1.toFixed(0)} / ${t2.toFixed(0)} ms`);
-    await waitFor(() => details(sink).deliveries === 3, { timeoutMs: 10000, what: 'three deliveries' });
+    await waitFor(() => details(output).deliveries === 3, { timeoutMs: 10000, what: 'three deliveries' });
     const seq = rx.events().map((e) => `${String(e.cluster)}:${(e.current as MasterAddress).ip}`);
     assert.deepEqual(seq, ['testing:10.0.0.2', 'other:10.0.0.2', 'testing:10.0.0.3'], 'other is not held up; testing stays in order');
     const testing = rx.received.filter((r) => r.body.includes('"cluster":"testing"'));
@@ -171,12 +171,12 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
 
   it('close() aborts an in-flight request promptly', async () => {
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 200, delayMs: 30000 }));
-    const sink = createWebhookSink(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 60000 }]), { logger: capturingLogger().logger });
-    await sink.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 60000 }]), { logger: capturingLogger().logger });
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => rx.received.length === 1, { timeoutMs: 5000, what: 'request in flight' });
-    const ms = await timed(sink.close());
+    const ms = await timed(output.close());
     assert.ok(ms < 500, `close took ${ms.toFixed(0)} ms`);
-    assert.equal(details(sink).deliveries, 0);
-    assert.equal(details(sink).deliveryFailures, 0, 'an abort on close is not a delivery failure');
+    assert.equal(details(output).deliveries, 0);
+    assert.equal(details(output).deliveryFailures, 0, 'an abort on close is not a delivery failure');
   });
 });

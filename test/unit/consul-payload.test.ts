@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentRegistration, catalogRegistration, checkConsulSection, consulSectionSchema, serviceFor, serviceId } from '../../src/sinks/consul/index.js';
-import { desiredView, entrySignature } from '../../src/sinks/consul/payload.js';
+import { agentRegistration, catalogRegistration, checkConsulSection, consulSectionSchema, serviceFor, serviceId } from '../../src/outputs/consul/index.js';
+import { desiredView, entrySignature } from '../../src/outputs/consul/payload.js';
 import type { ClusterState } from '../../src/topology/types.js';
 
 const cluster: ClusterState = { name: 'testing', externalPort: 6379, master: { ip: '10.0.0.2', port: 6380 }, configEpoch: 3, confirmedAt: '2026-11-24T00:00:00.000Z', agreeingSentinels: [] };

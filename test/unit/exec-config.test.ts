@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
-import { execSectionSchema, hookEnv, hookEvent } from '../../src/sinks/hooks/index.js';
+import { execSectionSchema, hookEnv, hookEvent } from '../../src/outputs/hooks/index.js';
 import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
 const base = { Clusters: [{ Name: 'testing', ExternalPort: 6379 }, { Name: 'other', ExternalPort: 6380 }], Sentinels: [{ Host: '127.0.0.1', Port: 26379 }] };

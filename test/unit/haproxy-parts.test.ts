@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync, chmodSync, symlinkSync, readdirSync, existsSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { haproxySectionSchema } from '../../src/sinks/haproxy/config.js';
-import { assertSafeWord, canonicalIp, parseRuntimeSocket, parseServersState } from '../../src/sinks/haproxy/runtime.js';
-import { runShell, shellQuote } from '../../src/sinks/haproxy/shell.js';
-import { restoreFile, writeAtomic } from '../../src/sinks/haproxy/apply-file.js';
+import { haproxySectionSchema } from '../../src/outputs/haproxy/config.js';
+import { assertSafeWord, canonicalIp, parseRuntimeSocket, parseServersState } from '../../src/outputs/haproxy/runtime.js';
+import { runShell, shellQuote } from '../../src/outputs/haproxy/shell.js';
+import { restoreFile, writeAtomic } from '../../src/outputs/haproxy/apply-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rh-haproxy-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

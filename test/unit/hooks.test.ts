@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { execSectionSchema, hookEnv, hookEvent, sign, webhookSectionSchema } from '../../src/sinks/hooks/index.js';
+import { execSectionSchema, hookEnv, hookEvent, sign, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { configurationForApi } from '../../src/config/output.js';
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { SinkRunner, mergeChanges } from '../../src/sinks/runner.js';
-import type { Sink, SinkStatus } from '../../src/sinks/types.js';
+import { OutputRunner, mergeChanges } from '../../src/outputs/runner.js';
+import type { Output, OutputStatus } from '../../src/outputs/types.js';
 import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
 const log = pino({ level: 'silent' });
@@ -16,7 +16,7 @@ const change = (cluster: string, from: string | null, to: string): MasterChange 
   announcedAt: null,
 });
 
-class RecordingSink implements Sink {
+class RecordingOutput implements Output {
   readonly name = 'rec';
   calls: Array<{ version: number; changes: MasterChange[] }> = [];
   failNext = 0;
@@ -30,36 +30,36 @@ class RecordingSink implements Sink {
       throw new Error('boom');
     }
   }
-  status(): SinkStatus {
+  status(): OutputStatus {
     return { name: this.name, lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null };
   }
   async close(): Promise<void> {}
 }
 
-describe('sink runner', () => {
+describe('output runner', () => {
   it('coalesces everything submitted during an apply into one next apply of the latest snapshot', async () => {
-    const sink = new RecordingSink();
-    sink.gate = new Promise((r) => (sink.release = r));
-    const runner = new SinkRunner(sink, log);
+    const output = new RecordingOutput();
+    output.gate = new Promise((r) => (output.release = r));
+    const runner = new OutputRunner(output, log);
     runner.submit(snap(1), [change('a', null, 'x')]);
     for (let i = 2; i <= 50; i++) runner.submit(snap(i), [change(`c${i}`, 'o', 'n')]);
-    sink.release?.();
-    sink.gate = null;
+    output.release?.();
+    output.gate = null;
     await runner.idle();
-    assert.equal(sink.calls.length, 2);
-    assert.equal(sink.calls[1]?.version, 50);
-    assert.equal(sink.calls[1]?.changes.length, 49);
+    assert.equal(output.calls.length, 2);
+    assert.equal(output.calls[1]?.version, 50);
+    assert.equal(output.calls[1]?.changes.length, 49);
     await runner.close();
   });
 
   it('retries a failed apply with the newest state', async () => {
-    const sink = new RecordingSink();
-    sink.failNext = 2;
-    const runner = new SinkRunner(sink, log, { retryMinMs: 5, retryMaxMs: 20 });
+    const output = new RecordingOutput();
+    output.failNext = 2;
+    const runner = new OutputRunner(output, log, { retryMinMs: 5, retryMaxMs: 20 });
     runner.submit(snap(1), [change('a', null, 'x')]);
     await runner.idle();
-    assert.equal(sink.calls.length, 3);
-    assert.deepEqual(sink.calls.map((c) => c.changes.length), [1, 1, 1]);
+    assert.equal(output.calls.length, 3);
+    assert.deepEqual(output.calls.map((c) => c.changes.length), [1, 1, 1]);
     await runner.close();
   });
 
@@ -70,17 +70,17 @@ describe('sink runner', () => {
   });
 });
 
-describe('sink runner settle window', () => {
+describe('output runner settle window', () => {
   it('applies a burst arriving within settleMs as one apply', async () => {
-    const sink = new RecordingSink();
-    Object.assign(sink, { settleMs: 30 });
-    const runner = new SinkRunner(sink, log);
+    const output = new RecordingOutput();
+    Object.assign(output, { settleMs: 30 });
+    const runner = new OutputRunner(output, log);
     runner.submit(snap(1), [change('a', 'o', 'n')]);
     runner.submit(snap(2), [change('b', 'o', 'n')]);
     runner.submit(snap(3), [change('c', 'o', 'n')]);
     await runner.idle();
-    assert.equal(sink.calls.length, 1);
-    assert.equal(sink.calls[0]?.changes.length, 3);
+    assert.equal(output.calls.length, 1);
+    assert.equal(output.calls[0]?.changes.length, 3);
     await runner.close();
   });
 });

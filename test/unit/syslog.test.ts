@@ -19,8 +19,8 @@ describe('syslog', () => {
     const port = (server.address() as { port: number }).port;
     const received: string[] = [];
     server.on('message', (m) => received.push(m.toString()));
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    const logging = createLogging({ level: 'info', destination: sink, syslog: { Enabled: true, Address: `udp://127.0.0.1:${port}`, Facility: 'local0', Tag: 'rh-test', Level: 'warn' } });
+    const output = new Writable({ write: (_c, _e, cb) => cb() });
+    const logging = createLogging({ level: 'info', destination: output, syslog: { Enabled: true, Address: `udp://127.0.0.1:${port}`, Facility: 'local0', Tag: 'rh-test', Level: 'warn' } });
     logging.logger.info('just info');
     logging.logger.warn({ sentinel: 'h:1', password: 'hunter2' }, 'sentinel is down');
     logging.logger.error('apply failed');

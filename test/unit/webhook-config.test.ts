@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { configurationForApi } from '../../src/config/output.js';
-import { sign, webhookSectionSchema } from '../../src/sinks/hooks/index.js';
+import { sign, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import { verifySignature } from '../support/webhook-receiver.js';
 
 const base = { Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: 26379 }] };

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { ClusterState, MasterChange, TopologySnapshot } from '../../topology/types.js';
-import type { Sink, SinkStatus } from '../types.js';
+import type { Output, OutputStatus } from '../types.js';
 import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
 import { SERVICE_ID_PREFIX, serviceFor, serviceId, type ConsulSection } from './config.js';
 import { agentRegistration, catalogRegistration, checkId, desiredView, entrySignature, type EntryView } from './payload.js';
 
-export interface ConsulSinkOptions {
+export interface ConsulOutputOptions {
   config: ConsulSection;
   /** The configured clusters; services of other clusters with our ID prefix are deregistered. */
   clusterNames: string[];
@@ -44,7 +44,7 @@ interface CatalogServiceEntry {
   ServiceMeta?: Record<string, string> | null;
 }
 
-export function createConsulSink(opts: ConsulSinkOptions): Sink {
+export function createConsulOutput(opts: ConsulOutputOptions): Output {
   return new ConsulOutput(opts);
 }
 
@@ -58,13 +58,13 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * - Clusters without a confirmed master are left alone (Consul keeps the last one).
  * - Agent mode keeps a TTL check passing while a sentinel is alive.
  * - Deregisters services with our ID prefix whose cluster is no longer configured (first apply
- *   after a start or a SIGHUP, which creates a new sink).
+ *   after a start or a SIGHUP, which creates a new output).
  * - apply throws when something failed; the runner retries it with backoff. Every HTTP call has a
  *   deadline; close() aborts calls in flight and stops the timers.
  * - Registration, reconcile and stale removal never interleave (one at a time), so a reconcile
  *   that read an older state can never overwrite a newer master.
  */
-class ConsulOutput implements Sink {
+class ConsulOutput implements Output {
   readonly name = 'consul';
   private readonly cfg: ConsulSection;
   private clientInstance: ConsulClient | null = null;
@@ -92,7 +92,7 @@ class ConsulOutput implements Sink {
   private lastReconcileAt: string | null = null;
   private readonly counters = { registrations: 0, registrationFailures: 0, deregistrations: 0, reconcileDrifts: 0, ttlPasses: 0, ttlFailures: 0, ttlErrors: 0 };
 
-  constructor(opts: ConsulSinkOptions) {
+  constructor(opts: ConsulOutputOptions) {
     this.cfg = opts.config;
     this.log = opts.logger;
     this.configured = new Set(opts.clusterNames);
@@ -121,7 +121,7 @@ class ConsulOutput implements Sink {
     this.log.info({ consul: this.address, mode: this.cfg.Mode, ttlSeconds: this.ttlOn ? this.cfg.TtlSeconds : 0, reconcileIntervalMs: this.cfg.ReconcileIntervalMs }, 'Consul output ready');
   }
 
-  status(): SinkStatus {
+  status(): OutputStatus {
     return {
       name: this.name,
       lastAppliedAt: this.lastAppliedAt,

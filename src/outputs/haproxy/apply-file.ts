@@ -9,7 +9,7 @@ import { runShell, shellQuote, type ShellResult } from './shell.js';
  * either the old or the new file.
  */
 
-/** Unique across sink instances in this process (a config reload creates a new sink). */
+/** Unique across output instances in this process (a config reload creates a new output). */
 let tmpCounter = 0;
 
 /** Current content, or null when the file does not exist. */

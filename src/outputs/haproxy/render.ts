@@ -55,7 +55,7 @@ export interface BuildResult {
  * Builds the template data from the WHOLE snapshot. A cluster without a confirmed (and
  * presentable) master is left out of `.Clusters`, so its frontend is absent rather than
  * rendered as `:0` or an empty address (the original's defect).
- * `clusterNames` (the sink's configured clusters) filters a snapshot taken before a config reload.
+ * `clusterNames` (the output's configured clusters) filters a snapshot taken before a config reload.
  */
 export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: readonly string[]): BuildResult {
   const wanted = clusterNames ? new Set(clusterNames) : null;

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
-import type { Sink, SinkStatus } from '../types.js';
+import type { Output, OutputStatus } from '../types.js';
 import type { HaproxySection } from './config.js';
 import { buildTemplateData, sampleTemplateData, withAddresses, type TemplateData } from './render.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
@@ -11,22 +11,22 @@ import { commitCandidate, discardCandidate, readIfExists, restoreFile, validateC
 import { describeShellFailure, runShell } from './shell.js';
 import { RuntimeClient, assertSafeWord, describeTarget, parseRuntimeSocket } from './runtime.js';
 
-export interface HaproxySink extends Sink {
+export interface HaproxyOutput extends Output {
   /** The template text currently in use (the last one that parsed). */
   templateText(): string;
   /** OutputPath as it is on disk now. */
   renderedFile(): Promise<string>;
 }
 
-export interface HaproxySinkOptions {
+export interface HaproxyOutputOptions {
   config: HaproxySection;
   logger: Logger;
   /** The configured clusters; a snapshot taken before a config reload is filtered to these. */
   clusterNames?: string[];
 }
 
-export function createHaproxySink(opts: HaproxySinkOptions): HaproxySink {
-  return new HaproxyOutput(opts);
+export function createHaproxyOutput(opts: HaproxyOutputOptions): HaproxyOutput {
+  return new HaproxyTemplateOutput(opts);
 }
 
 interface LiveSwitch {
@@ -44,7 +44,7 @@ function firstLines(text: string, max = 2000): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-class HaproxyOutput implements HaproxySink {
+class HaproxyTemplateOutput implements HaproxyOutput {
   readonly name = 'haproxy';
   readonly settleMs: number;
   private readonly cfg: HaproxySection;
@@ -72,7 +72,7 @@ class HaproxyOutput implements HaproxySink {
   private lastRuntimeError: string | null = null;
   private lastOutcome: Outcome | null = null;
 
-  constructor(opts: HaproxySinkOptions) {
+  constructor(opts: HaproxyOutputOptions) {
     this.cfg = opts.config;
     this.settleMs = opts.config.ReloadSettleMs ?? 0;
     this.log = opts.logger;
@@ -305,7 +305,7 @@ class HaproxyOutput implements HaproxySink {
     return new Error(message);
   }
 
-  status(): SinkStatus {
+  status(): OutputStatus {
     return {
       name: this.name,
       lastAppliedAt: this.lastAppliedAt,

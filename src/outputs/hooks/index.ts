@@ -1,4 +1,4 @@
-export { createExecSink, createWebhookSink, type HookSinkOptions } from './sink.js';
+export { createExecOutput, createWebhookOutput, type HookOutputOptions } from './output.js';
 export { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from './config.js';
 export { hookEvent, hookEnv, type HookEvent } from './payload.js';
 export { sign } from './deliver-webhook.js';

@@ -39,7 +39,7 @@ export interface ConsulResponse<T> {
 /**
  * A minimal client for Consul's HTTP API. Every call has a hard deadline of TimeoutMs (connect,
  * send and the whole answer), the ACL token goes in X-Consul-Token, JSON in and out. No retries
- * here: the sink decides what to retry. close() aborts calls in flight and refuses new ones.
+ * here: the output decides what to retry. close() aborts calls in flight and refuses new ones.
  * Nothing in here knows about tests: it talks to a real Consul unchanged.
  */
 export class ConsulClient {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../topology/types.js';
-import type { Sink, SinkStatus } from './types.js';
+import type { Output, OutputStatus } from './types.js';
 
 export interface RunnerOptions {
   retryMinMs?: number;
@@ -21,11 +21,11 @@ export function mergeChanges(a: MasterChange[], b: MasterChange[]): MasterChange
 }
 
 /**
- * Drives one sink so that it can never block the watcher or other sinks: `submit` returns at once;
+ * Drives one output so that it can never block the watcher or other outputs: `submit` returns at once;
  * one apply runs at a time; whatever arrives meanwhile is coalesced into a single next apply of
  * the latest snapshot; a failed apply is retried with backoff (with the latest snapshot).
  */
-export class SinkRunner {
+export class OutputRunner {
   private pending: { snapshot: TopologySnapshot; changes: MasterChange[] } | null = null;
   private running: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -40,7 +40,7 @@ export class SinkRunner {
   readonly retryMaxMs: number;
 
   constructor(
-    readonly sink: Sink,
+    readonly output: Output,
     private readonly log: Logger,
     private readonly opts: RunnerOptions = {},
   ) {
@@ -52,7 +52,7 @@ export class SinkRunner {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
     if (this.running || this.retryTimer) return;
-    const settle = changes.length > 0 ? (this.sink.settleMs ?? 0) : 0;
+    const settle = changes.length > 0 ? (this.output.settleMs ?? 0) : 0;
     if (settle > 0) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
@@ -61,9 +61,9 @@ export class SinkRunner {
     } else this.kick();
   }
 
-  /** The sink's own status, with what the runner knows best: the version applied and the last failure. */
-  status(): SinkStatus {
-    const own = this.sink.status();
+  /** The output's own status, with what the runner knows best: the version applied and the last failure. */
+  status(): OutputStatus {
+    const own = this.output.status();
     return {
       ...own,
       appliedVersion: this.appliedVersion,
@@ -90,23 +90,23 @@ export class SinkRunner {
     this.running = (async () => {
       const started = performance.now();
       try {
-        await this.sink.apply(job.snapshot, job.changes);
-        if (this.failures > 0) this.log.info({ output: this.sink.name }, 'output recovered');
+        await this.output.apply(job.snapshot, job.changes);
+        if (this.failures > 0) this.log.info({ output: this.output.name }, 'output recovered');
         this.failures = 0;
         this.appliedVersion = job.snapshot.version;
         this.lastAppliedAt = new Date().toISOString();
         this.lastError = null;
-        this.opts.onApplied?.(this.sink.name, job.changes, performance.now() - started);
+        this.opts.onApplied?.(this.output.name, job.changes, performance.now() - started);
       } catch (err) {
         this.failures++;
         this.lastError = (err as Error).message;
         this.lastErrorAt = new Date().toISOString();
-        this.opts.onFailed?.(this.sink.name, err as Error);
+        this.opts.onFailed?.(this.output.name, err as Error);
         // Retry with the newest state, keeping the changes not yet applied.
         this.pending = this.pending ? { snapshot: this.pending.snapshot, changes: mergeChanges(job.changes, this.pending.changes) } : job;
         const base = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.failures - 1, 20));
         const delay = Math.round(base * (0.5 + Math.random() * 0.5));
-        this.log.error({ output: this.sink.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
+        this.log.error({ output: this.output.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
         if (!this.closed) {
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
@@ -137,6 +137,6 @@ export class SinkRunner {
       clearTimeout(timer);
     }
     this.notifyIdle();
-    await this.sink.close();
+    await this.output.close();
   }
 }

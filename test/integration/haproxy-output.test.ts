@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { connectThrough, freePort, haproxyCli, routedTo, startHaproxy, startRedis, useCleanup, waitFor, type HaproxyProcess, type RedisNode } from '../harness/index.js';
-import { createHaproxySink, haproxySectionSchema, type HaproxySink } from '../../src/sinks/haproxy/index.js';
+import { createHaproxyOutput, haproxySectionSchema, type HaproxyOutput } from '../../src/outputs/haproxy/index.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
 /**
@@ -53,7 +53,7 @@ interface Env {
   reloadLog: string;
   ext: number;
   haproxy: HaproxyProcess | null;
-  sink: HaproxySink;
+  output: HaproxyOutput;
   logs: string[];
 }
 
@@ -68,7 +68,7 @@ before(async () => {
 const reloads = (env: Env) => (existsSync(env.reloadLog) ? readFileSync(env.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0);
 
 async function setup(opts: { runtime?: boolean; startHaproxy?: boolean; createOutput?: boolean; reloadCommand?: (env: { reloadLog: string; pid: number | undefined }) => string; haproxy?: Record<string, unknown> } = {}): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), 'rh-haproxy-sink-'));
+  const dir = mkdtempSync(join(tmpdir(), 'rh-haproxy-output-'));
   const adminSocket = join(dir, 'admin.sock');
   const templatePath = join(dir, 'haproxy_template.cfg');
   const outputPath = join(dir, 'haproxy.cfg');
@@ -87,8 +87,8 @@ async function setup(opts: { runtime?: boolean; startHaproxy?: boolean; createOu
   });
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const sink = createHaproxySink({ config, logger, clusterNames: ['testing', 'other'] });
-  return { dir, templatePath, outputPath, adminSocket, reloadLog, ext: await freePort(), haproxy, sink, logs };
+  const output = createHaproxyOutput({ config, logger, clusterNames: ['testing', 'other'] });
+  return { dir, templatePath, outputPath, adminSocket, reloadLog, ext: await freePort(), haproxy, output, logs };
 }
 
 function snap(env: Env, version: number, master: RedisNode | MasterAddress | null, other: MasterAddress | null = null): TopologySnapshot {
@@ -116,8 +116,8 @@ async function workers(env: Env): Promise<string[]> {
 
 /** First apply: the file is written, HAProxy reloaded once, and the external port reaches A. */
 async function startOnA(env: Env): Promise<void> {
-  await env.sink.init!();
-  await env.sink.apply(snap(env, 1, A), []);
+  await env.output.init!();
+  await env.output.apply(snap(env, 1, A), []);
   assert.equal(reloads(env), 1);
   await waitFor(async () => (await routedTo(env.ext)) === A.port, { timeoutMs: 10000, what: 'HAProxy to route to A' });
 }
@@ -131,7 +131,7 @@ function gone(pid: number): boolean {
   }
 }
 
-const details = (env: Env) => env.sink.status().details as Record<string, unknown>;
+const details = (env: Env) => env.output.status().details as Record<string, unknown>;
 
 function closedWithin(client: { once(ev: 'close', fn: () => void): unknown; status: string }, ms: number): Promise<void> {
   if (client.status === 'end' || client.status === 'close') return Promise.resolve();
@@ -156,8 +156,8 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     const mtime = statSync(env.outputPath).mtimeMs;
 
     // Same state again (also with a new version number): no write, no reload.
-    await env.sink.apply(snap(env, 1, A), []);
-    await env.sink.apply(snap(env, 2, A), []);
+    await env.output.apply(snap(env, 1, A), []);
+    await env.output.apply(snap(env, 2, A), []);
     assert.equal(reloads(env), 1, 'no reload when nothing changed');
     assert.equal(statSync(env.outputPath).mtimeMs, mtime, 'file not rewritten');
     const d = details(env);
@@ -165,9 +165,9 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     assert.equal(d.writes, 1);
     assert.equal(d.renders, 3);
     assert.equal(d.lastOutcome, 'unchanged');
-    assert.equal(env.sink.status().appliedVersion, 2);
-    assert.equal(await env.sink.renderedFile(), text);
-    assert.equal(env.sink.templateText(), readFileSync(env.templatePath, 'utf8'));
+    assert.equal(env.output.status().appliedVersion, 2);
+    assert.equal(await env.output.renderedFile(), text);
+    assert.equal(env.output.templateText(), readFileSync(env.templatePath, 'utf8'));
     assert.deepEqual(
       readdirSync(env.dir).filter((f) => f.endsWith('.tmp')),
       [],
@@ -183,7 +183,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     await early.client.set('k', 'v');
 
     const started = performance.now();
-    await env.sink.apply(snap(env, 2, B), [change(A, B, 2)]);
+    await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
     // The very next connection lands on B: the running HAProxy was switched before apply returned.
     assert.equal(await routedTo(env.ext), B.port);
     const switchMs = performance.now() - started;
@@ -201,7 +201,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     for (let i = 0; i < 10; i++) assert.equal(await routedTo(env.ext), B.port);
 
     // And back: the previous state now is B, so A is switched live too.
-    await env.sink.apply(snap(env, 3, A), [change(B, A, 3)]);
+    await env.output.apply(snap(env, 3, A), [change(B, A, 3)]);
     assert.equal(await routedTo(env.ext), A.port);
     assert.equal(reloads(env), 1);
     assert.equal(details(env).runtimeSwitches, 2);
@@ -210,7 +210,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
   it('without RuntimeSocket: one reload, and new connections land on B', async () => {
     const env = await setup();
     await startOnA(env);
-    await env.sink.apply(snap(env, 2, B), [change(A, B, 2)]);
+    await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
     assert.equal(reloads(env), 2);
     await waitFor(async () => (await routedTo(env.ext)) === B.port, { timeoutMs: 10000, what: 'HAProxy to route to B after the reload' });
     assert.equal(details(env).lastOutcome, 'reloaded');
@@ -219,7 +219,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
   it('with RuntimeSocket: falls back to a reload when the server is not in the running HAProxy', async () => {
     const env = await setup({ runtime: true, haproxy: { Servers: { testing: 'bk_testing/not_there' } } });
     await startOnA(env);
-    await env.sink.apply(snap(env, 2, B), [change(A, B, 2)]);
+    await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
     assert.equal(reloads(env), 2);
     const d = details(env);
     assert.equal(d.runtimeFailures, 1);
@@ -234,7 +234,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     const otherPort = await freePort();
     const s = snap(env, 2, B, { ip: '127.0.0.1', port: A.port });
     s.clusters[0]!.externalPort = otherPort;
-    await env.sink.apply(s, [change(A, B, 2), { cluster: 'other', previous: null, current: { ip: '127.0.0.1', port: A.port }, configEpoch: 1, confirmedAt: new Date().toISOString(), announcedAt: null }]);
+    await env.output.apply(s, [change(A, B, 2), { cluster: 'other', previous: null, current: { ip: '127.0.0.1', port: A.port }, configEpoch: 1, confirmedAt: new Date().toISOString(), announcedAt: null }]);
     assert.equal(reloads(env), 2);
     assert.equal(details(env).runtimeSwitches, 0);
     await waitFor(async () => (await routedTo(env.ext)) === B.port && (await routedTo(otherPort)) === A.port, { timeoutMs: 10000, what: 'both clusters routed after the reload' });
@@ -245,9 +245,9 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     await startOnA(env);
     const good = readFileSync(env.outputPath);
     writeFileSync(env.templatePath, readFileSync(env.templatePath, 'utf8').replace(' mode tcp', ' mode tcp\n bogus-keyword here'));
-    await assert.rejects(env.sink.apply(snap(env, 2, B), [change(A, B, 2)]), /HAProxy rejected the new configuration/);
+    await assert.rejects(env.output.apply(snap(env, 2, B), [change(A, B, 2)]), /HAProxy rejected the new configuration/);
     assert.deepEqual(readFileSync(env.outputPath), good);
-    const st = env.sink.status();
+    const st = env.output.status();
     assert.match(String(st.lastError), /bogus-keyword/);
     assert.match(String((st.details as Record<string, unknown>).lastValidationError), /bogus-keyword/);
     assert.equal((st.details as Record<string, unknown>).validationFailures, 1);
@@ -265,9 +265,9 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     await startOnA(env);
     const good = readFileSync(env.outputPath);
     writeFileSync(`${env.reloadLog}.broken`, '');
-    await assert.rejects(env.sink.apply(snap(env, 2, B), [change(A, B, 2)]), /reload command exit status 3: reload broke: no way/);
+    await assert.rejects(env.output.apply(snap(env, 2, B), [change(A, B, 2)]), /reload command exit status 3: reload broke: no way/);
     assert.deepEqual(readFileSync(env.outputPath), good, 'previous file restored');
-    const st = env.sink.status();
+    const st = env.output.status();
     assert.match(String(st.lastError), /reload broke/);
     const d = st.details as Record<string, unknown>;
     assert.equal(d.reloadFailures, 1);
@@ -275,22 +275,22 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     assert.equal(await routedTo(env.ext), A.port);
 
     // The runner retries: once the command works again the same apply goes through.
-    await assert.rejects(env.sink.apply(snap(env, 2, B), [change(A, B, 2)]));
+    await assert.rejects(env.output.apply(snap(env, 2, B), [change(A, B, 2)]));
     assert.equal(reloads(env), 3);
     const { unlinkSync } = await import('node:fs');
     unlinkSync(`${env.reloadLog}.broken`);
-    await env.sink.apply(snap(env, 2, B), [change(A, B, 2)]);
-    assert.equal(env.sink.status().lastError, null);
+    await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
+    assert.equal(env.output.status().lastError, null);
     await waitFor(async () => (await routedTo(env.ext)) === B.port, { timeoutMs: 10000, what: 'B after the retried reload' });
 
     // A failed reload leaves us unsure what HAProxy runs: even an unchanged state is reloaded once.
     writeFileSync(`${env.reloadLog}.broken`, '');
-    await assert.rejects(env.sink.apply(snap(env, 3, A), [change(B, A, 3)]));
+    await assert.rejects(env.output.apply(snap(env, 3, A), [change(B, A, 3)]));
     unlinkSync(`${env.reloadLog}.broken`);
     const before = reloads(env);
-    await env.sink.apply(snap(env, 3, B), []);
+    await env.output.apply(snap(env, 3, B), []);
     assert.equal(reloads(env), before + 1, 'reload owed after a failure');
-    await env.sink.apply(snap(env, 3, B), []);
+    await env.output.apply(snap(env, 3, B), []);
     assert.equal(reloads(env), before + 1, 'and only once');
   });
 
@@ -300,10 +300,10 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
       reloadCommand: ({ reloadLog }) => `echo $$ > ${reloadLog}.pid; sleep 30 & echo $! >> ${reloadLog}.pid; wait`,
       haproxy: { ReloadTimeoutMs: 400 },
     });
-    await env.sink.init!();
+    await env.output.init!();
     const before = readFileSync(env.outputPath);
     const started = performance.now();
-    await assert.rejects(env.sink.apply(snap(env, 1, A), []), /timed out after 400 ms/);
+    await assert.rejects(env.output.apply(snap(env, 1, A), []), /timed out after 400 ms/);
     const took = performance.now() - started;
     assert.ok(took < 3000, `apply took ${took} ms`);
     assert.deepEqual(readFileSync(env.outputPath), before);
@@ -314,9 +314,9 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
 
   it('creates OutputPath when it does not exist, and does not touch it at init', async () => {
     const env = await setup({ startHaproxy: false, createOutput: false });
-    await env.sink.init!();
+    await env.output.init!();
     assert.equal(existsSync(env.outputPath), false, 'init does not create or touch the file');
-    await env.sink.apply(snap(env, 1, A), []);
+    await env.output.apply(snap(env, 1, A), []);
     assert.match(readFileSync(env.outputPath, 'utf8'), new RegExp(`127\\.0\\.0\\.1:${A.port}`));
     assert.equal(statSync(env.outputPath).mode & 0o777, 0o644);
     assert.equal(reloads(env), 1);
@@ -325,7 +325,7 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
   it('refuses to start on a template that does not parse, naming the file and line', async () => {
     const env = await setup({ startHaproxy: false });
     writeFileSync(env.templatePath, 'global\n\n{{range .Clusters}}\nserver {{ .Name }}\n');
-    await assert.rejects(env.sink.init!(), (err: Error) => {
+    await assert.rejects(env.output.init!(), (err: Error) => {
       assert.ok(err.message.includes(env.templatePath), err.message);
       assert.match(err.message, /:\d+/);
       return true;
@@ -334,24 +334,24 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
 
   it('keeps rendering with the last good template when an edit does not parse, and picks up a good edit', async () => {
     const env = await setup({ startHaproxy: false });
-    await env.sink.init!();
-    await env.sink.apply(snap(env, 1, A), []);
-    const good = env.sink.templateText();
+    await env.output.init!();
+    await env.output.apply(snap(env, 1, A), []);
+    const good = env.output.templateText();
     writeFileSync(env.templatePath, `${good}\n{{ range .Clusters }}\n`);
-    await env.sink.apply(snap(env, 2, B), [change(A, B, 2)]);
+    await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
     assert.match(readFileSync(env.outputPath, 'utf8'), new RegExp(`127\\.0\\.0\\.1:${B.port}`), 'rendered with the previous template');
-    assert.equal(env.sink.templateText(), good);
-    const st = env.sink.status();
+    assert.equal(env.output.templateText(), good);
+    const st = env.output.status();
     assert.match(String((st.details as Record<string, unknown>).templateProblem), /still using the template loaded before/);
     assert.ok(st.lastError?.includes(env.templatePath));
     assert.equal(env.logs.filter((l) => l.includes('template edit not used')).length, 1);
-    await env.sink.apply(snap(env, 2, B), []);
+    await env.output.apply(snap(env, 2, B), []);
     assert.equal(env.logs.filter((l) => l.includes('template edit not used')).length, 1, 'reported once per edit');
 
     writeFileSync(env.templatePath, `# edited\n${good}`);
-    await env.sink.apply(snap(env, 2, B), []);
+    await env.output.apply(snap(env, 2, B), []);
     assert.ok(readFileSync(env.outputPath, 'utf8').startsWith('# edited\n'));
-    assert.equal(env.sink.status().lastError, null);
+    assert.equal(env.output.status().lastError, null);
     assert.equal(reloads(env), 3);
   });
 });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
-import type { Sink, SinkStatus } from '../types.js';
+import type { Output, OutputStatus } from '../types.js';
 import type { ExecHook, WebhookHook } from './config.js';
 import { PermanentError, runExecHook } from './deliver-exec.js';
 import { postWebhook } from './deliver-webhook.js';
@@ -23,7 +23,7 @@ interface HookState {
  * its own serial queue, so events for a cluster arrive in order, and a slow or failing hook
  * delays nothing else (not the watcher, not other hooks, not other outputs).
  */
-class HookSink implements Sink {
+class HookOutput implements Output {
   private readonly queues = new Map<string, { items: HookEvent[]; running: boolean }>();
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -94,7 +94,7 @@ class HookSink implements Sink {
     q.running = false;
   }
 
-  status(): SinkStatus {
+  status(): OutputStatus {
     const failing = this.hooks.filter((h) => h.lastError !== null);
     const lastError = failing.length ? failing.map((h) => `${h.label}: ${h.lastError}`).join('; ') : null;
     return {
@@ -123,21 +123,21 @@ function state(label: string, clusters: string[] | undefined, maxAttempts: numbe
   return { label, clusters, maxAttempts, deliver, deliveries: 0, failures: 0, dropped: 0, lastDeliveryAt: null, lastError: null };
 }
 
-export interface HookSinkOptions {
+export interface HookOutputOptions {
   logger: Logger;
   retryMinMs?: number;
   retryMaxMs?: number;
 }
 
-export function createExecSink(hooks: ExecHook[], opts: HookSinkOptions): Sink {
-  return new HookSink('exec', hooks.map((h) => state(h.Command, h.Clusters, h.MaxAttempts, (e, s) => runExecHook(h, e, s))), opts.logger, opts.retryMinMs, opts.retryMaxMs);
+export function createExecOutput(hooks: ExecHook[], opts: HookOutputOptions): Output {
+  return new HookOutput('exec', hooks.map((h) => state(h.Command, h.Clusters, h.MaxAttempts, (e, s) => runExecHook(h, e, s))), opts.logger, opts.retryMinMs, opts.retryMaxMs);
 }
 
-export function createWebhookSink(hooks: WebhookHook[], opts: HookSinkOptions): Sink {
+export function createWebhookOutput(hooks: WebhookHook[], opts: HookOutputOptions): Output {
   // The URL may carry credentials: log only its origin and path.
   const label = (u: string) => {
     const url = new URL(u);
     return `${url.origin}${url.pathname}`;
   };
-  return new HookSink('webhook', hooks.map((h) => state(label(h.Url), h.Clusters, h.MaxAttempts, (e, s) => postWebhook(h, e, s))), opts.logger, opts.retryMinMs, opts.retryMaxMs);
+  return new HookOutput('webhook', hooks.map((h) => state(label(h.Url), h.Clusters, h.MaxAttempts, (e, s) => postWebhook(h, e, s))), opts.logger, opts.retryMinMs, opts.retryMaxMs);
 }

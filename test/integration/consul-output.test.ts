@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import pino from 'pino';
-import { consulSectionSchema, createConsulSink } from '../../src/sinks/consul/index.js';
-import { SinkRunner } from '../../src/sinks/runner.js';
-import type { Sink } from '../../src/sinks/types.js';
+import { consulSectionSchema, createConsulOutput } from '../../src/outputs/consul/index.js';
+import { OutputRunner } from '../../src/outputs/runner.js';
+import type { Output } from '../../src/outputs/types.js';
 import { TopologyStore } from '../../src/topology/store.js';
 import type { TopologySnapshot } from '../../src/topology/types.js';
 import { useCleanup, waitFor } from '../harness/index.js';
@@ -17,7 +17,7 @@ const CHECK = `service:${ID}`;
 
 /**
  * The Consul output against the Consul STAND-IN (test/support/consul-standin.ts: no Consul binary
- * can be had here). The sink is driven as the daemon drives it: topology store → SinkRunner.
+ * can be had here). The output is driven as the daemon drives it: topology store → OutputRunner.
  */
 describe('Consul output (against the Consul stand-in)', () => {
   const cleanup = useCleanup();
@@ -34,13 +34,13 @@ describe('Consul output (against the Consul stand-in)', () => {
     const config = consulSectionSchema.parse({ Address: consul.address, Token: 'secret-token', ReconcileIntervalMs: 60000, TtlSeconds: 3, TimeoutMs: 500, ...section });
     const topology = new TopologyStore(clusters.map((name, i) => ({ name, externalPort: 7000 + i })));
     let healthy = true;
-    const sink = createConsulSink({ config, clusterNames: clusters, logger: log, sentinelsHealthy: () => healthy });
-    await sink.init?.();
-    const runner = new SinkRunner(sink, log, { retryMinMs: 50, retryMaxMs: 200 });
+    const output = createConsulOutput({ config, clusterNames: clusters, logger: log, sentinelsHealthy: () => healthy });
+    await output.init?.();
+    const runner = new OutputRunner(output, log, { retryMinMs: 50, retryMaxMs: 200 });
     cleanup.add(() => runner.close());
     topology.on('change', (c, snap) => runner.submit(snap, [c]));
     const confirm = (name: string, port: number, epoch = 1, ip = '127.0.0.1') => topology.confirm(name, { ip, port }, epoch, ['s1'], null);
-    return { consul, topology, runner, sink, confirm, setHealthy: (h: boolean) => (healthy = h) };
+    return { consul, topology, runner, output, confirm, setHealthy: (h: boolean) => (healthy = h) };
   }
 
   const registrations = (consul: ConsulStandIn, path = '/v1/agent/service/register') => consul.requests.filter((r) => r.method === 'PUT' && r.path === path);
@@ -76,7 +76,7 @@ describe('Consul output (against the Consul stand-in)', () => {
   });
 
   it('no duplicate registration in steady state, on re-submits (sentinel reconnects) or reconciles without drift; re-registers on a master change', async () => {
-    const { consul, topology, runner, sink, confirm } = await setup({ ReconcileIntervalMs: 100 });
+    const { consul, topology, runner, output, confirm } = await setup({ ReconcileIntervalMs: 100 });
     confirm('testing', 6379);
     await runner.idle();
     for (let i = 0; i < 5; i++) runner.submit(topology.snapshot(), []);
@@ -84,13 +84,13 @@ describe('Consul output (against the Consul stand-in)', () => {
     const reads = consul.count('GET', '/v1/agent/services');
     await waitFor(() => consul.count('GET', '/v1/agent/services') >= reads + 3, { timeoutMs: 3000, what: 'three reconcile rounds' });
     assert.equal(registrations(consul).length, 1, 'one registration in steady state');
-    assert.equal(sink.status().details?.reconcileDrifts, 0);
+    assert.equal(output.status().details?.reconcileDrifts, 0);
     confirm('testing', 6380, 2);
     await runner.idle();
     assert.equal(registrations(consul).length, 2);
     assert.equal(consul.agentServices.get(ID)?.Port, 6380);
     assert.equal(consul.agentServices.get(ID)?.Meta.config_epoch, '2');
-    assert.equal(sink.status().details?.registrations, 2);
+    assert.equal(output.status().details?.registrations, 2);
     await runner.close();
   });
 
@@ -115,7 +115,7 @@ describe('Consul output (against the Consul stand-in)', () => {
     await wrong.runner.close();
     const none = await setup({ Token: undefined }, ['testing'], consul);
     none.confirm('testing', 6379);
-    await waitFor(() => none.sink.status().lastError?.includes('403 (Permission denied'), { timeoutMs: 3000, what: 'anonymous refused' });
+    await waitFor(() => none.output.status().lastError?.includes('403 (Permission denied'), { timeoutMs: 3000, what: 'anonymous refused' });
     assert.ok(consul.requests.some((r) => r.token === undefined), 'no header without a Token');
     await none.runner.close();
     assert.equal(consul.agentServices.size, 0);
@@ -144,12 +144,12 @@ describe('Consul output (against the Consul stand-in)', () => {
   }
 
   it('a slow Consul costs at most TimeoutMs per call, and never holds up another output', async () => {
-    const { consul, topology, sink, confirm } = await setup({ TimeoutMs: 200 });
+    const { consul, topology, output, confirm } = await setup({ TimeoutMs: 200 });
     consul.setDelay(3000);
     // Another output driven by the same topology (as HAProxy would be).
     const applied: number[] = [];
-    const other: Sink = { name: 'other', apply: async (s: TopologySnapshot) => void applied.push(s.version), status: () => ({ name: 'other', lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null }), close: async () => {} };
-    const otherRunner = new SinkRunner(other, log);
+    const other: Output = { name: 'other', apply: async (s: TopologySnapshot) => void applied.push(s.version), status: () => ({ name: 'other', lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null }), close: async () => {} };
+    const otherRunner = new OutputRunner(other, log);
     cleanup.add(() => otherRunner.close());
     topology.on('change', (c, snap) => otherRunner.submit(snap, [c]));
     const t0 = Date.now();
@@ -159,20 +159,20 @@ describe('Consul output (against the Consul stand-in)', () => {
     assert.equal(applied.length, 1);
     const snapshot = topology.snapshot();
     const t1 = Date.now();
-    await assert.rejects(sink.apply(snapshot, []), /no answer from Consul within 200ms/);
+    await assert.rejects(output.apply(snapshot, []), /no answer from Consul within 200ms/);
     assert.ok(Date.now() - t1 < 1000, `apply gave up after ${Date.now() - t1} ms`);
     consul.setDelay(0);
   });
 
   it('close() aborts a call in flight at once and stops the timers', async () => {
-    const { consul, sink } = await setup({ TimeoutMs: 10000, ReconcileIntervalMs: 50, TtlSeconds: 1 });
+    const { consul, output } = await setup({ TimeoutMs: 10000, ReconcileIntervalMs: 50, TtlSeconds: 1 });
     consul.setDelay(5000);
     const topology = new TopologyStore([{ name: 'testing', externalPort: 1 }]);
     topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, [], null);
-    const pending = sink.apply(topology.snapshot(), []);
+    const pending = output.apply(topology.snapshot(), []);
     await waitFor(() => consul.requests.length > 0, { timeoutMs: 2000, what: 'a call in flight' });
     const t0 = Date.now();
-    await sink.close();
+    await output.close();
     await assert.rejects(pending);
     assert.ok(Date.now() - t0 < 500, `close took ${Date.now() - t0} ms`);
     const n = consul.requests.length;
@@ -182,7 +182,7 @@ describe('Consul output (against the Consul stand-in)', () => {
   });
 
   it('reconcile: an entry removed or changed behind our back is registered again', async () => {
-    const { consul, runner, sink, confirm } = await setup({ ReconcileIntervalMs: 150 });
+    const { consul, runner, output, confirm } = await setup({ ReconcileIntervalMs: 150 });
     confirm('testing', 6379);
     await runner.idle();
     // Removed (e.g. someone ran consul services deregister).
@@ -193,7 +193,7 @@ describe('Consul output (against the Consul stand-in)', () => {
     // Changed elsewhere.
     consul.agentServices.set(ID, { ...consul.agentServices.get(ID)!, Port: 1 });
     await waitFor(() => consul.agentServices.get(ID)?.Port === 6379, { timeoutMs: 3000, what: 'corrected by reconcile' });
-    assert.equal(sink.status().details?.reconcileDrifts, 2);
+    assert.equal(output.status().details?.reconcileDrifts, 2);
     assert.equal(registrations(consul).length, 3);
     await runner.close();
   });
@@ -217,12 +217,12 @@ describe('Consul output (against the Consul stand-in)', () => {
   });
 
   it('TTL check: kept passing (longer than its TTL), failed without sentinels, and left to expire when redishappy stops (DNS stops answering)', async () => {
-    const { consul, runner, sink, confirm, setHealthy } = await setup({ TtlSeconds: 1 });
+    const { consul, runner, output, confirm, setHealthy } = await setup({ TtlSeconds: 1 });
     confirm('testing', 6379);
     await runner.idle();
     await sleep(2500); // the stand-in expires a TTL check that is not updated within 1 s
     assert.equal(consul.checks.get(CHECK)?.Status, 'passing');
-    assert.ok((sink.status().details?.ttlPasses as number) >= 4);
+    assert.ok((output.status().details?.ttlPasses as number) >= 4);
     setHealthy(false);
     await waitFor(() => consul.checks.get(CHECK)?.Status === 'critical', { timeoutMs: 2000, what: 'TTL check failed' });
     assert.deepEqual(consul.resolve('testing'), [], 'DNS does not answer while redishappy has no sentinel');
@@ -279,13 +279,13 @@ describe('Consul output (against the Consul stand-in)', () => {
     assert.equal(registrations(consul).length, before, 'nothing registered again');
     await second.runner.close();
 
-    // SIGHUP with "gone" removed from the configuration (the daemon builds a new sink).
+    // SIGHUP with "gone" removed from the configuration (the daemon builds a new output).
     const third = await setup({}, ['testing'], consul);
     third.confirm('testing', 6379);
     await third.runner.idle();
     assert.ok(!consul.agentServices.has('redishappy-consul-gone'), 'removed cluster deregistered');
     assert.equal(consul.count('PUT', '/v1/agent/service/deregister/redishappy-consul-gone'), 1);
-    assert.equal(third.sink.status().details?.deregistrations, 1);
+    assert.equal(third.output.status().details?.deregistrations, 1);
     assert.equal(registrations(consul).length, before);
     await third.runner.close();
 
@@ -359,10 +359,10 @@ describe('Consul output (against the Consul stand-in)', () => {
     it('refuses a node that runs an agent, saying why; other clusters are still registered', async () => {
       const consul = await standIn();
       consul.addAgentNode('redis-1', '10.0.0.9');
-      const { runner, sink, confirm } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing' }, { Cluster: 'bad', Node: 'redis-1' }] }, ['testing', 'bad'], consul);
+      const { runner, output, confirm } = await setup({ Mode: 'catalog', Services: [{ Cluster: 'testing' }, { Cluster: 'bad', Node: 'redis-1' }] }, ['testing', 'bad'], consul);
       confirm('testing', 6379);
       confirm('bad', 6390);
-      await waitFor(() => sink.status().lastError?.includes('node "redis-1" runs a Consul agent'), { timeoutMs: 3000, what: 'agent node refused' });
+      await waitFor(() => output.status().lastError?.includes('node "redis-1" runs a Consul agent'), { timeoutMs: 3000, what: 'agent node refused' });
       assert.ok(consul.nodes.get('redishappy-testing')?.Services.has(ID));
       assert.equal(consul.nodes.get('redis-1')?.Services.size, 0);
       assert.equal(consul.nodes.get('redis-1')?.Address, '10.0.0.9', 'the real node is never rewritten');
@@ -379,14 +379,14 @@ describe('Consul output (against the Consul stand-in)', () => {
     });
 
     it('reconcile re-registers a removed entry; no duplicates otherwise; restart registers nothing', async () => {
-      const { consul, runner, sink, confirm } = await setup({ Mode: 'catalog', ReconcileIntervalMs: 100 });
+      const { consul, runner, output, confirm } = await setup({ Mode: 'catalog', ReconcileIntervalMs: 100 });
       confirm('testing', 6379);
       await runner.idle();
       await sleep(350);
       assert.equal(registrations(consul, '/v1/catalog/register').length, 1);
       consul.nodes.get('redishappy-testing')!.Services.delete(ID);
       await waitFor(() => consul.nodes.get('redishappy-testing')?.Services.has(ID), { timeoutMs: 3000, what: 're-registered' });
-      assert.equal(sink.status().details?.reconcileDrifts, 1);
+      assert.equal(output.status().details?.reconcileDrifts, 1);
       await runner.close();
       const again = await setup({ Mode: 'catalog' }, ['testing'], consul);
       again.confirm('testing', 6379);
