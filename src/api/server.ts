@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/output.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { OutputStatus } from '../outputs/types.js';
-import type { SentinelStatus } from '../sentinel/watcher.js';
+import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
 import type { ListenTarget } from './bind.js';
 import type { Registry } from 'prom-client';
 
@@ -18,6 +18,8 @@ export interface ApiDeps {
   config(): Config;
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
+  /** Quorum, hold reason and each sentinel's view of one cluster. */
+  clusterStatus?(name: string): ClusterQuorumStatus;
   outputs(): OutputStatus[];
   /** Present for the HAProxy flavour: serves /api/template and /api/haproxy. */
   haproxy?(): HaproxyView | undefined;
@@ -32,6 +34,11 @@ let pageCache: string | null = null;
 function statusPage(): string {
   pageCache ??= readFileSync(new URL('./page/index.html', import.meta.url), 'utf8');
   return pageCache;
+}
+
+/** The quorum part of a cluster in /api/topology and the live state. */
+export function quorumFields(q: ClusterQuorumStatus) {
+  return { quorum: q.quorum, knownSentinels: q.knownSentinels, held: q.held, views: q.views };
 }
 
 const READ_METHODS = ['GET', 'HEAD'];
@@ -57,6 +64,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       confirmedAt: c.confirmedAt,
       configEpoch: c.configEpoch,
       agreeingSentinels: c.agreeingSentinels,
+      ...(deps.clusterStatus ? quorumFields(deps.clusterStatus(c.name)) : {}),
     })),
   );
   routes.set('/api/outputs', async () => ({ outputs: deps.outputs() }));

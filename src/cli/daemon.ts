@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApi, listen, type HaproxyView } from '../api/server.js';
+import { buildApi, listen, quorumFields, type HaproxyView } from '../api/server.js';
 import type { ListenTarget } from '../api/bind.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
@@ -64,7 +64,7 @@ export class Daemon {
     this.topology = new TopologyStore(definitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
-    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()) });
+    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()), clusterStatus: (name) => this.watcher.clusterStatus(name) });
     this.topology.on('change', (change) => this.metrics.onChange(change));
     this.stream = new EventStream(() => this.liveState());
   }
@@ -77,7 +77,8 @@ export class Daemon {
   /** What the status page and /api/stream show. */
   liveState() {
     const snapshot = this.topology.snapshot();
-    return { version: snapshot.version, clusters: snapshot.clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50) };
+    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)) }));
+    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50) };
   }
 
   private newRunner(output: Output): OutputRunner {
@@ -110,6 +111,7 @@ export class Daemon {
       config: () => this.config,
       topology: this.topology,
       sentinels: () => this.watcher.sentinels(),
+      clusterStatus: (name) => this.watcher.clusterStatus(name),
       outputs: () => this.runners.map((r) => r.status()),
       haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
       events: () => this.events,

@@ -21,9 +21,24 @@ const optionalString = z.string({ error: 'must be a string' }).optional();
 const positiveMs = (def: number) =>
   z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(1, 'must be at least 1').default(def);
 
+/** Sentinels that must agree before a master is confirmed: a whole number, or "majority" of the group. */
+const quorum = z.union(
+  [
+    z.number().int().min(1),
+    z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.literal('majority')),
+  ],
+  { error: 'must be "majority" or a whole number of sentinels (1 or more)' },
+);
+
 export const clusterSchema = z.object({
   Name: nonEmpty,
   ExternalPort: port,
+  /** Overrides Watcher.Quorum for this cluster. */
+  Quorum: quorum.optional(),
   /** Password for the Redis instances of this cluster (used by the ROLE probe). */
   Password: optionalString,
   Username: optionalString,
@@ -60,6 +75,12 @@ export const watcherSchema = z.object({
   StartupGraceMs: positiveMs(15000),
   /** A discovered (not configured) sentinel that stays down this long and is no longer listed by any live sentinel is forgotten. */
   ForgetDownSentinelAfterMs: positiveMs(300000),
+  /**
+   * Sentinels of a cluster's group that must name the same master at the same config-epoch before
+   * it is confirmed. "majority" counts every sentinel known for the cluster (configured and
+   * discovered, up or down), leaving out a configured sentinel that is not in the group.
+   */
+  Quorum: quorum.default('majority'),
 });
 
 export const syslogSchema = z.object({

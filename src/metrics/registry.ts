@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutputStatus } from '../outputs/types.js';
-import type { SentinelStatus } from '../sentinel/watcher.js';
+import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterChange } from '../topology/types.js';
 import { stateName } from '../sentinel/state.js';
@@ -9,6 +9,7 @@ export interface MetricsSources {
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
   outputs(): OutputStatus[];
+  clusterStatus?(name: string): ClusterQuorumStatus;
 }
 
 /** Prometheus metrics; gauges read the live state at scrape time so nothing can drift. */
@@ -101,6 +102,24 @@ export class Metrics {
         }
       },
     });
+    const clusterStatus = sources.clusterStatus;
+    if (clusterStatus) {
+      const perCluster = (name: string, help: string, value: (q: ClusterQuorumStatus) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['cluster'],
+          registers,
+          collect() {
+            this.reset();
+            for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, value(clusterStatus(c.name)));
+          },
+        });
+      perCluster('redishappy_cluster_held', '1 while a master change is held back (no quorum, sentinels disagree, or no confirmed master); the reason is in /api/topology', (q) => (q.held ? 1 : 0));
+      perCluster('redishappy_cluster_quorum', 'Sentinels that must agree before a master is confirmed', (q) => q.quorum);
+      perCluster('redishappy_cluster_sentinels_known', 'Sentinels counted for the cluster (configured and discovered, up or down, in the group)', (q) => q.knownSentinels);
+      perCluster('redishappy_cluster_sentinels_agreeing', 'Sentinels of the group whose settled view names the confirmed master', (q) => q.agreeingSentinels);
+    }
     this.failovers = new Counter({ name: 'redishappy_failovers_total', help: 'Confirmed master changes (not counting the first confirmation after start)', labelNames: ['cluster'], registers });
     this.propagation = new Gauge({
       name: 'redishappy_failover_propagation_seconds',

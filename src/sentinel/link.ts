@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { connectWithin, openConnection, type ConnectSettings } from './connection.js';
-import { parseMastersReply, parsePeersReply, fieldsToRecord, parseMasterRecord, type MasterView } from './parse.js';
+import { parseMastersReply, parsePeersReply, fieldsToRecord, parseMasterRecord, type MasterView, type PeerInfo } from './parse.js';
 import { SentinelState, type SentinelStateValue } from './state.js';
 import { joinHostPort } from '../config/address.js';
 
@@ -15,7 +15,8 @@ export interface LinkListener {
   onViews(link: SentinelLink, views: MasterView[]): void;
   /** A message on one of WATCHED_CHANNELS. */
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void;
-  onPeers(link: SentinelLink, peers: Array<{ host: string; port: number }>): void;
+  /** Peers this sentinel lists, per watched master name (arrives before the views of the same poll). */
+  onPeers(link: SentinelLink, peersByMaster: Map<string, PeerInfo[]>): void;
 }
 
 export interface LinkTiming {
@@ -36,6 +37,8 @@ export class SentinelLink {
   /** Every master name this sentinel monitors (from the last poll). */
   masters: string[] | null = null;
   lastError: string | null = null;
+  /** The sentinel's own id (SENTINEL MYID), how its peers list it; null until known. */
+  id: string | null = null;
   /** When the last discovery listed this sentinel (discovered sentinels are forgotten after a while). */
   lastListedAt = Date.now();
 
@@ -126,6 +129,10 @@ export class SentinelLink {
       }
       await sub.subscribe(...WATCHED_CHANNELS);
       if (gen !== this.generation) return;
+      this.id = await this.myId(cmd);
+      if (gen !== this.generation) return;
+      // Discover peers before the first views are reported: the quorum needs the group's size.
+      this.lastDiscovery = 0;
       await this.poll(gen);
     } catch (err) {
       if (gen === this.generation) this.fail((err as Error).message);
@@ -143,12 +150,13 @@ export class SentinelLink {
       if (parsed.malformed > 0) throw new Error(`SENTINEL MASTERS returned ${parsed.malformed} malformed entr${parsed.malformed === 1 ? 'y' : 'ies'}`);
       this.attempts = 0;
       this.lastError = null;
+      if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
+        await this.discover(cmd, gen, parsed.views);
+        if (gen !== this.generation) return;
+      }
       this.masters = parsed.views.map((v) => v.name).sort();
       this.setState(SentinelState.Alive, 'poll succeeded');
       this.listener.onViews(this, parsed.views);
-      if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
-        await this.discover(cmd, gen, parsed.views);
-      }
     } catch (err) {
       if (gen === this.generation) this.fail((err as Error).message);
       return;
@@ -160,14 +168,22 @@ export class SentinelLink {
   private async discover(cmd: Redis, gen: number, views: MasterView[]): Promise<void> {
     this.lastDiscovery = Date.now();
     const wanted = new Set(this.wantedMasters());
-    const peers: Array<{ host: string; port: number }> = [];
-    for (const view of views) {
-      if (!wanted.has(view.name)) continue; // only follow the clusters we were asked to watch
-      const reply = parsePeersReply(await cmd.call('SENTINEL', 'SENTINELS', view.name));
-      if (gen !== this.generation) return;
-      if (reply) peers.push(...reply);
-    }
+    const watched = views.filter((v) => wanted.has(v.name)); // only follow the clusters we were asked to watch
+    const replies = await Promise.all(watched.map((v) => cmd.call('SENTINEL', 'SENTINELS', v.name)));
+    if (gen !== this.generation) return;
+    const peers = new Map<string, PeerInfo[]>();
+    watched.forEach((v, i) => peers.set(v.name, parsePeersReply(replies[i]) ?? []));
     this.listener.onPeers(this, peers);
+  }
+
+  /** SENTINEL MYID (Redis 6.2+); null when refused, then peers are matched by address only. */
+  private async myId(cmd: Redis): Promise<string | null> {
+    try {
+      const id: unknown = await cmd.call('SENTINEL', 'MYID');
+      return typeof id === 'string' && /^[0-9a-f]{40}$/i.test(id) ? id : null;
+    } catch {
+      return null;
+    }
   }
 
   private fail(reason: string): void {

@@ -85,14 +85,21 @@ export function parseMastersReply(reply: unknown): { views: MasterView[]; malfor
   return { views, malformed };
 }
 
-/** SENTINEL SENTINELS <name> reply → peer addresses. */
-export function parsePeersReply(reply: unknown): Array<{ host: string; port: number }> | null {
+/** A peer sentinel as listed by SENTINEL SENTINELS <name>: its address and sentinel id (runid). */
+export interface PeerInfo {
+  host: string;
+  port: number;
+  id: string | null;
+}
+
+/** SENTINEL SENTINELS <name> reply → peers. */
+export function parsePeersReply(reply: unknown): PeerInfo[] | null {
   if (!Array.isArray(reply)) return null;
-  const peers: Array<{ host: string; port: number }> = [];
+  const peers: PeerInfo[] = [];
   for (const element of reply) {
     const rec = fieldsToRecord(element);
     const port = parsePort(rec?.port);
-    if (rec?.ip && port !== null && port > 0) peers.push({ host: rec.ip, port });
+    if (rec?.ip && port !== null && port > 0) peers.push({ host: rec.ip, port, id: rec.runid || null });
   }
   return peers;
 }

@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { joinHostPort } from '../config/address.js';
 import type { TopologyStore } from '../topology/store.js';
-import { chooseMaster, sameAddress, type SentinelView } from './confirm.js';
+import { chooseMaster, isSettled, quorumFor, sameAddress, type Decision, type SentinelView } from './confirm.js';
+import { groupOf, matches, type GroupMember } from './group.js';
 import { probeRole, tlsOptions, type ConnectSettings } from './connection.js';
 import { SentinelLink, type LinkListener } from './link.js';
-import { masterNameOfEvent, parseSwitchMaster, type MasterView } from './parse.js';
+import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
 
 function sameView(a: MasterView | undefined, b: MasterView | undefined): boolean {
@@ -22,11 +23,55 @@ export interface SentinelStatus {
   stateName: string;
   configured: boolean;
   lastError: string | null;
+  /** The sentinel's own id (SENTINEL MYID), null until known. */
+  id: string | null;
+  /** Configured clusters for which this sentinel is not in the group (lists no peer, listed by none): its view is not counted. */
+  outOfGroup: string[];
+  /** Configured clusters for which this sentinel's view names another master than the confirmed one. */
+  disagrees: string[];
+}
+
+/** One sentinel's latest view of a cluster, for the API and the status page. */
+export interface ClusterViewStatus {
+  sentinel: string;
+  ip: string;
+  port: number;
+  configEpoch: number;
+  flags: string[];
+  /** Names the confirmed master. */
+  agrees: boolean;
+  /** Counted in the cluster's group (false: not listed as a peer by the others, and lists none). */
+  inGroup: boolean;
+}
+
+/** How the quorum stands for one cluster. */
+export interface ClusterQuorumStatus {
+  /** Sentinels that must agree. */
+  quorum: number;
+  /** Sentinels counted for the cluster (configured and discovered, up or down, in the group). */
+  knownSentinels: number;
+  /** Sentinels of the group whose settled view names the confirmed master. */
+  agreeingSentinels: number;
+  /** Why no (new) master is confirmed right now, or null. */
+  held: { reason: string; since: string } | null;
+  views: ClusterViewStatus[];
+}
+
+/** The sentinels counted for one cluster, and their usable views. */
+interface GroupState {
+  quorum: number;
+  counted: SentinelLink[];
+  countedKeys: Set<string>;
+  /** Counted members with no link yet (listed as peers only). */
+  listedOnly: string[];
+  views: SentinelView[];
+  /** Members of the group that have no view (down, or not answering yet). */
+  silent: string[];
 }
 
 /** Something the watcher noticed, for the events log and the status page. */
 export interface WatcherEvent {
-  type: 'sentinel-state' | 'announcement' | 'failover' | 'hold';
+  type: 'sentinel-state' | 'announcement' | 'failover' | 'hold' | 'hold-released';
   at: string;
   [key: string]: unknown;
 }
@@ -43,7 +88,9 @@ export class SentinelWatcher implements LinkListener {
   private deciding = new Set<string>();
   private dirty = new Set<string>();
   /** Last hold reason per cluster, so a persistent problem is logged once, not every poll. */
-  private holdReason = new Map<string, string>();
+  private holdReason = new Map<string, { reason: string; since: string }>();
+  /** cluster → sentinel location → the peers it lists for that cluster (SENTINEL SENTINELS). */
+  private peerLists = new Map<string, Map<string, PeerInfo[]>>();
   private pendingFirstRound = new Set<string>();
   private reportedDown = new Set<string>();
   private readyWaiters: Array<() => void> = [];
@@ -51,6 +98,7 @@ export class SentinelWatcher implements LinkListener {
   private tls: ConnectionOptions | undefined;
   private config: Config;
   private started = false;
+  private startedAt = new Date().toISOString();
   private listeners: Array<(e: WatcherEvent) => void> = [];
 
   constructor(
@@ -73,6 +121,7 @@ export class SentinelWatcher implements LinkListener {
 
   start(): void {
     this.started = true;
+    this.startedAt = new Date().toISOString();
     for (const s of this.config.Sentinels) this.addLink(s.Host, s.Port, true);
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(10000, this.config.Watcher.ForgetDownSentinelAfterMs));
     this.sweepTimer.unref();
@@ -112,6 +161,8 @@ export class SentinelWatcher implements LinkListener {
     this.tls = tlsOptions(config.Tls);
     const clusterNames = new Set(config.Clusters.map((c) => c.Name));
     for (const name of [...this.views.keys()]) if (!clusterNames.has(name)) this.views.delete(name);
+    for (const name of [...this.peerLists.keys()]) if (!clusterNames.has(name)) this.peerLists.delete(name);
+    for (const name of [...this.holdReason.keys()]) if (!clusterNames.has(name)) this.holdReason.delete(name);
     const wanted = new Map(config.Sentinels.map((s) => [joinHostPort(s.Host, s.Port), s] as const));
     for (const [location, link] of [...this.links]) {
       const dropped = oldConfigured.has(location) && !wanted.has(location);
@@ -128,8 +179,21 @@ export class SentinelWatcher implements LinkListener {
 
   sentinels(): Record<string, SentinelStatus> {
     const out: Record<string, SentinelStatus> = {};
+    const groups = this.config.Clusters.map((c) => [c.Name, this.groupFor(c.Name)] as const);
     for (const link of [...this.links.values()].sort((a, b) => (a.location < b.location ? -1 : 1))) {
+      const outOfGroup: string[] = [];
+      const disagrees: string[] = [];
+      for (const [name, g] of groups) {
+        const view = this.views.get(name)?.get(link.location);
+        if (!view || link.state !== SentinelState.Alive) continue;
+        if (!g.counted.includes(link)) outOfGroup.push(name);
+        const master = this.topology.get(name)?.master ?? null;
+        if (master && isSettled(view.flags) && !sameAddress(master, view)) disagrees.push(name);
+      }
       out[link.location] = {
+        id: link.id,
+        outOfGroup,
+        disagrees,
         sentinelLocation: link.location,
         lastUpdated: link.lastUpdated.toISOString(),
         clusters: link.masters,
@@ -190,6 +254,7 @@ export class SentinelWatcher implements LinkListener {
       void link.stop();
       this.links.delete(location);
       this.dropViewsOf(location);
+      for (const lists of this.peerLists.values()) lists.delete(location);
     }
   }
 
@@ -234,8 +299,14 @@ export class SentinelWatcher implements LinkListener {
     if (this.pendingFirstRound.delete(link.location)) this.checkReady();
   }
 
-  onPeers(_link: SentinelLink, peers: Array<{ host: string; port: number }>): void {
-    for (const p of peers) this.addLink(p.host, p.port, false);
+  onPeers(link: SentinelLink, peersByMaster: Map<string, PeerInfo[]>): void {
+    for (const [name, peers] of peersByMaster) {
+      if (!this.topology.get(name)) continue;
+      let lists = this.peerLists.get(name);
+      if (!lists) this.peerLists.set(name, (lists = new Map()));
+      lists.set(link.location, peers);
+      for (const p of peers) this.addLink(p.host, p.port, false);
+    }
   }
 
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
@@ -272,23 +343,88 @@ export class SentinelWatcher implements LinkListener {
     await Promise.all([firstQuery, ...others.map((l) => l.queryMaster(name).then((v) => apply(l, v)))]);
   }
 
-  private healthyViews(name: string): SentinelView[] {
-    const perSentinel = this.views.get(name);
-    if (!perSentinel) return [];
-    const out: SentinelView[] = [];
-    for (const [location, v] of perSentinel) {
-      if (this.links.get(location)?.state !== SentinelState.Alive) continue;
-      out.push({ sentinel: location, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags });
+  /**
+   * The cluster's group (see group.ts): every sentinel known for it, configured or discovered, up or
+   * down (a sentinel never reached counts too), one per sentinel id, less those outside the group;
+   * and the views of those that are alive.
+   */
+  private groupFor(name: string): GroupState {
+    const lists = this.peerLists.get(name);
+    const refsOf = (location: string) => lists?.get(location)?.map((p) => ({ location: joinHostPort(p.host, p.port), id: p.id })) ?? null;
+    const alive = (l: SentinelLink) => l.state === SentinelState.Alive;
+    const members: GroupMember[] = [];
+    const linkOf = new Map<string, SentinelLink>();
+    // Alive links first, so a sentinel reached under two addresses is represented by a live one.
+    for (const link of [...this.links.values()].sort((a, b) => Number(alive(b)) - Number(alive(a)))) {
+      if (link.masters !== null && !link.masters.includes(name)) continue; // does not monitor this cluster
+      const key = link.id ?? link.location;
+      if (linkOf.has(key)) continue;
+      linkOf.set(key, link);
+      members.push({ key, location: link.location, id: link.id, listed: refsOf(link.location) });
     }
-    return out;
+    // Peers listed by a member but not watched yet still belong to the group.
+    const memberLocations = new Set(members.map((m) => m.location));
+    for (const [lister, peers] of lists ?? []) {
+      if (!memberLocations.has(lister)) continue;
+      for (const p of peers) {
+        const ref = { location: joinHostPort(p.host, p.port), id: p.id };
+        if (members.some((m) => matches(ref, m)) || [...this.links.values()].some((l) => matches(ref, l))) continue;
+        members.push({ key: ref.id ?? ref.location, location: ref.location, id: ref.id, listed: null });
+      }
+    }
+    const group = groupOf(members);
+    const countedKeys = new Set(group.counted);
+    const counted: SentinelLink[] = [];
+    const listedOnly: string[] = [];
+    for (const m of members) {
+      if (!countedKeys.has(m.key)) continue;
+      const link = linkOf.get(m.key);
+      if (link) counted.push(link);
+      else listedOnly.push(m.location);
+    }
+    const perSentinel = this.views.get(name);
+    const views: SentinelView[] = [];
+    const silent: string[] = [...listedOnly];
+    for (const link of counted) {
+      const v = alive(link) ? perSentinel?.get(link.location) : undefined;
+      if (v) views.push({ sentinel: link.location, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags });
+      else silent.push(link.location);
+    }
+    const setting = this.config.Clusters.find((c) => c.Name === name)?.Quorum ?? this.config.Watcher.Quorum;
+    return { quorum: quorumFor(setting, group.counted.length), counted, countedKeys, listedOnly, views, silent };
+  }
+
+  /** Quorum, hold reason and each sentinel's view per cluster (API, metrics, status page). */
+  clusterStatus(name: string): ClusterQuorumStatus {
+    const g = this.groupFor(name);
+    const master = this.topology.get(name)?.master ?? null;
+    const views: ClusterViewStatus[] = [];
+    for (const [location, v] of this.views.get(name) ?? []) {
+      const link = this.links.get(location);
+      if (!link || link.state !== SentinelState.Alive) continue;
+      views.push({ sentinel: location, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: [...v.flags], agrees: sameAddress(master, v), inGroup: g.counted.includes(link) });
+    }
+    views.sort((a, b) => (a.sentinel < b.sentinel ? -1 : 1));
+    const held = this.holdReason.get(name) ?? (master ? null : { reason: 'no master confirmed yet', since: this.startedAt });
+    return {
+      quorum: g.quorum,
+      knownSentinels: g.countedKeys.size,
+      agreeingSentinels: g.views.filter((v) => isSettled(v.flags) && sameAddress(master, v)).length,
+      held,
+      views,
+    };
   }
 
   private hold(name: string, reason: string, level: 'info' | 'warn'): void {
-    if (this.holdReason.get(name) === reason) return;
-    this.holdReason.set(name, reason);
+    if (this.holdReason.get(name)?.reason === reason) return;
+    this.holdReason.set(name, { reason, since: new Date().toISOString() });
     const current = this.topology.get(name)?.master;
     this.log[level]({ cluster: name, reason, keeping: current ? joinHostPort(current.ip, current.port) : null }, 'no new master confirmed');
     this.emitEvent({ type: 'hold', cluster: name, reason });
+  }
+
+  private release(name: string): void {
+    if (this.holdReason.delete(name)) this.emitEvent({ type: 'hold-released', cluster: name });
   }
 
   /** Serialised per cluster: a decision arriving while one runs re-runs once it ends. */
@@ -311,59 +447,82 @@ export class SentinelWatcher implements LinkListener {
     }
   }
 
-  private async decideOnce(name: string): Promise<void> {
-    const current = this.topology.get(name);
-    if (!current) return;
-    const decision = chooseMaster(this.healthyViews(name), current.configEpoch ?? 0);
-    if (decision.kind === 'none') {
-      // No sentinel view at all is normal while sentinels are down: keep the last confirmed master.
-      this.hold(name, decision.reason, current.master ? 'warn' : 'info');
-      return;
-    }
-    if (sameAddress(decision.master, current.master)) {
-      // Keep the epoch the master was confirmed at: one sentinel reporting the same master at a
-      // bogus higher epoch must not raise the floor below which real failovers are ignored.
-      this.topology.confirm(name, decision.master, current.configEpoch ?? decision.configEpoch, decision.agreeing, null);
-      this.holdReason.delete(name);
-      this.announcedAt.delete(name);
-      return;
-    }
+  private decision(name: string, floor: number): { d: Decision; g: GroupState } {
+    const g = this.groupFor(name);
+    return { d: chooseMaster(g.views, { quorum: g.quorum, minEpoch: floor }), g };
+  }
+
+  private probe(name: string, target: { ip: string; port: number }) {
     const cluster = this.config.Clusters.find((c) => c.Name === name);
-    const probe = await probeRole(decision.master.ip, decision.master.port, {
+    return probeRole(target.ip, target.port, {
       credentials: { username: cluster?.Username ?? this.config.RedisUsername, password: cluster?.Password ?? this.config.RedisPassword },
       tls: this.config.Tls,
       timeoutMs: this.config.Watcher.CommandTimeoutMs,
       keepAliveSeconds: 0,
     }, this.tls);
-    if (!probe.ok) {
-      const target = joinHostPort(decision.master.ip, decision.master.port);
-      this.hold(name, `sentinels name ${target} (config-epoch ${decision.configEpoch}) but it answers ROLE ${probe.role}${probe.error ? ` (${probe.error})` : ''}`, 'warn');
+  }
+
+  private async decideOnce(name: string): Promise<void> {
+    const current = this.topology.get(name);
+    if (!current) return;
+    const floor = current.configEpoch ?? 0;
+    const { d: decision, g } = this.decision(name, floor);
+    if (decision.kind === 'none') {
+      const silent = g.silent.length ? `; no view from ${g.silent.join(', ')}` : '';
+      // No sentinel view at all is normal while sentinels are down: keep the last confirmed master.
+      this.hold(name, `${decision.reason} [quorum ${g.quorum} of ${g.countedKeys.size} sentinels${silent}]`, current.master ? 'warn' : 'info');
       return;
     }
+    const target = joinHostPort(decision.master.ip, decision.master.port);
+    if (sameAddress(decision.master, current.master)) {
+      // A quorum raises the floor; a quorum of a rebuilt group (lower epoch) naming our master lowers it.
+      if (decision.kind === 'below-floor') {
+        this.log.warn({ cluster: name, master: target, configEpoch: decision.configEpoch, previousConfigEpoch: floor, agreeingSentinels: decision.agreeing }, 'sentinel group names the confirmed master at a lower config-epoch (group rebuilt?): following its epoch');
+      }
+      this.topology.confirm(name, decision.master, decision.configEpoch, decision.agreeing, null);
+      this.release(name);
+      this.announcedAt.delete(name);
+      return;
+    }
+    const probe = await this.probe(name, decision.master);
+    if (!probe.ok) {
+      this.hold(name, `a quorum of sentinels names ${target} (config-epoch ${decision.configEpoch}) but it answers ROLE ${probe.role}${probe.error ? ` (${probe.error})` : ''}`, 'warn');
+      return;
+    }
+    if (decision.kind === 'below-floor' && current.master) {
+      // A reset is told apart from stale views by the instances themselves: the confirmed master
+      // must no longer be one (a replica now, or gone).
+      const old = await this.probe(name, current.master);
+      if (old.ok) {
+        const was = joinHostPort(current.master.ip, current.master.port);
+        this.hold(name, `a quorum (${decision.agreeing.join(', ')}) names ${target} at config-epoch ${decision.configEpoch}, below the confirmed ${floor}, but ${was} still answers ROLE master`, 'warn');
+        return;
+      }
+    }
     // Views may have moved on while we probed; only confirm what the rule still picks.
-    const again = chooseMaster(this.healthyViews(name), current.configEpoch ?? 0);
-    if (again.kind !== 'candidate' || !sameAddress(again.master, decision.master)) {
+    const { d: again } = this.decision(name, floor);
+    if (again.kind === 'none' || again.kind !== decision.kind || !sameAddress(again.master, decision.master)) {
       this.dirty.add(name);
       return;
     }
     const announcedAt = this.announcedAt.get(name) ?? null;
     const change = this.topology.confirm(name, again.master, again.configEpoch, again.agreeing, announcedAt);
-    this.holdReason.delete(name);
+    this.release(name);
     this.announcedAt.delete(name);
     if (change) {
       const sinceAnnouncementMs = announcedAt === null ? null : Date.now() - announcedAt;
-      this.log.info(
-        {
-          cluster: name,
-          from: change.previous ? joinHostPort(change.previous.ip, change.previous.port) : null,
-          to: joinHostPort(change.current.ip, change.current.port),
-          configEpoch: change.configEpoch,
-          agreeingSentinels: again.agreeing,
-          sinceAnnouncementMs,
-        },
-        change.previous ? 'failover: new master confirmed' : 'master confirmed',
-      );
-      this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs });
+      const fields = {
+        cluster: name,
+        from: change.previous ? joinHostPort(change.previous.ip, change.previous.port) : null,
+        to: joinHostPort(change.current.ip, change.current.port),
+        configEpoch: change.configEpoch,
+        agreeingSentinels: again.agreeing,
+        quorum: g.quorum,
+        sinceAnnouncementMs,
+      };
+      if (again.kind === 'below-floor') this.log.error({ ...fields, previousConfigEpoch: floor }, 'SENTINEL GROUP RESET: a quorum names a new master at a lower config-epoch and the old master is no longer one; following it');
+      else this.log.info(fields, change.previous ? 'failover: new master confirmed' : 'master confirmed');
+      this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs, reset: again.kind === 'below-floor' });
     }
   }
 }

@@ -21,7 +21,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
   const cleanup = useCleanup();
 
   it('in-process watcher: malformed, truncated, oversized, wrongly typed, slow, hanging, resetting, placeholder, lying and noisy answers change nothing', async () => {
-    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
+    // One sentinel of a real group of three is configured (the other two are discovered), next to the stand-in.
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     const bad = new StandInSentinel('testing');
@@ -44,7 +45,13 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
       bad.mode = mode;
       bad.kick();
       await waitFor(() => state() === 3, { timeoutMs: 10000, what: `${mode}: stand-in polled` });
-      if (mode === 'liar') await waitFor(() => w.logLines.some((l) => l.includes('answers ROLE slave')), { timeoutMs: 10000, what: 'liar: hold logged' });
+      if (mode === 'liar') {
+        // The fault took place: the stand-in really claims the replica at epoch 999, and is shown as outside the group.
+        await waitFor(() => w.watcher.clusterStatus('testing').views.some((v) => v.sentinel === badKey && v.port === replica.port && v.configEpoch === 999), { timeoutMs: 10000, what: 'liar: its claim is seen' });
+        const status = w.watcher.sentinels()[badKey]!;
+        assert.deepEqual([status.outOfGroup, status.disagrees], [['testing'], ['testing']], 'the liar is marked as outside the group and disagreeing');
+        assert.equal(w.watcher.clusterStatus('testing').knownSentinels, 3, 'the stand-in is not counted');
+      }
       else if (mode === 'badpub') await waitFor(() => bad.published >= bad.burst && w.logLines.some((l) => l.includes('ignoring malformed sentinel message')), { timeoutMs: 10000, what: 'badpub: burst received' });
       else {
         const polled = w.watcher.sentinels()[badKey]!.lastUpdated;
@@ -162,8 +169,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     assert.ok(perMessage <= 10, `${perMessage} log lines for one burst of ${bad.burst} messages from one sentinel`);
   });
 
-  it('a sentinel that once reported the current master at a bogus epoch does not stop later failovers from being followed', { todo: 'src/sentinel/watcher.ts decideOnce/topology.confirm take any epoch naming the current master as the confirmed epoch (minEpoch)' }, async () => {
-    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
+  it('a sentinel that reports the current master at a huge epoch does not stop later failovers from being followed', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     const bad = new StandInSentinel('testing');
@@ -174,17 +181,19 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }, { host: '127.0.0.1', port: bad.port }]));
     cleanup.add(() => w.watcher.stop());
     await waitFor(() => w.master('testing')?.port === master.port && w.watcher.sentinels()[`127.0.0.1:${bad.port}`]?.state === 3, { timeoutMs: 10000, what: 'confirmed, stand-in alive' });
-    await new Promise((r) => setTimeout(r, 600));
-    bad.mode = 'reset'; // the bogus sentinel goes away
-    bad.kick();
+    // The fault: the stand-in's view of the real master at epoch 999 reached the watcher.
+    await waitFor(() => w.watcher.clusterStatus('testing').views.some((v) => v.port === master.port && v.configEpoch === 999), { timeoutMs: 10000, what: 'bogus epoch seen' });
+    assert.equal(w.topology.get('testing')?.configEpoch, 0, 'the bogus epoch did not become the confirmed epoch');
     const s = cluster.sentinels[0]!.client();
     await waitFor(async () => s.call('SENTINEL', 'FAILOVER', 'testing').then(() => true, () => false), { timeoutMs: 30000, intervalMs: 100, what: 'failover accepted' });
     s.disconnect();
     await waitFor(async () => (await cluster.sentinelMaster('testing')).port === replica.port, { timeoutMs: 20000, what: 'Sentinel failed over' });
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 8000, what: `the watcher follows the real failover (confirmed epoch is ${w.topology.get('testing')?.configEpoch})` });
+    // The stand-in kept lying about the old master at epoch 999 all along.
+    assert.ok(w.watcher.clusterStatus('testing').views.some((v) => v.port === master.port && v.configEpoch === 999), 'the stand-in still claims the old master');
   });
 
-  it('one sentinel claiming a higher epoch for a node that answers ROLE master, contradicted by every other sentinel, does not move clients', { todo: 'src/sentinel/confirm.ts chooseMaster: the highest epoch wins even when a single sentinel reports it' }, async () => {
+  it('one sentinel claiming a higher epoch for a node that answers ROLE master, contradicted by every other sentinel, does not move clients', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const stray = await startRedis(cleanup); // any standalone redis answers ROLE master
@@ -199,8 +208,19 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     bad.mode = 'liar';
     bad.liarAddress = { ip: '127.0.0.1', port: stray.port };
     bad.kick();
-    await waitFor(() => w.watcher.sentinels()[`127.0.0.1:${bad.port}`]?.state === 3, { timeoutMs: 10000, what: 'liar polled' });
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(w.master('testing')?.port, master.port, `one sentinel of four moved the confirmed master to a standalone node (${stray.port})`);
+    // The fault: the liar's claim (a node that really answers ROLE master, at epoch 999) is seen.
+    await waitFor(() => w.watcher.clusterStatus('testing').views.some((v) => v.port === stray.port && v.configEpoch === 999), { timeoutMs: 10000, what: 'liar polled' });
+    assert.equal(await stray.role(), 'master');
+    // Several more polls of every sentinel: the decision never moves.
+    const polled = bad.commands;
+    // (A loop, not waitFor: waitFor would retry a failed assertion away.)
+    const deadline = Date.now() + 15000;
+    while (bad.commands < polled + 10) {
+      assert.equal(w.master('testing')?.port, master.port, `one sentinel of four moved the confirmed master to a standalone node (${stray.port})`);
+      assert.ok(Date.now() < deadline, 'ten more polls within 15 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(w.master('testing')?.port, master.port);
+    assert.equal(w.changes.length, 1);
   });
 });

@@ -1,67 +1,142 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { chooseMaster, isPlaceholder, type SentinelView } from '../../src/sentinel/confirm.js';
+import { chooseMaster, isPlaceholder, isSettled, quorumFor, type SentinelView } from '../../src/sentinel/confirm.js';
+import { groupOf } from '../../src/sentinel/group.js';
 
 const v = (sentinel: string, ip: string, port: number, configEpoch: number, flags: string[] = ['master']): SentinelView => ({ sentinel, ip, port, configEpoch, flags });
+const q = (quorum: number, minEpoch = 0) => ({ quorum, minEpoch });
 
-describe('confirmed-master rule', () => {
-  it('picks the address named at the highest config-epoch and lists who agrees', () => {
-    const d = chooseMaster([v('s1', '10.0.0.2', 6379, 3), v('s2', '10.0.0.2', 6379, 3), v('s3', '10.0.0.1', 6379, 2)]);
+describe('confirmed-master rule (quorum)', () => {
+  it('picks the highest epoch that a quorum names, and lists who agrees', () => {
+    const d = chooseMaster([v('s1', '10.0.0.2', 6379, 3), v('s2', '10.0.0.2', 6379, 3), v('s3', '10.0.0.1', 6379, 2)], q(2));
     assert.deepEqual(d, { kind: 'candidate', master: { ip: '10.0.0.2', port: 6379 }, configEpoch: 3, agreeing: ['s1', 's2'] });
   });
 
-  it('a stale sentinel (lower epoch) cannot win even when it is the majority', () => {
-    const d = chooseMaster([v('s1', 'old', 1, 1), v('s2', 'old', 1, 1), v('s3', 'new', 2, 2)]);
-    assert.equal(d.kind, 'candidate');
+  it('a higher epoch named by fewer than the quorum is not adopted and does not block a lower quorum-backed one', () => {
+    // The rogue at epoch 50 neither wins nor freezes the real group's epoch-1 failover.
+    const d = chooseMaster([v('rogue', 'other', 1, 50), v('s1', 'new', 2, 1), v('s2', 'new', 2, 1), v('s3', 'old', 1, 0)], q(2));
     assert.deepEqual(d.kind === 'candidate' && d.master, { ip: 'new', port: 2 });
+    assert.equal(chooseMaster([v('rogue', 'other', 1, 50), v('s1', 'real', 1, 0)], q(2)).kind, 'none');
   });
 
-  it('never goes below the epoch already confirmed', () => {
-    const d = chooseMaster([v('s1', 'old', 1, 4), v('s2', 'old', 1, 4)], 5);
+  it('one sentinel cannot confirm when two are needed; the second agreeing view does', () => {
+    assert.equal(chooseMaster([v('s1', 'new', 2, 1)], q(2)).kind, 'none');
+    assert.equal(chooseMaster([v('s1', 'new', 2, 1), v('s2', 'new', 2, 1)], q(2)).kind, 'candidate');
+    // The same sentinel twice counts once.
+    assert.equal(chooseMaster([v('s1', 'new', 2, 1), v('s1', 'new', 2, 1)], q(2)).kind, 'none');
+  });
+
+  it('a quorum below the confirmed epoch is reported as below-floor (a rebuilt group), never as a candidate', () => {
+    const d = chooseMaster([v('s1', 'old', 1, 4), v('s2', 'old', 1, 4)], q(2, 5));
+    assert.equal(d.kind, 'below-floor');
+    assert.equal(chooseMaster([v('s1', 'old', 1, 4)], q(2, 5)).kind, 'none');
+  });
+
+  it('holds when two addresses both reach the quorum at the same epoch', () => {
+    const d = chooseMaster([v('s1', 'a', 1, 3), v('s2', 'b', 1, 3)], q(1));
     assert.equal(d.kind, 'none');
+    assert.match(d.kind === 'none' ? d.reason : '', /disagree at config-epoch 3/);
   });
 
-  it('holds on disagreement at the same epoch', () => {
-    assert.equal(chooseMaster([v('s1', 'a', 1, 3), v('s2', 'b', 1, 3)]).kind, 'none');
+  it('names the sentinels and what each claims when there is no quorum', () => {
+    const d = chooseMaster([v('127.0.0.1:1', '10.0.0.1', 6379, 1), v('127.0.0.1:2', '10.0.0.9', 6379, 50)], q(2));
+    assert.equal(d.kind, 'none');
+    assert.match(d.kind === 'none' ? d.reason : '', /127\.0\.0\.1:1 names 10\.0\.0\.1:6379 at epoch 1; 127\.0\.0\.1:2 names 10\.0\.0\.9:6379 at epoch 50/);
   });
 
-  it('ignores placeholders and unknown clusters', () => {
+  it('ignores placeholders', () => {
     for (const [ip, port] of [['', 6379], ['0.0.0.0', 6379], ['::', 6379], ['10.0.0.1', 0]] as const) assert.ok(isPlaceholder(ip, port));
-    assert.equal(chooseMaster([]).kind, 'none');
-    assert.equal(chooseMaster([v('s1', '0.0.0.0', 6379, 9)]).kind, 'none');
-    const d = chooseMaster([v('s1', '0.0.0.0', 0, 9), v('s2', '10.0.0.1', 6379, 1)]);
+    assert.equal(chooseMaster([], q(1)).kind, 'none');
+    assert.equal(chooseMaster([v('s1', '0.0.0.0', 6379, 9), v('s2', '0.0.0.0', 6379, 9)], q(2)).kind, 'none');
+    const d = chooseMaster([v('s1', '0.0.0.0', 0, 9), v('s2', '10.0.0.1', 6379, 1)], q(1));
     assert.deepEqual(d.kind === 'candidate' && d.master, { ip: '10.0.0.1', port: 6379 });
   });
 
-  it('during a failover, the leader\'s in-progress view of the old master does not block the settled new one', () => {
-    const d = chooseMaster([v('leader', 'old', 1, 1, ['master', 'failover_in_progress', 'force_failover']), v('s2', 'new', 2, 1), v('s3', 'new', 2, 1, ['master', 'disconnected'])]);
+  it('during a failover, the leader\'s in-progress view does not count, the settled views do', () => {
+    const d = chooseMaster([v('leader', 'old', 1, 1, ['master', 'failover_in_progress', 'force_failover']), v('s2', 'new', 2, 1), v('s3', 'new', 2, 1, ['master', 'disconnected'])], q(2));
     assert.deepEqual(d, { kind: 'candidate', master: { ip: 'new', port: 2 }, configEpoch: 1, agreeing: ['s2', 's3'] });
-    assert.equal(chooseMaster([v('leader', 'old', 1, 1, ['master', 'failover_in_progress']), v('s2', 'old', 1, 0)]).kind, 'none');
+    assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 's_down', 'o_down']), v('s2', 'a', 1, 3, ['master', 'o_down'])], q(2)).kind, 'none');
+    assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 's_down']), v('s2', 'a', 1, 3)], q(2)).kind, 'candidate');
   });
 
-  it('does not confirm a master every top view marks objectively down or failing over', () => {
-    assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 's_down', 'o_down'])]).kind, 'none');
-    assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 'failover_in_progress'])]).kind, 'none');
-    assert.equal(chooseMaster([v('s1', 'a', 1, 3, ['master', 's_down'])]).kind, 'candidate');
+  it('quorum: a majority of the known sentinels, or the configured number', () => {
+    assert.deepEqual([1, 2, 3, 4, 5].map((n) => quorumFor('majority', n)), [1, 2, 2, 3, 3]);
+    assert.equal(quorumFor(3, 5), 3);
   });
 
-  it('property: a candidate always carries the maximum usable epoch and is never a placeholder', () => {
-    const view = fc.record({
-      sentinel: fc.constantFrom('s1', 's2', 's3', 's4'),
-      ip: fc.constantFrom('', '0.0.0.0', '::', '10.0.0.1', '10.0.0.2'),
-      port: fc.constantFrom(0, 6379, 6380),
-      configEpoch: fc.nat(5),
-      flags: fc.constantFrom(['master'], ['master', 'o_down']),
-    });
+  const view = fc.record({
+    sentinel: fc.constantFrom('s1', 's2', 's3', 's4', 's5'),
+    ip: fc.constantFrom('', '0.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3'),
+    port: fc.constantFrom(0, 6379),
+    configEpoch: fc.nat(5),
+    flags: fc.constantFrom(['master'], ['master', 'o_down'], ['master', 'failover_in_progress'], ['master', 's_down']),
+  });
+  // One view per sentinel, as the watcher passes them.
+  const viewSet = fc.uniqueArray(view, { selector: (x) => x.sentinel, maxLength: 5 });
+
+  it('property: no address ever wins without Q agreeing settled views at its epoch', () => {
     fc.assert(
-      fc.property(fc.array(view, { maxLength: 6 }), fc.nat(5), (views, minEpoch) => {
-        const d = chooseMaster(views, minEpoch);
-        if (d.kind !== 'candidate') return true;
-        const usable = views.filter((x) => !isPlaceholder(x.ip, x.port) && x.configEpoch >= minEpoch);
-        return !isPlaceholder(d.master.ip, d.master.port) && d.configEpoch >= minEpoch && d.configEpoch === Math.max(...usable.map((x) => x.configEpoch));
+      fc.property(viewSet, fc.integer({ min: 1, max: 4 }), fc.nat(5), (views, quorum, minEpoch) => {
+        const d = chooseMaster(views, { quorum, minEpoch });
+        if (d.kind === 'none') return true;
+        const backing = views.filter((x) => x.ip === d.master.ip && x.port === d.master.port && x.configEpoch === d.configEpoch && isSettled(x.flags));
+        return backing.length >= quorum && !isPlaceholder(d.master.ip, d.master.port) && (d.kind === 'below-floor' ? d.configEpoch < minEpoch : d.configEpoch >= minEpoch);
       }),
-      { seed: 42, numRuns: 2000 },
+      { seed: 12, numRuns: 5000 },
     );
+  });
+
+  it('property: adding a single view never moves the decision to an address that view alone names', () => {
+    fc.assert(
+      fc.property(viewSet, fc.integer({ min: 2, max: 4 }), fc.nat(5), fc.nat(9), (views, quorum, minEpoch, epoch) => {
+        const before = chooseMaster(views, { quorum, minEpoch });
+        // A newcomer naming an address nobody else names, at any epoch (a rogue or stale sentinel).
+        const after = chooseMaster([...views, v('rogue', '192.0.2.66', 6379, epoch)], { quorum, minEpoch });
+        if (after.kind === 'none') return true;
+        if (after.master.ip === '192.0.2.66') return false;
+        // Nor can it move the decision to anything but what the others already back.
+        return before.kind !== 'none' && before.master.ip === after.master.ip && before.configEpoch === after.configEpoch;
+      }),
+      { seed: 13, numRuns: 5000 },
+    );
+  });
+
+  it('property: any single view added moves the decision only to an address already named by Q-1 others at that epoch', () => {
+    fc.assert(
+      fc.property(viewSet, view, fc.integer({ min: 2, max: 4 }), (views, extra, quorum) => {
+        const others = views.filter((x) => x.sentinel !== extra.sentinel);
+        const before = chooseMaster(others, { quorum });
+        const after = chooseMaster([...others, extra], { quorum });
+        if (after.kind === 'none' || (before.kind !== 'none' && before.master.ip === after.master.ip && before.master.port === after.master.port)) return true;
+        const namedByOthers = others.filter((x) => x.ip === after.master.ip && x.port === after.master.port && x.configEpoch === after.configEpoch && isSettled(x.flags));
+        return namedByOthers.length >= quorum - 1;
+      }),
+      { seed: 14, numRuns: 5000 },
+    );
+  });
+});
+
+describe('sentinel group (who counts for the quorum)', () => {
+  const m = (key: string, listed: string[] | null) => ({ key, location: key, id: null, listed: listed?.map((l) => ({ location: l, id: null })) ?? null });
+
+  it('leaves out a sentinel that lists none of the group and that none lists', () => {
+    const g = groupOf([m('real1', ['real2', 'real3']), m('rogue', []), m('real2', null), m('real3', null)]);
+    assert.deepEqual(g.counted, ['real1', 'real2', 'real3']);
+    assert.deepEqual(g.outside, ['rogue']);
+  });
+
+  it('leaves nobody out while nobody lists anybody', () => {
+    assert.deepEqual(groupOf([m('a', []), m('b', null)]).outside, []);
+  });
+
+  it('matches peers by sentinel id when the address differs', () => {
+    const g = groupOf([
+      { key: 'id-a', location: 'a.example:26379', id: 'id-a', listed: [{ location: '10.0.0.2:26379', id: 'id-b' }] },
+      { key: 'id-b', location: 'b.example:26379', id: 'id-b', listed: null },
+      { key: 'id-c', location: 'c.example:26379', id: 'id-c', listed: [] },
+    ]);
+    assert.deepEqual(g.counted, ['id-a', 'id-b']);
+    assert.deepEqual(g.outside, ['id-c']);
   });
 });

@@ -126,13 +126,13 @@ describe('sentinel reply parsers under arbitrary input (fast-check, fixed seeds)
   it('replies → views → confirm rule: never a placeholder candidate, never an epoch below the confirmed one', () => {
     const sentinelReply = fc.array(fc.oneof(masterish, respValue), { maxLength: 3 });
     fc.assert(
-      fc.property(fc.array(sentinelReply, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 5 }), (replies, minEpoch) => {
+      fc.property(fc.array(sentinelReply, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 3 }), (replies, minEpoch, quorum) => {
         const views = replies.flatMap((reply, i) => (parseMastersReply(reply)?.views ?? []).map((v) => ({ sentinel: `s${i}`, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags })));
-        const d = chooseMaster(views, minEpoch);
+        const d = chooseMaster(views, { quorum, minEpoch });
         if (d.kind === 'none') return assert.ok(d.reason.length > 0);
         assert.ok(!isPlaceholder(d.master.ip, d.master.port), `placeholder ${d.master.ip}:${d.master.port} chosen`);
-        assert.ok(d.configEpoch >= minEpoch);
-        assert.ok(d.agreeing.length >= 1);
+        assert.ok(d.kind === 'below-floor' ? d.configEpoch < minEpoch : d.configEpoch >= minEpoch);
+        assert.ok(d.agreeing.length >= quorum);
       }),
       { seed: 108, numRuns: 3000 },
     );

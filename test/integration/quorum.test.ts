@@ -1,0 +1,238 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { routedTo, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { runBin, waitListening } from '../support/daemon-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startWatcher, testConfig } from '../support/watch.js';
+
+/**
+ * Issue 12: a master change is confirmed only when a quorum of the cluster's sentinel group names
+ * it. Real redis-server, sentinels and HAProxy throughout.
+ */
+
+const SAFE_DOWN_AFTER_MS = 3000;
+
+async function call(node: RedisNode, ...args: string[]): Promise<unknown> {
+  const c: Redis = node.client();
+  try {
+    return await c.call(args[0]!, ...args.slice(1));
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** SENTINEL FAILOVER, retried while Sentinel refuses it (a previous failover settling, replicas not known yet). */
+async function forceFailover(cluster: ClusterFixture, name: string, via = cluster.sentinels.find((s) => s.running)!): Promise<void> {
+  await waitFor(async () => call(via, 'SENTINEL', 'FAILOVER', name).then(() => true, () => false), { timeoutMs: 30000, intervalMs: 200, what: 'SENTINEL FAILOVER accepted' });
+}
+
+/** Poll a condition until `done`, failing at once if `never` is ever true (waitFor would retry it away). */
+async function watchUntil(opts: { never: () => Promise<string | null> | string | null; done: () => Promise<boolean> | boolean; timeoutMs: number; what: string }): Promise<number> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let checks = 0;
+  for (;;) {
+    const bad = await opts.never();
+    assert.equal(bad, null, bad ?? '');
+    checks++;
+    if (await opts.done()) return checks;
+    assert.ok(Date.now() < deadline, `timed out after ${opts.timeoutMs}ms waiting for ${opts.what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('sentinel quorum', { timeout: 240000 }, () => {
+  const cleanup = useCleanup();
+
+  for (const rogueFirst of [false, true]) {
+    it(`a sentinel of another deployment in the list (${rogueFirst ? 'listed first' : 'listed second'}) never gets a client, and a real failover is followed (HAProxy, runtime API)`, async () => {
+      const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+      const master = cluster.masters.get('testing')!;
+      const replica = cluster.replicas.get('testing')![0]!;
+      // Another deployment: a standalone redis (really ROLE master) monitored under the same name at config-epoch 50.
+      const stray = await startRedis(cleanup);
+      const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
+      const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
+      const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Sentinels: Array<{ Host: string; Port: number }> };
+      const real = { Host: '127.0.0.1', Port: cluster.sentinels[0]!.port };
+      const wrong = { Host: '127.0.0.1', Port: rogue.port };
+      cfg.Sentinels = rogueFirst ? [wrong, real] : [real, wrong];
+      writeFileSync(setup.configPath, JSON.stringify(cfg));
+      const ext = setup.externalPorts.get('testing')!;
+      const api = async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${setup.apiPort}${path}`)).json()) as T;
+
+      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+      await waitListening(d);
+      // The fault is real: the rogue sentinel names the stray at epoch 50, and the stray answers ROLE master.
+      assert.equal(await stray.role(), 'master');
+      const rogueView = await call(rogue, 'SENTINEL', 'MASTER', 'testing') as string[];
+      assert.equal(rogueView[rogueView.indexOf('config-epoch') + 1], '50');
+      assert.equal(Number(rogueView[rogueView.indexOf('port') + 1]), stray.port);
+
+      // From the first routed connection on, every new client connection must land on the real master.
+      const landed = async () => {
+        const port = await routedTo(ext).catch(() => 0);
+        return port === stray.port ? `a client connection landed on the other deployment's redis (${stray.port})` : null;
+      };
+      await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'HAProxy routes to the real master' });
+      const rogueKey = `127.0.0.1:${rogue.port}`;
+      await watchUntil({
+        never: landed,
+        done: async () => {
+          const s = await api<{ sentinels: Record<string, { outOfGroup: string[]; disagrees: string[] }> }>('/api/sentinels');
+          return s.sentinels[rogueKey]?.outOfGroup.includes('testing') === true;
+        },
+        timeoutMs: 15000,
+        what: 'the rogue sentinel to be shown outside the group',
+      });
+      const topo = await api<Array<{ quorum: number; knownSentinels: number; views: Array<{ sentinel: string; configEpoch: number; inGroup: boolean; agrees: boolean }> }>>('/api/topology');
+      assert.equal(topo[0]!.quorum, 2);
+      assert.equal(topo[0]!.knownSentinels, 3, 'the rogue is not counted');
+      assert.deepEqual(topo[0]!.views.filter((v) => v.sentinel === rogueKey).map((v) => [v.configEpoch, v.inGroup, v.agrees]), [[50, false, false]]);
+
+      // The real master dies: the real group's failover (epoch 1, below the rogue's 50) is followed.
+      await master.kill('SIGKILL');
+      const checks = await watchUntil({ never: landed, done: async () => (await routedTo(ext).catch(() => 0)) === replica.port, timeoutMs: 40000, what: 'HAProxy routes to the promoted replica' });
+      assert.ok(checks > 10, `only ${checks} client connections checked`);
+      const after = await api<Array<{ configEpoch: number; ip: string; port: number }>>('/api/topology');
+      assert.equal(after[0]!.port, replica.port);
+      assert.ok(after[0]!.configEpoch >= 1 && after[0]!.configEpoch < 50, `confirmed epoch ${after[0]!.configEpoch} is the real group's`);
+      assert.equal(d.child.exitCode, null);
+    });
+  }
+
+  for (const size of [3, 5]) {
+    it(`a group of ${size}: with ${Math.floor((size - 1) / 2)} sentinel(s) down a failover is still followed; with a majority down a lone sentinel's new master is held, with the reason shown`, async () => {
+      const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: size, quorum: Math.floor(size / 2) + 1, downAfterMs: SAFE_DOWN_AFTER_MS });
+      const master = cluster.masters.get('testing')!;
+      const replica = cluster.replicas.get('testing')![0]!;
+      const w = startWatcher(testConfig([{ name: 'testing' }], cluster.sentinels.map((s) => ({ host: s.host, port: s.port }))));
+      cleanup.add(() => w.watcher.stop());
+      await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'master confirmed' });
+      assert.equal(w.watcher.clusterStatus('testing').quorum, Math.floor(size / 2) + 1);
+
+      const minority = cluster.sentinels.slice(0, Math.floor((size - 1) / 2));
+      for (const s of minority) await s.kill('SIGKILL');
+      await waitFor(() => minority.every((s) => w.watcher.sentinels()[`${s.host}:${s.port}`]?.state === 2), { timeoutMs: 10000, what: 'the minority marked down' });
+      await master.kill('SIGKILL');
+      await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 40000, what: 'the failover followed with a minority down' });
+      const followed = w.watcher.clusterStatus('testing');
+      assert.equal(followed.knownSentinels, size, 'down sentinels still count in the denominator');
+      assert.ok(followed.agreeingSentinels >= followed.quorum);
+
+      // A majority down; the one left is told (by hand) to monitor another instance that really is a master.
+      const survivors = cluster.sentinels.filter((s) => s.running);
+      const majority = survivors.slice(0, survivors.length - 1);
+      for (const s of majority) await s.kill('SIGKILL');
+      const lone = survivors[survivors.length - 1]!;
+      await waitFor(() => majority.every((s) => w.watcher.sentinels()[`${s.host}:${s.port}`]?.state === 2), { timeoutMs: 10000, what: 'the majority marked down' });
+      const other = await startRedis(cleanup);
+      await call(lone, 'SENTINEL', 'REMOVE', 'testing');
+      await call(lone, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(other.port), '1');
+      // The fault took place: the lone sentinel names `other` (a master) and the watcher saw it.
+      await waitFor(() => w.watcher.clusterStatus('testing').views.some((v) => v.port === other.port), { timeoutMs: 10000, what: 'the lone view seen' });
+      assert.equal(await other.role(), 'master');
+      const held = await waitFor(() => {
+        const h = w.watcher.clusterStatus('testing').held;
+        return h?.reason.includes(`:${other.port}`) ? h : undefined;
+      }, { timeoutMs: 10000, what: 'the change to be held' });
+      assert.match(held.reason, new RegExp(`quorum ${followed.quorum} of ${size} sentinels`));
+      assert.match(held.reason, new RegExp(`names 127\\.0\\.0\\.1:${other.port}`), 'the reason names what the sentinel claims');
+      // Several more polls: still the last confirmed master.
+      for (let i = 0; i < 5; i++) {
+        const before = w.watcher.sentinels()[`${lone.host}:${lone.port}`]!.lastUpdated;
+        await waitFor(() => w.watcher.sentinels()[`${lone.host}:${lone.port}`]!.lastUpdated !== before, { timeoutMs: 5000, what: 'another poll' });
+        assert.equal(w.master('testing')?.port, replica.port, 'a lone sentinel moved the confirmed master');
+      }
+      assert.equal(w.logLines.filter((l) => l.includes('no new master confirmed') && l.includes(String(other.port))).length, 1, 'the hold is logged once, not per poll');
+    });
+  }
+
+  it('a rebuilt sentinel group (fresh configs at epoch 0) is followed through its first failover without a restart', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    // The old group had seen several failovers: its epoch is 5.
+    for (const s of cluster.sentinels) {
+      await s.kill('SIGKILL');
+      const conf = join(s.dir, 'sentinel.conf');
+      writeFileSync(conf, `${readFileSync(conf, 'utf8')}sentinel config-epoch testing 5\n`);
+      await s.restart();
+    }
+    await cluster.waitForSentinelsDiscovered();
+    const w = startWatcher(testConfig([{ name: 'testing' }], cluster.sentinels.map((s) => ({ host: s.host, port: s.port }))));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port && w.topology.get('testing')?.configEpoch === 5, { timeoutMs: 15000, what: 'master confirmed at epoch 5' });
+
+    // Rebuild: every sentinel replaced by a fresh one (new id, epoch 0) on the same address, monitoring the current master.
+    for (const s of cluster.sentinels) {
+      await s.kill('SIGKILL');
+      writeFileSync(join(s.dir, 'sentinel.conf'), [`port ${s.port}`, `bind ${s.host}`, `dir ${s.dir}`, 'daemonize no', 'protected-mode no', 'logfile ""', `sentinel monitor testing 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds testing ${SAFE_DOWN_AFTER_MS}`, 'sentinel failover-timeout testing 3000', ''].join('\n'));
+    }
+    for (const s of cluster.sentinels) await s.restart();
+    await cluster.waitForSentinelsDiscovered();
+    assert.equal((await cluster.sentinelMaster('testing')).configEpoch, 0, 'the rebuilt group starts at epoch 0');
+    await forceFailover(cluster, 'testing');
+    await waitFor(async () => (await cluster.sentinelMaster('testing')).port === replica.port, { timeoutMs: 30000, what: 'the rebuilt group failed over' });
+    assert.ok((await cluster.sentinelMaster('testing')).configEpoch < 5, 'the new epoch is below the one confirmed before the rebuild');
+    await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: `the watcher follows (confirmed epoch ${w.topology.get('testing')?.configEpoch})` });
+  });
+
+  it('a quorum at a lower epoch naming another instance is followed only once the old master is no longer one (reset), never while it still is', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 60000 });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    for (const s of cluster.sentinels) {
+      await s.kill('SIGKILL');
+      const conf = join(s.dir, 'sentinel.conf');
+      writeFileSync(conf, `${readFileSync(conf, 'utf8')}sentinel config-epoch testing 5\n`);
+      await s.restart();
+    }
+    const w = startWatcher(testConfig([{ name: 'testing' }], cluster.sentinels.map((s) => ({ host: s.host, port: s.port }))));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port && w.topology.get('testing')?.configEpoch === 5, { timeoutMs: 15000, what: 'master confirmed at epoch 5' });
+
+    // Split brain by hand: the replica is promoted, the old master stays a master; a rebuilt group names the replica at epoch 0.
+    await call(replica, 'REPLICAOF', 'NO', 'ONE');
+    for (const s of cluster.sentinels) {
+      await call(s, 'SENTINEL', 'REMOVE', 'testing');
+      await call(s, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(replica.port), '2');
+      await call(s, 'SENTINEL', 'SET', 'testing', 'down-after-milliseconds', '60000');
+    }
+    const held = await waitFor(() => {
+      const h = w.watcher.clusterStatus('testing').held;
+      return h?.reason.includes('still answers ROLE master') ? h : undefined;
+    }, { timeoutMs: 15000, what: 'the reset to be held while the old master is still a master' });
+    assert.match(held.reason, new RegExp(`127\\.0\\.0\\.1:${master.port} still answers ROLE master`));
+    assert.equal(w.master('testing')?.port, master.port);
+
+    // The old master becomes a replica: now it is a reset, and it is followed (loudly).
+    await call(master, 'REPLICAOF', '127.0.0.1', String(replica.port));
+    await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: 'the reset followed' });
+    assert.equal(w.topology.get('testing')?.configEpoch, 0);
+    assert.ok(w.logLines.some((l) => l.includes('SENTINEL GROUP RESET')), 'logged loudly');
+  });
+
+  it('start-up with one configured sentinel that has two peers: quorum 2, confirmed as soon as a discovered peer agrees', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+    const master = cluster.masters.get('testing')!;
+    const configured = cluster.sentinels[0]!;
+    const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: configured.host, port: configured.port }]));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'master confirmed' });
+    const status = w.watcher.clusterStatus('testing');
+    assert.equal(status.quorum, 2);
+    assert.equal(status.knownSentinels, 3);
+    const confirmed = w.topology.get('testing')!;
+    assert.ok(confirmed.agreeingSentinels.length >= 2, `confirmed with ${confirmed.agreeingSentinels.join(', ')}`);
+    assert.ok(confirmed.agreeingSentinels.some((s) => s !== `${configured.host}:${configured.port}`), 'a discovered peer agreed');
+    // Order: the peers were discovered before the confirmation, which came with the first agreeing peer's view.
+    const msgs = w.logLines.map((l) => JSON.parse(l) as { msg: string });
+    const confirmedAt = msgs.findIndex((m) => m.msg === 'master confirmed');
+    const discoveredAt = msgs.findIndex((m) => m.msg === 'discovered sentinel, watching it');
+    assert.ok(discoveredAt >= 0 && discoveredAt < confirmedAt);
+    assert.equal(w.changes.length, 1);
+  });
+});
