@@ -27,7 +27,8 @@ describe('sentinel message parsers', () => {
     assert.deepEqual(parsed?.views, [{ name: 'a', ip: '10.0.0.1', port: 6379, configEpoch: 3, flags: ['master'] }]);
     assert.equal(parsed?.malformed, 2);
     assert.equal(parseMastersReply('ERR'), null);
-    assert.deepEqual(parsePeersReply([['ip', '127.0.0.1', 'port', '26380'], ['ip', 'x']]), [{ host: '127.0.0.1', port: 26380 }]);
+    assert.deepEqual(parsePeersReply([['ip', '127.0.0.1', 'port', '26380'], ['ip', 'x']]), [{ host: '127.0.0.1', port: 26380, id: null }]);
+    assert.deepEqual(parsePeersReply([['name', '127.0.0.1:26381', 'ip', '127.0.0.1', 'port', '26381', 'runid', 'ab12']]), [{ host: '127.0.0.1', port: 26381, id: 'ab12' }]);
   });
 
   it('never throws on arbitrary input', () => {
