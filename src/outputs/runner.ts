@@ -29,6 +29,8 @@ export class OutputRunner {
   private pending: { snapshot: TopologySnapshot; changes: MasterChange[] } | null = null;
   private running: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** The timer above is a retry backoff (not a settle window). */
+  private backingOff = false;
   private failures = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -51,6 +53,15 @@ export class OutputRunner {
   submit(snapshot: TopologySnapshot, changes: MasterChange[] = []): void {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
+    // A new master change cuts a retry backoff short: the backoff exists to spare a failing
+    // target, not to delay news (after a long outage it can reach retryMaxMs).
+    if (this.retryTimer && this.backingOff && changes.length > 0 && !this.running) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.backingOff = false;
+      this.kick();
+      return;
+    }
     if (this.running || this.retryTimer) return;
     const settle = changes.length > 0 ? (this.output.settleMs ?? 0) : 0;
     if (settle > 0) {
@@ -108,8 +119,10 @@ export class OutputRunner {
         const delay = Math.round(base * (0.5 + Math.random() * 0.5));
         this.log.error({ output: this.output.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
         if (!this.closed) {
+          this.backingOff = true;
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
+            this.backingOff = false;
             if (!this.running) this.kick();
           }, delay);
         }

@@ -6,6 +6,10 @@ import type { Output, OutputStatus } from '../../src/outputs/types.js';
 import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
 const log = pino({ level: 'silent' });
+async function waitUntil(fn: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !fn(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(fn(), 'condition not reached within 5 s');
+}
 const snap = (version: number): TopologySnapshot => ({ version, clusters: [] });
 const change = (cluster: string, from: string | null, to: string): MasterChange => ({
   cluster,
@@ -60,6 +64,25 @@ describe('output runner', () => {
     await runner.idle();
     assert.equal(output.calls.length, 3);
     assert.deepEqual(output.calls.map((c) => c.changes.length), [1, 1, 1]);
+    await runner.close();
+  });
+
+  it('a new master change cuts a retry backoff short (tried at once, not after the backoff)', async () => {
+    const output = new RecordingOutput();
+    output.failNext = 1;
+    // A backoff far longer than this test may take: only the cut can explain a second attempt.
+    const runner = new OutputRunner(output, log, { retryMinMs: 600000, retryMaxMs: 600000 });
+    runner.submit(snap(1), [change('a', null, 'x')]);
+    await waitUntil(() => runner.status().lastError === 'boom');
+    assert.equal(output.calls.length, 1);
+    // The same snapshot again (no change) does not cut the backoff; a master change does.
+    runner.submit(snap(1), []);
+    assert.equal(output.calls.length, 1);
+    runner.submit(snap(2), [change('b', 'o', 'n')]);
+    await runner.idle();
+    assert.equal(output.calls.length, 2);
+    assert.equal(output.calls[1]?.version, 2);
+    assert.deepEqual(output.calls[1]?.changes.map((c) => c.cluster), ['a', 'b'], 'the failed change is carried along');
     await runner.close();
   });
 
