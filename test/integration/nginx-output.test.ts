@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { runBin, waitListening } from '../support/daemon-process.js';
@@ -125,6 +125,39 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     assert.ok(ng.nginx.running, 'nginx still runs its old config');
     const hpStatus = await outputStatus(api, 'haproxy');
     assert.equal(hpStatus?.lastError, null);
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+  });
+  it('a template edit that renders but fails nginx -t is refused: the installed file stays byte for byte and nginx keeps routing', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const ng = await prepareNginx(cleanup);
+    const master = cluster.masters.get('testing')!;
+    const ext = await freePort();
+    const apiPort = await freePort();
+    const configPath = join(ng.dir, 'config.json');
+    writeFileSync(configPath, JSON.stringify({
+      Clusters: [{ Name: 'testing', ExternalPort: ext }],
+      Sentinels: [{ Host: cluster.sentinels[0]!.host, Port: cluster.sentinels[0]!.port }],
+      Watcher: FAST_WATCHER,
+      Syslog: { Enabled: false },
+      Templates: [ng.entry],
+    }));
+    const d = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', `127.0.0.1:${apiPort}`]);
+    await waitListening(d);
+    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'nginx routes to the master' });
+    const good = readFileSync(ng.outputPath, 'utf8');
+    writeFileSync(ng.templatePath, readFileSync(ng.templatePath, 'utf8').replace('proxy_pass redis_{{.Name}};', 'proxy_pass redis_{{.Name}};\n        proxy_bogus_directive on;'));
+    d.child.kill('SIGHUP');
+    const api = `http://127.0.0.1:${apiPort}`;
+    const st = await waitFor(async () => {
+      const s = await outputStatus(api, 'nginx');
+      return s?.lastError ? s : undefined;
+    }, { timeoutMs: 15000, what: 'nginx refusal in /api/outputs' });
+    assert.match(String(st.lastError), /proxy_bogus_directive/);
+    assert.equal(readFileSync(ng.outputPath, 'utf8'), good, 'installed file kept byte for byte');
+    assert.equal(reloads(ng.reloadLog), 1, 'no reload for the refused file');
+    assert.deepEqual(readdirSync(ng.dir).filter((n) => n.endsWith('.tmp')), [], 'the refused candidate was removed');
+    assert.equal(await routedTo(ext), master.port);
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
   });
