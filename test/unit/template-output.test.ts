@@ -182,3 +182,39 @@ describe('topology replicas and the validation cache', () => {
     assert.ok(!r.success);
   });
 });
+
+describe('shipped examples', () => {
+  const examples = new URL('../../examples/', import.meta.url).pathname;
+  it('examples/nginx/config.json loads (template paths pointed at the shipped files)', () => {
+    const text = readFileSync(join(examples, 'nginx/config.json'), 'utf8')
+      .replace('/etc/redishappy/nginx_stream_template.conf', join(examples, 'nginx/nginx_stream_template.conf'))
+      .replace('/etc/redishappy/masters.json.tmpl', join(examples, 'file/masters.json.tmpl'))
+      .replace('/etc/redishappy/masters.env.tmpl', join(examples, 'file/masters.env.tmpl'));
+    const { config } = parseConfigText(text, 'config.json', {}, 'auto');
+    assert.deepEqual(config.Templates?.map((t) => t.Name), ['nginx', 'masters-json', 'masters-env']);
+  });
+
+  it('the JSON and env templates render parseable files with replicas, epochs and unconfirmed clusters', async () => {
+    for (const [name, file] of [['json', 'masters.json.tmpl'], ['env', 'masters.env.tmpl']] as const) {
+      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8') });
+      await out.init();
+      const snap: TopologySnapshot = {
+        version: 7,
+        clusters: [
+          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.2', port: 6379 }] },
+        ],
+      };
+      await out.apply(snap, []);
+      const text = readFileSync(outputPath, 'utf8');
+      if (name === 'json') {
+        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<{ name: string; ip: string; replicas: Array<{ ip: string }> }> };
+        assert.equal(parsed.version, 7);
+        assert.equal(parsed.epoch, 3);
+        assert.deepEqual(parsed.clusters[0]!.replicas, [{ ip: '10.0.0.2', port: 6379 }]);
+      } else {
+        assert.match(text, /^REDIS_a_HOST=10\.0\.0\.1$/m);
+        assert.match(text, /^REDIS_a_PORT=6379$/m);
+      }
+    }
+  });
+});
