@@ -9,6 +9,7 @@ import { OutputRunner } from '../outputs/runner.js';
 import type { Output } from '../outputs/types.js';
 import { createHaproxyOutput } from '../outputs/haproxy/index.js';
 import { createConsulOutput } from '../outputs/consul/index.js';
+import { createTemplateOutput } from '../outputs/template/index.js';
 import { createExecOutput, createWebhookOutput } from '../outputs/hooks/index.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
@@ -40,6 +41,9 @@ export function createOutputs(flavour: Flavour, config: Config, logger: Logger, 
   if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
     outputs.push(createConsulOutput({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
   }
+  // Template outputs (nginx, a plain file...) work with every executable; each gets its own
+  // runner, so one that fails (bad template, refused by its validator) never holds up the others.
+  (config.Templates ?? []).forEach((t, index) => outputs.push(createTemplateOutput({ config: t, index, logger: logger.child({ output: t.Name }), clusterNames })));
   // Command and webhook hooks work with every executable.
   if (config.Exec?.length) outputs.push(createExecOutput(config.Exec, { logger: logger.child({ output: 'exec' }) }));
   if (config.Webhook?.length) outputs.push(createWebhookOutput(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
@@ -131,6 +135,10 @@ export class Daemon {
       for (const r of this.runners) r.submit(snapshot, [change]);
     });
     this.topology.on('reconfigured', (snapshot) => {
+      if (this.published) for (const r of this.runners) r.submit(snapshot, []);
+    });
+    // Replicas are template data (read-only backends): outputs re-render; unchanged files are no-ops.
+    this.topology.on('replicas', (_cluster, snapshot) => {
       if (this.published) for (const r of this.runners) r.submit(snapshot, []);
     });
     this.watcher.start();

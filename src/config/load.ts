@@ -7,17 +7,20 @@ import { haproxySectionSchema, type HaproxySection } from '../outputs/haproxy/co
 import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../outputs/consul/config.js';
 import { joinHostPort } from './address.js';
 import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../outputs/hooks/config.js';
+import { checkTemplatesSection, templatesSectionSchema, type TemplateOutputConfig } from '../outputs/template/config.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
 import { parseTemplate, TemplateError } from '../template/index.js';
 
 /** Which outputs the running executable drives. `auto` enables those whose section is present. */
 export type Flavour = 'haproxy' | 'consul' | 'auto';
 
-export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul' | 'Exec' | 'Webhook'> {
+export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul' | 'Exec' | 'Webhook' | 'Templates'> {
   HAProxy?: HaproxySection;
   Consul?: ConsulSection;
   Exec?: ExecHook[];
   Webhook?: WebhookHook[];
+  /** Template outputs; they work with every executable. */
+  Templates?: TemplateOutputConfig[];
 }
 
 export interface LoadedConfig {
@@ -73,7 +76,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   const base = configSchema.safeParse(canonical);
   if (!base.success) problems.push(...issuesToProblems(base.error.issues));
 
-  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined, Exec: undefined, Webhook: undefined } : undefined;
+  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined, Exec: undefined, Webhook: undefined, Templates: undefined } : undefined;
   const names = base.success ? base.data.Clusters.map((c) => c.Name) : [];
 
   // Hooks work with every executable.
@@ -102,7 +105,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['HAProxy']));
       else {
         if (config) config.HAProxy = parsed.data;
-        problems.push(...checkTemplateFile(parsed.data.TemplatePath));
+        problems.push(...checkTemplateFile(parsed.data.TemplatePath, 'HAProxy.TemplatePath'));
       }
     }
   }
@@ -118,6 +121,17 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     }
   }
 
+  // Template outputs work with every executable, like the hooks.
+  if (canonical.Templates !== undefined && canonical.Templates !== null) {
+    const parsed = templatesSectionSchema.safeParse(canonical.Templates);
+    if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Templates']));
+    else {
+      if (config) config.Templates = parsed.data;
+      problems.push(...checkTemplatesSection(parsed.data, config?.HAProxy?.OutputPath));
+      parsed.data.forEach((t, i) => problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`)));
+    }
+  }
+
   if (config) {
     problems.push(...crossChecks(config, warnings));
   }
@@ -125,16 +139,16 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   return { config, warnings, notes };
 }
 
-function checkTemplateFile(path: string): string[] {
+function checkTemplateFile(path: string, field: string): string[] {
   try {
-    if (!statSync(path).isFile()) return [`HAProxy.TemplatePath: ${path} is not a file`];
+    if (!statSync(path).isFile()) return [`${field}: ${path} is not a file`];
     parseTemplate(readFileSync(path, 'utf8'), path);
     return [];
   } catch (err) {
-    if (err instanceof TemplateError) return [`HAProxy.TemplatePath: template does not parse: ${err.message}`];
+    if (err instanceof TemplateError) return [`${field}: template does not parse: ${err.message}`];
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return [`HAProxy.TemplatePath: template file ${path} does not exist`];
-    return [`HAProxy.TemplatePath: cannot read template file ${path} (${code ?? String(err)})`];
+    if (code === 'ENOENT') return [`${field}: template file ${path} does not exist`];
+    return [`${field}: cannot read template file ${path} (${code ?? String(err)})`];
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { haproxySectionSchema } from '../outputs/haproxy/config.js';
+import { templatesSectionSchema } from '../outputs/template/config.js';
 import { consulSectionSchema } from '../outputs/consul/config.js';
 import { execSectionSchema, webhookSectionSchema } from '../outputs/hooks/config.js';
 
@@ -113,6 +114,8 @@ export const configSchema = z.object({
   Consul: z.unknown().optional(),
   Exec: z.unknown().optional(),
   Webhook: z.unknown().optional(),
+  /** Template outputs (nginx, a plain file...): validated in load.ts. */
+  Templates: z.unknown().optional(),
 });
 
 /** Shape used only to canonicalize keys (sections included). */
@@ -121,6 +124,7 @@ export const canonicalShape = configSchema.extend({
   Consul: consulSectionSchema.optional(),
   Exec: execSectionSchema.optional(),
   Webhook: webhookSectionSchema.optional(),
+  Templates: templatesSectionSchema.optional(),
 });
 
 export type BaseConfig = z.infer<typeof configSchema>;

@@ -9,6 +9,8 @@ export interface ClusterDefinition {
 interface TopologyEvents {
   change: [change: MasterChange, snapshot: TopologySnapshot];
   reconfigured: [snapshot: TopologySnapshot];
+  /** The replicas known for a cluster changed (no master change; the version is not bumped). */
+  replicas: [cluster: string, snapshot: TopologySnapshot];
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -32,7 +34,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     const next = new Map<string, ClusterState>();
     for (const def of definitions) {
       const old = this.clusters.get(def.name);
-      next.set(def.name, old ? { ...old, externalPort: def.externalPort } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [] });
+      next.set(def.name, old ? { ...old, externalPort: def.externalPort } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [] });
     }
     this.clusters = next;
     this.version++;
@@ -50,10 +52,25 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
 
   snapshot(): TopologySnapshot {
     if (!this.cached) {
-      const clusters = [...this.clusters.values()].map((c) => ({ ...c, master: c.master ? { ...c.master } : null, agreeingSentinels: [...c.agreeingSentinels] })).sort(byName);
+      const clusters = [...this.clusters.values()].map((c) => ({ ...c, master: c.master ? { ...c.master } : null, agreeingSentinels: [...c.agreeingSentinels], replicas: (c.replicas ?? []).map((r) => ({ ...r })) })).sort(byName);
       this.cached = Object.freeze({ clusters, version: this.version });
     }
     return this.cached;
+  }
+
+  /**
+   * Record the replicas Sentinel knows for a cluster (order does not matter). Emits `replicas`
+   * when the set changed; returns whether it did.
+   */
+  setReplicas(name: string, replicas: readonly MasterAddress[]): boolean {
+    const current = this.clusters.get(name);
+    if (!current) return false;
+    const key = (list: readonly MasterAddress[]) => list.map((r) => `${r.ip} ${r.port}`).sort().join(',');
+    if (key(current.replicas ?? []) === key(replicas)) return false;
+    this.clusters.set(name, { ...current, replicas: replicas.map((r) => ({ ip: r.ip, port: r.port })) });
+    this.cached = null;
+    this.emit('replicas', name, this.snapshot());
+    return true;
   }
 
   /**

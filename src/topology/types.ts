@@ -15,6 +15,12 @@ export interface ClusterState {
   confirmedAt: string | null;
   /** host:port of the sentinels whose view agreed with the confirmed master at that time. */
   agreeingSentinels: string[];
+  /**
+   * Replicas Sentinel knows for this cluster (SENTINEL REPLICAS), for read-only backends in
+   * template outputs. Filled by the watcher through TopologyStore.setReplicas; [] until then.
+   * Not part of what makes a master confirmed, and a change of replicas is not a master change.
+   */
+  replicas?: MasterAddress[];
 }
 
 /** A change of confirmed master for one cluster. */

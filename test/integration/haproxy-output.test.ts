@@ -107,7 +107,8 @@ function change(from: RedisNode, to: RedisNode, epoch: number): MasterChange {
 }
 
 async function workers(env: Env): Promise<string[]> {
-  const out = await haproxyCli(env.haproxy!.masterSocket!, 'show proc');
+  // Just after a USR2 reload the 2.6 master re-executes itself and refuses its CLI for a moment.
+  const out = await waitFor(() => haproxyCli(env.haproxy!.masterSocket!, 'show proc').catch(() => undefined), { timeoutMs: 10000, what: 'the HAProxy master CLI' });
   return out
     .split('\n')
     .filter((l) => /\bworker\b/.test(l))

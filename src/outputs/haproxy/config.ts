@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateCacheFields } from '../template/config.js';
 
 /**
  * The `HAProxy` section. Keys are the canonical PascalCase spellings: the config loader maps user
@@ -59,6 +60,7 @@ export const haproxySectionSchema = z.object({
       { error: 'must be an object mapping cluster names to "backend/server"' },
     )
     .optional(),
+  ...validateCacheFields,
 });
 
 export type HaproxySection = z.infer<typeof haproxySectionSchema>;

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parseTemplate, type Template } from '../../template/index.js';
-import type { TemplateData } from './render.js';
+import type { TemplateData } from './data.js';
 
 /**
  * The template file and its parsed form. The original re-read and re-parsed it on every render;

@@ -16,6 +16,13 @@ export interface TemplateCluster {
   ConfigEpoch: number;
   /** ISO-8601 UTC time of the confirmation; "" when not confirmed. */
   ConfirmedAt: string;
+  /** Replicas Sentinel knows for this cluster (read-only backends), sorted; [] when none known. */
+  Replicas: TemplateReplica[];
+}
+
+export interface TemplateReplica {
+  Ip: string;
+  Port: number;
 }
 
 export interface TemplateData {
@@ -35,9 +42,27 @@ export interface TemplateData {
  */
 const PRESENTABLE_HOST = /^[0-9A-Za-z._:%[\]-]+$/;
 
-export function presentableMaster(c: ClusterState): boolean {
-  const m = c.master;
+function presentableAddress(m: { ip: string; port: number } | null): boolean {
   return m !== null && PRESENTABLE_HOST.test(m.ip) && Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535;
+}
+
+export function presentableMaster(c: ClusterState): boolean {
+  return presentableAddress(c.master);
+}
+
+/** Presentable replicas other than the master, sorted by address, without duplicates. */
+function presentableReplicas(c: ClusterState): TemplateReplica[] {
+  const seen = new Set<string>();
+  const out: TemplateReplica[] = [];
+  for (const r of c.replicas ?? []) {
+    if (!presentableAddress(r)) continue;
+    if (c.master && r.ip === c.master.ip && r.port === c.master.port) continue;
+    const key = `${r.ip} ${r.port}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ Ip: r.ip, Port: r.port });
+  }
+  return out.sort((a, b) => compareBytes(a.Ip, b.Ip) || a.Port - b.Port);
 }
 
 /** Go sorts names by bytes; JS `<` compares UTF-16 units, which differs outside the BMP. */
@@ -76,6 +101,7 @@ export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: rea
       Confirmed: ok,
       ConfigEpoch: configEpoch,
       ConfirmedAt: ok ? (c.confirmedAt ?? '') : '',
+      Replicas: presentableReplicas(c),
     });
   }
   return {
@@ -95,6 +121,7 @@ export function sampleTemplateData(clusterNames: readonly string[] = []): Templa
     Confirmed: true,
     ConfigEpoch: 1,
     ConfirmedAt: '1970-01-01T00:00:00.000Z',
+    Replicas: [{ Ip: '127.0.0.1', Port: 6380 }],
   }));
   return { Clusters: clusters, AllClusters: clusters, Version: 1, Epoch: 1 };
 }

@@ -1,9 +1,9 @@
-import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { runShell, shellQuote, type ShellResult } from './shell.js';
 
 /**
- * Writing the HAProxy file safely. The original truncated the live file in place (a crash or a
+ * Writing an output file (HAProxy, nginx, any template output) safely. The original truncated the live file in place (a crash or a
  * full disk left HAProxy with half a config) and never ran `haproxy -c`. Here a candidate is
  * written next to the target, checked, fsynced and renamed over it, so the target is always
  * either the old or the new file.
@@ -118,4 +118,46 @@ export async function restoreFile(outputPath: string, previous: string | null): 
 /** Runs the validate command with `{file}` replaced by the candidate's shell-quoted path. */
 export function validateCandidate(command: string, c: Candidate, timeoutMs: number): Promise<ShellResult> {
   return runShell(command.replaceAll('{file}', shellQuote(c.tmpPath)), timeoutMs);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes candidates left beside the output file by a run that died mid-apply (kill -9 during
+ * validation): `.<basename>.redishappy-<pid>-<n>.tmp` whose pid is not a live process. Returns
+ * the paths removed. Candidates of live processes (another daemon, this one) are left alone.
+ */
+export async function cleanStaleCandidates(outputPath: string): Promise<string[]> {
+  const target = await resolveTarget(outputPath);
+  const dir = dirname(target);
+  const prefix = `.${basename(target)}.redishappy-`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-\d+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    try {
+      await unlink(join(dir, name));
+      removed.push(join(dir, name));
+    } catch {
+      // Gone already or not ours to remove.
+    }
+  }
+  return removed;
 }

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * The `Templates` section: a list of template outputs (nginx, a second HAProxy, a plain file for
+ * scripts...), each rendered, validated, installed and reloaded like the HAProxy output.
+ */
+
+const requiredString = z
+  .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a non-empty string') })
+  .refine((s) => s.trim() !== '', 'must be a non-empty string');
+
+export const timeoutMs = (def: number) =>
+  z
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(1, 'must be at least 1')
+    .max(600_000, 'must be at most 600000 (10 minutes)')
+    .default(def);
+
+export const settleMs = z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(0, 'must be 0 or more').max(60_000, 'must be at most 60000').default(0);
+
+/** Shared by HAProxy and Templates: skip re-validating known-good bytes, and prepare likely next files. */
+export const validateCacheFields = {
+  /** Bytes that passed the validate command (same command, same template) are not validated again. */
+  ValidateCache: z.boolean({ error: 'must be true or false' }).default(true),
+  /** While idle, validate the files a next failover would most likely need (one per replica / past master). */
+  Prevalidate: z.boolean({ error: 'must be true or false' }).default(true),
+};
+
+/** Names of the built-in outputs: a template output may not take one (metrics and the API key on names). */
+export const RESERVED_OUTPUT_NAMES = ['haproxy', 'consul', 'exec', 'webhook'];
+
+export const templateOutputSchema = z.object({
+  /** Names this output in logs, metrics (output label) and the API. */
+  Name: z
+    .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit')
+    .refine((s) => !RESERVED_OUTPUT_NAMES.includes(s.toLowerCase()), `must not be one of ${RESERVED_OUTPUT_NAMES.join(', ')}`),
+  /** Go text/template rendered with the confirmed topology. */
+  TemplatePath: requiredString,
+  /** The file written from the template. Need not exist at start-up. */
+  OutputPath: requiredString,
+  /** Checks a candidate before it replaces OutputPath; `{file}` is the candidate's (shell-quoted) path. "" (default) = no check. */
+  ValidateCommand: z.string({ error: 'must be a string' }).default(''),
+  /** Run with /bin/sh -c after a new file is in place. "" (default) = only write the file. */
+  ReloadCommand: z.string({ error: 'must be a string' }).default(''),
+  ValidateTimeoutMs: timeoutMs(10_000),
+  ReloadTimeoutMs: timeoutMs(10_000),
+  ReloadSettleMs: settleMs,
+  ...validateCacheFields,
+});
+
+export const templatesSectionSchema = z.array(templateOutputSchema, { error: 'must be a list of template outputs' });
+
+export type TemplateOutputConfig = z.infer<typeof templateOutputSchema>;
+
+/** Cross-entry checks: names unique (case-insensitively), no two outputs writing the same file. */
+export function checkTemplatesSection(list: readonly TemplateOutputConfig[], haproxyOutputPath?: string): string[] {
+  const problems: string[] = [];
+  const names = new Map<string, number>();
+  const paths = new Map<string, number>();
+  list.forEach((t, i) => {
+    const prev = names.get(t.Name.toLowerCase());
+    if (prev !== undefined) problems.push(`Templates[${i}].Name: "${t.Name}" is already used by Templates[${prev}] (names are compared without case)`);
+    else names.set(t.Name.toLowerCase(), i);
+    const p = paths.get(t.OutputPath);
+    if (p !== undefined) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is also written by Templates[${p}]`);
+    else paths.set(t.OutputPath, i);
+    if (haproxyOutputPath !== undefined && t.OutputPath === haproxyOutputPath) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is also written by HAProxy.OutputPath`);
+  });
+  return problems;
+}

@@ -1,0 +1,380 @@
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
+import type { Output, OutputStatus } from '../types.js';
+import { buildTemplateData, sampleTemplateData, withAddresses, type TemplateData } from './data.js';
+import { TemplateSource, describeTemplateError } from './template-source.js';
+import { cleanStaleCandidates, commitCandidate, discardCandidate, readIfExists, restoreFile, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { describeShellFailure, runShell } from './shell.js';
+import { ValidationCache } from './validation-cache.js';
+
+/**
+ * The pipeline every template output shares (HAProxy, nginx, a plain file): render the WHOLE
+ * state, do nothing when the file already says that, write a candidate beside the file, validate
+ * it, fsync + rename it into place, reload with a deadline, put the previous file back when the
+ * reload fails, and keep a pending-reload marker across a crash. Subclasses add extras by
+ * overriding `applyLive` (HAProxy's runtime API) and `extraDetails`.
+ */
+
+export interface FileOutputConfig {
+  TemplatePath: string;
+  OutputPath: string;
+  /** `{file}` = the candidate's shell-quoted path; "" = no validation. */
+  ValidateCommand: string;
+  /** "" = only write the file (nothing to reload). */
+  ReloadCommand: string;
+  ValidateTimeoutMs: number;
+  ReloadTimeoutMs: number;
+  ReloadSettleMs?: number;
+  /** Skip validating bytes that already passed the same validate command (default true). */
+  ValidateCache?: boolean;
+  /** When idle, validate the files likely to be needed next (default true). */
+  Prevalidate?: boolean;
+}
+
+export interface FileOutputOptions {
+  /** Output name in logs, metrics and the API. */
+  name: string;
+  /** How logs and errors name the thing (e.g. "HAProxy", "template output nginx"). */
+  label: string;
+  /** Config path of the section, for messages ("HAProxy", "Templates[1]"). */
+  section: string;
+  config: FileOutputConfig;
+  logger: Logger;
+  /** The configured clusters; a snapshot taken before a config reload is filtered to these. */
+  clusterNames?: string[];
+}
+
+export type Outcome = 'unchanged' | 'runtime' | 'reloaded' | 'written';
+
+/** Shown in logs and errors instead of the whole output of a command. */
+export function firstLines(text: string, max = 2000): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Most alternative files pre-validated after one apply (each costs one validate command). */
+const MAX_PREVALIDATE = 16;
+/** Previous masters remembered per cluster as likely next masters (a fail-back). */
+const MAX_PAST_MASTERS = 4;
+
+export class TemplateFileOutput implements Output {
+  readonly name: string;
+  readonly settleMs: number;
+  protected readonly cfg: FileOutputConfig;
+  protected readonly log: Logger;
+  protected readonly label: string;
+  protected readonly section: string;
+  protected readonly clusterNames: string[] | undefined;
+  protected readonly source: TemplateSource;
+  private readonly cache: ValidationCache | null;
+  private loaded = false;
+  /**
+   * Set when a reload failed: we can no longer be sure what the proxy runs, so the next apply
+   * writes and reloads even if the file already matches.
+   */
+  protected reloadOwed = false;
+  private reportedTemplateProblem: string | null = null;
+  /** Bumped by every apply: background pre-validation stops when it changes. */
+  private applyGeneration = 0;
+  private prevalidating: Promise<void> | null = null;
+  private closed = false;
+  private readonly pastMasters = new Map<string, Array<{ ip: string; port: number }>>();
+
+  private lastAppliedAt: string | null = null;
+  private appliedVersion: number | null = null;
+  private lastError: string | null = null;
+  private lastErrorAt: string | null = null;
+  protected readonly counters = { renders: 0, writes: 0, reloads: 0, reloadFailures: 0, validations: 0, validationFailures: 0, validationCacheHits: 0, prevalidations: 0 };
+  private lastReloadAt: string | null = null;
+  private lastReloadOutput: string | null = null;
+  private lastValidationError: string | null = null;
+  private lastOutcome: Outcome | null = null;
+  /** ms from the start of the apply to the start of the reload command, last apply that reloaded. */
+  private lastApplyToReloadMs: number | null = null;
+
+  constructor(opts: FileOutputOptions) {
+    this.name = opts.name;
+    this.label = opts.label;
+    this.section = opts.section;
+    this.cfg = opts.config;
+    this.settleMs = opts.config.ReloadSettleMs ?? 0;
+    this.log = opts.logger;
+    this.clusterNames = opts.clusterNames;
+    this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames));
+    this.cache = this.cfg.ValidateCommand.trim() !== '' && this.cfg.ValidateCache !== false ? new ValidationCache() : null;
+  }
+
+  /** Next to OutputPath: present while a written file may not have been reloaded yet. */
+  protected get pendingMarker(): string {
+    return join(dirname(this.cfg.OutputPath), `.${basename(this.cfg.OutputPath)}.redishappy-reload-pending`);
+  }
+
+  /** Loads and checks the template. OutputPath is not touched (the original appended a space to it). */
+  async init(): Promise<void> {
+    await this.source.load();
+    this.loaded = true;
+    if (await access(this.pendingMarker).then(() => true, () => false)) {
+      this.reloadOwed = true;
+      this.log.warn({ outputPath: this.cfg.OutputPath }, `a previous run wrote the ${this.label} file but did not finish reloading; reloading at the first apply`);
+    }
+    const dir = dirname(this.cfg.OutputPath);
+    await access(dir).catch(() => this.log.warn({ dir }, `the directory of ${this.section}.OutputPath does not exist (yet); writing the file will fail until it does`));
+    const stale = await cleanStaleCandidates(this.cfg.OutputPath).catch(() => []);
+    if (stale.length) this.log.warn({ removed: stale }, 'removed candidate files left by a run that died mid-apply');
+  }
+
+  templateText(): string {
+    return this.source.text;
+  }
+
+  renderedFile(): Promise<string> {
+    return readFile(this.cfg.OutputPath, 'utf8');
+  }
+
+  async apply(snapshot: TopologySnapshot, changes: MasterChange[]): Promise<void> {
+    const started = performance.now();
+    this.applyGeneration++;
+    if (!this.loaded) await this.init();
+    await this.refreshTemplate();
+
+    const { data, rejected } = buildTemplateData(snapshot, this.clusterNames);
+    for (const r of rejected) this.log.error(r, `master address is not safe to put in the ${this.label} configuration; cluster left out`);
+    for (const c of changes) if (c.previous) this.rememberPastMaster(c.cluster, c.previous);
+    const text = this.render(data);
+
+    let onDisk: string | null;
+    try {
+      onDisk = await readIfExists(this.cfg.OutputPath);
+    } catch (err) {
+      throw this.fail(`cannot read ${this.cfg.OutputPath}: ${(err as Error).message}`);
+    }
+
+    // The original reloaded on every event, changed or not. Never again.
+    if (onDisk === text && !this.reloadOwed) {
+      this.log.debug({ version: snapshot.version }, `${this.label} configuration already up to date; nothing to do`);
+      this.succeeded(snapshot, 'unchanged', data);
+      return;
+    }
+
+    if (onDisk !== null && !this.reloadOwed && (await this.applyLive(data, changes, onDisk))) {
+      // The proxy already runs this; the file is written so a restart or later reload agrees.
+      try {
+        await writeAtomic(this.cfg.OutputPath, text);
+      } catch (err) {
+        throw this.fail(`${this.label} was switched live but ${this.cfg.OutputPath} could not be written: ${(err as Error).message}`);
+      }
+      this.counters.writes++;
+      this.succeeded(snapshot, 'runtime', data);
+      return;
+    }
+
+    const reloaded = await this.replaceAndReload(text, onDisk, started);
+    this.succeeded(snapshot, reloaded ? 'reloaded' : 'written', data);
+  }
+
+  /**
+   * Extra fast path (HAProxy's runtime API). Returns true when the running proxy now has the new
+   * state, so only the file remains to be written; false to go through validate + reload.
+   */
+  protected applyLive(_data: TemplateData, _changes: MasterChange[], _onDisk: string): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  protected extraDetails(): Record<string, unknown> {
+    return {};
+  }
+
+  private async refreshTemplate(): Promise<void> {
+    const { changed, problem } = await this.source.refresh();
+    if (changed) this.log.info({ template: this.cfg.TemplatePath }, 'template changed on disk; using the new one');
+    if (problem && problem !== this.reportedTemplateProblem) this.log.error({ template: this.cfg.TemplatePath, problem }, 'template edit not used');
+    this.reportedTemplateProblem = problem;
+  }
+
+  private render(data: TemplateData): string {
+    try {
+      const text = this.source.template.execute(data);
+      this.counters.renders++;
+      return text;
+    } catch (err) {
+      throw this.fail(`rendering failed: ${describeTemplateError(err, this.cfg.TemplatePath)}`);
+    }
+  }
+
+  /** Candidate → validate → rename → reload; on reload failure the previous file is put back. Returns whether a reload ran. */
+  private async replaceAndReload(text: string, previous: string | null, started: number): Promise<boolean> {
+    const path = this.cfg.OutputPath;
+    let candidate;
+    try {
+      candidate = await writeCandidate(path, text);
+    } catch (err) {
+      throw this.fail(`cannot write a new ${path}: ${(err as Error).message}`);
+    }
+
+    if (this.cfg.ValidateCommand.trim() !== '') {
+      const templateText = this.source.text;
+      const known = this.cache ? await this.cache.passed(this.cfg.ValidateCommand, templateText, text) : false;
+      if (known) {
+        this.counters.validationCacheHits++;
+        this.log.debug('these exact bytes already passed the validate command; not validating again');
+      } else {
+        const v = await validateCandidate(this.cfg.ValidateCommand, candidate, this.cfg.ValidateTimeoutMs);
+        this.counters.validations++;
+        if (!v.ok) {
+          await discardCandidate(candidate);
+          this.counters.validationFailures++;
+          this.lastValidationError = v.output || describeShellFailure(v, this.cfg.ValidateTimeoutMs);
+          this.log.error({ output: firstLines(v.output), result: describeShellFailure(v, this.cfg.ValidateTimeoutMs) }, `${this.label} rejected the new configuration; the current file is kept`);
+          throw this.fail(`${this.label} rejected the new configuration (validate command ${describeShellFailure(v, this.cfg.ValidateTimeoutMs)}): ${firstLines(v.output) || 'no output'}`);
+        }
+        this.cache?.add(this.cfg.ValidateCommand, templateText, text);
+      }
+    }
+
+    const reload = this.cfg.ReloadCommand.trim() !== '';
+    // A marker survives a crash between the rename and the end of the reload, so the next start
+    // knows the proxy may still run the previous file and reloads even though the file matches.
+    if (reload) await writeFile(this.pendingMarker, `${new Date().toISOString()}\n`).catch(() => undefined);
+    try {
+      await commitCandidate(candidate);
+    } catch (err) {
+      throw this.fail(`cannot replace ${path}: ${(err as Error).message}`);
+    }
+    this.counters.writes++;
+    if (!reload) {
+      this.reloadOwed = false;
+      this.log.info({ outputPath: path }, `${this.label} file written`);
+      return false;
+    }
+
+    this.lastApplyToReloadMs = Math.round(performance.now() - started);
+    const r = await runShell(this.cfg.ReloadCommand, this.cfg.ReloadTimeoutMs);
+    this.lastReloadOutput = r.output;
+    if (r.ok) {
+      this.counters.reloads++;
+      this.lastReloadAt = new Date().toISOString();
+      this.reloadOwed = false;
+      await rm(this.pendingMarker, { force: true }).catch(() => undefined);
+      this.log.info({ outputPath: path, ms: r.durationMs, beforeReloadMs: this.lastApplyToReloadMs, output: r.output ? firstLines(r.output) : undefined }, `${this.label} configuration written and reloaded`);
+      return true;
+    }
+
+    this.counters.reloadFailures++;
+    this.reloadOwed = true;
+    const why = describeShellFailure(r, this.cfg.ReloadTimeoutMs);
+    let restored = 'the previous file was put back';
+    try {
+      await restoreFile(path, previous);
+    } catch (err) {
+      restored = `putting the previous file back failed too: ${(err as Error).message}`;
+    }
+    this.log.error({ result: why, output: firstLines(r.output), ms: r.durationMs }, `${this.label} reload command failed; ${restored}`);
+    throw this.fail(`reload command ${why}${r.output ? `: ${firstLines(r.output)}` : ''} (${restored})`);
+  }
+
+  private rememberPastMaster(cluster: string, master: { ip: string; port: number }): void {
+    const list = (this.pastMasters.get(cluster) ?? []).filter((m) => m.ip !== master.ip || m.port !== master.port);
+    list.unshift({ ip: master.ip, port: master.port });
+    this.pastMasters.set(cluster, list.slice(0, MAX_PAST_MASTERS));
+  }
+
+  /**
+   * The files a next failover would most likely need: for each cluster, the current state with
+   * one of its replicas (or a master it had before) as master. Validated in the background while
+   * idle so that the failover finds its bytes already validated.
+   */
+  likelyNextFiles(data: TemplateData): string[] {
+    const out: string[] = [];
+    for (const c of data.Clusters) {
+      const candidates = [...c.Replicas.map((r) => ({ ip: r.Ip, port: r.Port })), ...(this.pastMasters.get(c.Name) ?? [])];
+      for (const next of candidates) {
+        if (next.ip === c.Ip && next.port === c.Port) continue;
+        try {
+          const text = this.source.template.execute(withAddresses(data, new Map([[c.Name, next]])));
+          if (!out.includes(text)) out.push(text);
+        } catch {
+          // The template cannot render that state; nothing to prepare.
+        }
+        if (out.length >= MAX_PREVALIDATE) return out;
+      }
+    }
+    return out;
+  }
+
+  private schedulePrevalidation(data: TemplateData): void {
+    if (!this.cache || this.cfg.Prevalidate === false || this.closed) return;
+    const generation = this.applyGeneration;
+    const templateText = this.source.text;
+    const previous = this.prevalidating ?? Promise.resolve();
+    this.prevalidating = previous.then(async () => {
+      for (const text of this.likelyNextFiles(data)) {
+        if (this.closed || generation !== this.applyGeneration) return;
+        if (await this.cache!.passed(this.cfg.ValidateCommand, templateText, text)) continue;
+        await this.cache!.validateOnce(this.cfg.ValidateCommand, templateText, text, async () => {
+          const candidate = await writeCandidate(this.cfg.OutputPath, text);
+          try {
+            const v = await validateCandidate(this.cfg.ValidateCommand, candidate, this.cfg.ValidateTimeoutMs);
+            this.counters.prevalidations++;
+            if (!v.ok) this.log.debug({ output: firstLines(v.output) }, 'a possible next file does not pass the validate command (it will be refused if it is ever needed)');
+            return v.ok;
+          } finally {
+            await discardCandidate(candidate);
+          }
+        });
+      }
+    }).catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'pre-validation stopped'))
+      .finally(() => {
+        if (generation === this.applyGeneration) this.prevalidating = null;
+      });
+  }
+
+  /** Resolves when background pre-validation has finished (tests, benchmarks). */
+  async prevalidationIdle(): Promise<void> {
+    while (this.prevalidating) await this.prevalidating;
+  }
+
+  private succeeded(snapshot: TopologySnapshot, outcome: Outcome, data: TemplateData): void {
+    this.lastOutcome = outcome;
+    this.appliedVersion = snapshot.version;
+    this.lastAppliedAt = new Date().toISOString();
+    // A template edit that could not be used stays visible while we keep running on the old one.
+    this.lastError = this.source.problem;
+    this.lastErrorAt = this.lastError ? this.lastAppliedAt : null;
+    this.schedulePrevalidation(data);
+  }
+
+  protected fail(message: string): Error {
+    this.lastError = message;
+    this.lastErrorAt = new Date().toISOString();
+    return new Error(message);
+  }
+
+  status(): OutputStatus {
+    return {
+      name: this.name,
+      lastAppliedAt: this.lastAppliedAt,
+      appliedVersion: this.appliedVersion,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      details: {
+        ...this.counters,
+        templatePath: this.cfg.TemplatePath,
+        outputPath: this.cfg.OutputPath,
+        lastOutcome: this.lastOutcome,
+        lastReloadAt: this.lastReloadAt,
+        lastReloadOutput: this.lastReloadOutput,
+        lastValidationError: this.lastValidationError,
+        lastApplyToReloadMs: this.lastApplyToReloadMs,
+        templateProblem: this.source.problem,
+        reloadOwed: this.reloadOwed,
+        ...this.extraDetails(),
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open; background pre-validation stops at its next step.
+    this.closed = true;
+  }
+}

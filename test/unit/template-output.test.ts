@@ -1,0 +1,220 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { TemplateFileOutput } from '../../src/outputs/template/file-output.js';
+import { templateOutputSchema } from '../../src/outputs/template/config.js';
+import { ValidationCache } from '../../src/outputs/template/validation-cache.js';
+import { TopologyStore } from '../../src/topology/store.js';
+import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rh-template-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const logger = pino({ level: 'silent' });
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text, 'x.json', {}, 'auto');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const tmpl = join(dir, 't.tmpl');
+writeFileSync(tmpl, '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}');
+const base = { Clusters: [{ Name: 'a', ExternalPort: 7000 }], Sentinels: [{ Host: '127.0.0.1', Port: 26379 }] };
+
+describe('Templates section', () => {
+  it('names the bad field, accepts any key case, and fills defaults', () => {
+    const problems = problemsOf(JSON.stringify({ ...base, Templates: [{ Name: 'ok', TemplatePath: tmpl, OutputPath: join(dir, 'o1') }, { name: 'b', templatepath: tmpl }] }));
+    assert.deepEqual(problems, ['Templates[1].OutputPath: is required']);
+    const { config } = parseConfigText(JSON.stringify({ ...base, TEMPLATES: [{ NAME: 'nginx', templatePath: tmpl, outputpath: join(dir, 'o1') }] }), 'x.json', {}, 'auto');
+    assert.deepEqual(config.Templates?.[0], { Name: 'nginx', TemplatePath: tmpl, OutputPath: join(dir, 'o1'), ValidateCommand: '', ReloadCommand: '', ValidateTimeoutMs: 10000, ReloadTimeoutMs: 10000, ReloadSettleMs: 0, ValidateCache: true, Prevalidate: true });
+  });
+
+  it('refuses duplicate names (any case), reserved names, a shared OutputPath and a missing template', () => {
+    const problems = problemsOf(JSON.stringify({
+      ...base,
+      HAProxy: { TemplatePath: tmpl, OutputPath: join(dir, 'hp'), ReloadCommand: 'true' },
+      Templates: [
+        { Name: 'Nginx', TemplatePath: tmpl, OutputPath: join(dir, 'o1') },
+        { Name: 'nginx', TemplatePath: tmpl, OutputPath: join(dir, 'o1') },
+        { Name: 'x', TemplatePath: join(dir, 'missing'), OutputPath: join(dir, 'hp') },
+      ],
+    }));
+    assert.ok(problems.includes('Templates[1].Name: "nginx" is already used by Templates[0] (names are compared without case)'), problems.join('\n'));
+    assert.ok(problems.includes('Templates[1].OutputPath: ' + join(dir, 'o1') + ' is also written by Templates[0]'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('Templates[2].TemplatePath: template file')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('Templates[2].OutputPath:') && p.includes('HAProxy.OutputPath')), problems.join('\n'));
+    const reserved = problemsOf(JSON.stringify({ ...base, Templates: [{ Name: 'HAProxy', TemplatePath: tmpl, OutputPath: join(dir, 'o3') }] }));
+    assert.ok(reserved.some((p) => p.startsWith('Templates[0].Name: must not be one of')), reserved.join('\n'));
+  });
+});
+
+function snapshot(version: number, port: number, replicas: Array<{ ip: string; port: number }> = []): TopologySnapshot {
+  return { version, clusters: [{ name: 'a', externalPort: 7000, master: { ip: '127.0.0.1', port }, configEpoch: version, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas }] };
+}
+const change = (from: number, to: number): MasterChange => ({ cluster: 'a', previous: { ip: '127.0.0.1', port: from }, current: { ip: '127.0.0.1', port: to }, configEpoch: 2, confirmedAt: '', announcedAt: null });
+
+function makeOutput(sub: string, extra: { validate?: string; reload?: string; prevalidate?: boolean; template?: string } = {}) {
+  const d = join(dir, sub);
+  rmSync(d, { recursive: true, force: true });
+  spawnSync('mkdir', ['-p', d]);
+  const validateLog = join(d, 'validations.log');
+  const templatePath = join(d, 't.tmpl');
+  writeFileSync(templatePath, extra.template ?? '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}{{range .Replicas}} ro={{.Ip}}:{{.Port}}{{end}}\n{{end}}');
+  const out = new TemplateFileOutput({
+    name: sub,
+    label: `template output ${sub}`,
+    section: 'Templates[0]',
+    logger,
+    clusterNames: ['a'],
+    config: {
+      TemplatePath: templatePath,
+      OutputPath: join(d, 'out.txt'),
+      // Counts validations; refuses any file naming port 6666.
+      ValidateCommand: extra.validate ?? `echo x >> ${validateLog}; ! grep -q :6666 {file}`,
+      ReloadCommand: extra.reload ?? '',
+      ValidateTimeoutMs: 5000,
+      ReloadTimeoutMs: 5000,
+      Prevalidate: extra.prevalidate ?? false,
+    },
+  });
+  const validations = () => (existsSync(validateLog) ? readFileSync(validateLog, 'utf8').split('\n').filter(Boolean).length : 0);
+  return { out, d, outputPath: join(d, 'out.txt'), validations };
+}
+
+describe('template file output', () => {
+  it('writes without a reload command, validates each new content once, and refuses what fails validation', async () => {
+    const { out, outputPath, validations } = makeOutput('plain');
+    await out.init();
+    await out.apply(snapshot(1, 6379), []);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n');
+    assert.equal(validations(), 1);
+    await out.apply(snapshot(2, 6380), [change(6379, 6380)]);
+    assert.equal(validations(), 2);
+    // Back to bytes already validated: no validate command run, and the cache hit is counted.
+    await out.apply(snapshot(3, 6379), [change(6380, 6379)]);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n');
+    assert.equal(validations(), 2, 'the same bytes were not validated again');
+    assert.equal(out.status().details?.validationCacheHits, 1);
+    await assert.rejects(out.apply(snapshot(4, 6666), [change(6379, 6666)]), /rejected the new configuration/);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n', 'refused file not installed');
+    // A refusal is not remembered: the next try runs the command again.
+    await assert.rejects(out.apply(snapshot(4, 6666), []));
+    assert.equal(validations(), 4);
+  });
+
+  it('a template edit is a different cache scope: the same bytes from a new template are validated again', async () => {
+    const { out, d, validations } = makeOutput('scope');
+    await out.init();
+    await out.apply(snapshot(1, 6379), []);
+    writeFileSync(join(d, 't.tmpl'), '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}{{/* edited */}}');
+    await out.apply(snapshot(2, 6380), [change(6379, 6380)]);
+    await out.apply(snapshot(3, 6379), [change(6380, 6379)]);
+    assert.equal(validations(), 3, 'bytes validated under the old template are validated again under the new one');
+  });
+
+  it('pre-validates the file for each known replica while idle, so the failover finds it validated', async () => {
+    const { out, outputPath, validations } = makeOutput('pre', { prevalidate: true, template: '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}' });
+    await out.init();
+    await out.apply(snapshot(1, 6379, [{ ip: '127.0.0.1', port: 6380 }, { ip: '127.0.0.1', port: 6666 }]), []);
+    await out.prevalidationIdle();
+    assert.equal(validations(), 3, 'the applied file plus one per replica');
+    assert.equal(out.status().details?.prevalidations, 2);
+    await out.apply(snapshot(2, 6380, [{ ip: '127.0.0.1', port: 6379 }]), [change(6379, 6380)]);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6380\n');
+    assert.equal(out.status().details?.validationCacheHits, 1, 'the failover used the pre-validated file');
+    // The replica whose file failed pre-validation is still refused when it becomes master.
+    await out.prevalidationIdle();
+    await assert.rejects(out.apply(snapshot(3, 6666), [change(6380, 6666)]), /rejected/);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6380\n');
+  });
+
+  it('removes candidates left by a dead process at init, and keeps those of live ones', async () => {
+    const { out, d } = makeOutput('stale');
+    const dead = spawnSync('true').pid!;
+    const staleName = `.out.txt.redishappy-${dead}-3.tmp`;
+    const liveName = `.out.txt.redishappy-${process.pid}-999.tmp`;
+    writeFileSync(join(d, staleName), 'half');
+    writeFileSync(join(d, liveName), 'mine');
+    writeFileSync(join(d, '.other.redishappy-1-1.tmp'), 'not ours');
+    assert.ok(existsSync(join(d, staleName)), 'the stale candidate exists before init');
+    await out.init();
+    const left = readdirSync(d);
+    assert.ok(!left.includes(staleName), left.join(','));
+    assert.ok(left.includes(liveName));
+    assert.ok(left.includes('.other.redishappy-1-1.tmp'));
+  });
+});
+
+describe('topology replicas and the validation cache', () => {
+  it('setReplicas emits only on a change of the set, without bumping the version', () => {
+    const store = new TopologyStore([{ name: 'a', externalPort: 1 }]);
+    const seen: string[] = [];
+    store.on('replicas', (c) => seen.push(c));
+    const v = store.snapshot().version;
+    assert.equal(store.setReplicas('a', [{ ip: '10.0.0.2', port: 6379 }, { ip: '10.0.0.3', port: 6379 }]), true);
+    assert.equal(store.setReplicas('a', [{ ip: '10.0.0.3', port: 6379 }, { ip: '10.0.0.2', port: 6379 }]), false);
+    assert.deepEqual(seen, ['a']);
+    assert.equal(store.snapshot().version, v);
+    assert.equal(store.snapshot().clusters[0]!.replicas!.length, 2);
+  });
+
+  it('keys on command, template and bytes', async () => {
+    const c = new ValidationCache();
+    c.add('cmd', 'tpl', 'text');
+    assert.equal(await c.passed('cmd', 'tpl', 'text'), true);
+    assert.equal(await c.passed('cmd2', 'tpl', 'text'), false);
+    assert.equal(await c.passed('cmd', 'tpl2', 'text'), false);
+    assert.equal(await c.passed('cmd', 'tpl', 'text '), false);
+    assert.equal(await c.passed('cm', 'dtpl', 'text'), false);
+  });
+
+  it('the schema rejects a bad Name', () => {
+    const r = templateOutputSchema.safeParse({ Name: 'has space', TemplatePath: 't', OutputPath: 'o' });
+    assert.ok(!r.success);
+  });
+});
+
+describe('shipped examples', () => {
+  const examples = new URL('../../examples/', import.meta.url).pathname;
+  it('examples/nginx/config.json loads (template paths pointed at the shipped files)', () => {
+    const text = readFileSync(join(examples, 'nginx/config.json'), 'utf8')
+      .replace('/etc/redishappy/nginx_stream_template.conf', join(examples, 'nginx/nginx_stream_template.conf'))
+      .replace('/etc/redishappy/masters.json.tmpl', join(examples, 'file/masters.json.tmpl'))
+      .replace('/etc/redishappy/masters.env.tmpl', join(examples, 'file/masters.env.tmpl'));
+    const { config } = parseConfigText(text, 'config.json', {}, 'auto');
+    assert.deepEqual(config.Templates?.map((t) => t.Name), ['nginx', 'masters-json', 'masters-env']);
+  });
+
+  it('the JSON and env templates render parseable files with replicas, epochs and unconfirmed clusters', async () => {
+    for (const [name, file] of [['json', 'masters.json.tmpl'], ['env', 'masters.env.tmpl']] as const) {
+      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8') });
+      await out.init();
+      const snap: TopologySnapshot = {
+        version: 7,
+        clusters: [
+          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.2', port: 6379 }] },
+        ],
+      };
+      await out.apply(snap, []);
+      const text = readFileSync(outputPath, 'utf8');
+      if (name === 'json') {
+        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<{ name: string; ip: string; replicas: Array<{ ip: string }> }> };
+        assert.equal(parsed.version, 7);
+        assert.equal(parsed.epoch, 3);
+        assert.deepEqual(parsed.clusters[0]!.replicas, [{ ip: '10.0.0.2', port: 6379 }]);
+      } else {
+        assert.match(text, /^REDIS_a_HOST=10\.0\.0\.1$/m);
+        assert.match(text, /^REDIS_a_PORT=6379$/m);
+      }
+    }
+  });
+});
