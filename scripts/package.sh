@@ -9,6 +9,8 @@ out=dist/packages
 # Its own build directory: never touch dist/redishappy.js, which running launchers may be reading.
 build=dist/package-build
 node scripts/build.mjs "$build" >/dev/null
+# Man pages from src/cli/manual.ts, the source --help is made from.
+node --import tsx scripts/man.ts "$build/man"
 rm -rf "$out" && mkdir -p "$out"
 
 for flavour in haproxy consul; do
@@ -28,6 +30,10 @@ for flavour in haproxy consul; do
     echo "/etc/$name/haproxy_template.cfg" >> "$root/DEBIAN/conffiles"
     install -m 0755 packaging/haproxy-reload.mjs "$root/usr/lib/redishappy/haproxy-reload"
   fi
+  install -d "$root/usr/share/man/man8"
+  gzip -9n < "$build/man/$name.8" > "$root/usr/share/man/man8/$name.8.gz"
+  chmod 0644 "$root/usr/share/man/man8/$name.8.gz"
+  ln -s "$name.8.gz" "$root/usr/share/man/man8/redis-$flavour.8.gz"
   install -m 0644 "packaging/systemd/$name.service" "$root/lib/systemd/system/$name.service"
   cat > "$root/usr/share/doc/$name/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

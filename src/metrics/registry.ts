@@ -120,15 +120,40 @@ export class Metrics {
       perCluster('redishappy_cluster_sentinels_known', 'Sentinels counted for the cluster (configured and discovered, up or down, in the group)', (q) => q.knownSentinels);
       perCluster('redishappy_cluster_sentinels_agreeing', 'Sentinels of the group whose settled view names the confirmed master', (q) => q.agreeingSentinels);
     }
-    this.failovers = new Counter({ name: 'redishappy_failovers_total', help: 'Confirmed master changes (not counting the first confirmation after start)', labelNames: ['cluster'], registers });
+    // Every labelled series of the configured clusters and outputs exists from the first scrape
+    // (Prometheus' instrumentation guidelines): 0 until something happens, so increase() and
+    // absent() work before the first failover. Read from the live configuration at scrape time,
+    // so a SIGHUP adds new clusters/outputs and drops removed ones.
+    const clusters = () => sources.topology.snapshot().clusters.map((c) => c.name);
+    const outputs = () => sources.outputs().map((o) => o.name);
+    this.failovers = new Counter({
+      name: 'redishappy_failovers_total',
+      help: 'Confirmed master changes (not counting the first confirmation after start)',
+      labelNames: ['cluster'],
+      registers,
+      collect: seriesFor(() => clusters().map((cluster) => ({ cluster })), (m, l) => m.inc(l, 0)),
+    });
     this.propagation = new Gauge({
       name: 'redishappy_failover_propagation_seconds',
-      help: 'Last failover: time from the sentinel announcement (+switch-master) to the output having applied it',
+      help: 'Last failover: time from the sentinel announcement (+switch-master) to the output having applied it (0 until the first failover)',
       labelNames: ['cluster', 'output'],
       registers,
+      collect: seriesFor(() => clusters().flatMap((cluster) => outputs().map((output) => ({ cluster, output }))), (m, l) => m.inc(l, 0)),
     });
-    this.applySeconds = new Gauge({ name: 'redishappy_output_last_apply_seconds', help: 'Duration of the last successful apply per output', labelNames: ['output'], registers });
-    this.applyFailures = new Counter({ name: 'redishappy_output_apply_failures_total', help: 'Failed applies per output (each is retried)', labelNames: ['output'], registers });
+    this.applySeconds = new Gauge({
+      name: 'redishappy_output_last_apply_seconds',
+      help: 'Duration of the last successful apply per output',
+      labelNames: ['output'],
+      registers,
+      collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
+    });
+    this.applyFailures = new Counter({
+      name: 'redishappy_output_apply_failures_total',
+      help: 'Failed applies per output (each is retried)',
+      labelNames: ['output'],
+      registers,
+      collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
+    });
   }
 
   onChange(change: MasterChange): void {
@@ -144,6 +169,22 @@ export class Metrics {
   onApplyFailed(output: string): void {
     this.applyFailures.inc({ output });
   }
+}
+
+type Labels = Record<string, string>;
+
+/**
+ * A collect() hook that makes sure a series exists for each wanted label set (adding 0 keeps an
+ * existing value) and removes the series of label sets no longer configured.
+ */
+function seriesFor<M extends { remove(labels: Labels): void }>(wanted: () => Labels[], touch: (metric: M, labels: Labels) => void) {
+  let previous = new Map<string, Labels>();
+  return function (this: M): void {
+    const current = new Map(wanted().map((l) => [JSON.stringify(l), l] as const));
+    for (const [key, labels] of previous) if (!current.has(key)) this.remove(labels);
+    for (const labels of current.values()) touch(this, labels);
+    previous = current;
+  };
 }
 
 function snake(s: string): string {

@@ -1,41 +1,57 @@
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { freePort, routedTo, startCluster, useCleanup, waitFor, type Cleanup } from '../harness/index.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { needTool } from '../support/tools.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DIR = join(ROOT, 'dist/packages');
 const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/dpkg-deb') && existsSync('/usr/bin/dpkg');
+const installSkip = canInstall ? false : 'needs root and dpkg (installs the .deb)';
+const debs = () => readdirSync(DIR).filter((f) => f.endsWith('.deb')).sort();
+const rpms = () => readdirSync(DIR).filter((f) => f.endsWith('.rpm')).sort();
 
-/** Build the .deb packages, install one with dpkg, run the installed binary against a real sentinel, purge it. */
-describe('Debian packages', { timeout: 120000, skip: canInstall ? false : 'needs root and dpkg' }, () => {
+function spawnInstalled(cleanup: Cleanup, bin: string, args: string[]): ChildProcess {
+  const child = spawn(bin, args, { stdio: 'ignore' });
+  cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
+  return child;
+}
+
+/** Build the packages, check them with rpm and lintian, install each .deb and run the installed binary against real servers, purge. */
+describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => {
   const cleanup = useCleanup();
-
-  it('build, install, run, purge', async () => {
+  before(() => {
     execFileSync('bash', [join(ROOT, 'scripts/package.sh')], { stdio: 'pipe' });
-    const dir = join(ROOT, 'dist/packages');
-    const debs = readdirSync(dir).filter((f) => f.endsWith('.deb')).sort();
-    const rpms = readdirSync(dir).filter((f) => f.endsWith('.rpm')).sort();
-    if (existsSync('/usr/bin/rpm')) {
-      assert.equal(rpms.length, 2);
-      const list = execFileSync('rpm', ['-qpl', join(dir, rpms[1]!)], { encoding: 'utf8' });
-      for (const f of ['/usr/bin/redishappy-haproxy', '/usr/bin/redis-haproxy', '/etc/redishappy-haproxy/config.json', '/lib/systemd/system/redishappy-haproxy.service']) assert.ok(list.includes(f), `rpm lacks ${f}`);
-    }
-    if (existsSync('/usr/bin/lintian')) {
-      // Errors fail; warnings (no man page, 0640 config holding secrets) are accepted.
-      const report = execFileSync('lintian', ['--no-tag-display-limit', join(dir, debs[0]!)], { encoding: 'utf8' });
+  });
+
+  it('the .rpm packages hold the files and man pages', { skip: needTool('rpmbuild', 'rpm') }, () => {
+    assert.equal(rpms().length, 2, 'package.sh built both rpms');
+    const list = execFileSync('rpm', ['-qpl', join(DIR, rpms()[1]!)], { encoding: 'utf8' });
+    for (const f of ['/usr/bin/redishappy-haproxy', '/usr/bin/redis-haproxy', '/etc/redishappy-haproxy/config.json', '/lib/systemd/system/redishappy-haproxy.service', '/usr/share/man/man8/redishappy-haproxy.8.gz', '/usr/share/man/man8/redis-haproxy.8.gz']) assert.ok(list.includes(f), `rpm lacks ${f}`);
+  });
+
+  it('lintian: no errors, no missing man page', { skip: needTool('lintian', 'lintian') }, () => {
+    for (const deb of debs()) {
+      // Warning left on purpose: the 0640 config (it may hold passwords).
+      const report = execFileSync('lintian', ['--no-tag-display-limit', join(DIR, deb)], { encoding: 'utf8' });
       assert.doesNotMatch(report, /^E: /m, report);
+      assert.doesNotMatch(report, /no-manual-page|manual-page/, report);
     }
-    assert.deepEqual(debs.map((f) => f.replace(/_.*/, '')), ['redishappy-consul', 'redishappy-haproxy']);
-    const contents = execFileSync('dpkg-deb', ['-c', join(dir, debs[1]!)], { encoding: 'utf8' });
-    for (const f of ['./usr/bin/redishappy-haproxy', './usr/bin/redis-haproxy', './etc/redishappy-haproxy/config.json', './etc/redishappy-haproxy/haproxy_template.cfg', './lib/systemd/system/redishappy-haproxy.service']) assert.ok(contents.includes(f), f);
-    assert.match(execFileSync('dpkg-deb', ['-f', join(dir, debs[1]!), 'Conffiles'], { encoding: 'utf8' }) + execFileSync('dpkg-deb', ['-I', join(dir, debs[1]!), 'conffiles'], { encoding: 'utf8' }), /\/etc\/redishappy-haproxy\/config\.json/);
+  });
+
+  it('redishappy-consul: contents, install, run, purge', async () => {
+    assert.deepEqual(debs().map((f) => f.replace(/_.*/, '')), ['redishappy-consul', 'redishappy-haproxy']);
+    const contents = execFileSync('dpkg-deb', ['-c', join(DIR, debs()[1]!)], { encoding: 'utf8' });
+    for (const f of ['./usr/bin/redishappy-haproxy', './usr/bin/redis-haproxy', './etc/redishappy-haproxy/config.json', './etc/redishappy-haproxy/haproxy_template.cfg', './lib/systemd/system/redishappy-haproxy.service', './usr/share/man/man8/redishappy-haproxy.8.gz']) assert.ok(contents.includes(f), f);
+    assert.match(execFileSync('dpkg-deb', ['-I', join(DIR, debs()[1]!), 'conffiles'], { encoding: 'utf8' }), /\/etc\/redishappy-haproxy\/config\.json/);
 
     cleanup.add(() => execFileSync('dpkg', ['--purge', 'redishappy-consul'], { stdio: 'ignore' }));
-    execFileSync('dpkg', ['-i', join(dir, debs[0]!)], { stdio: 'pipe' });
+    execFileSync('dpkg', ['-i', join(DIR, debs()[0]!)], { stdio: 'pipe' });
     assert.ok(existsSync('/usr/bin/redis-consul'), "the original's binary name is installed");
     assert.ok(existsSync('/var/log/redishappy-consul'));
     assert.match(execFileSync('/usr/bin/redishappy-consul', ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/);
@@ -45,13 +61,46 @@ describe('Debian packages', { timeout: 120000, skip: canInstall ? false : 'needs
     const cfg = join(cfgDir, 'config.json');
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Syslog: { Enabled: false }, Consul: { Address: '127.0.0.1:1', TimeoutMs: 200 } }));
     const port = await freePort();
-    const child = spawn('/usr/bin/redis-consul', ['-config', cfg, '-bind', `127.0.0.1:${port}`], { stdio: 'ignore' });
-    cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
+    const child = spawnInstalled(cleanup, '/usr/bin/redis-consul', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
     await waitFor(async () => (await (await fetch(`http://127.0.0.1:${port}/api/ping`)).text()) === 'Pong', { timeoutMs: 15000, what: 'installed binary answers /api/ping' });
     child.kill('SIGTERM');
     await waitFor(() => child.exitCode !== null, { timeoutMs: 10000, what: 'stopped' });
 
     execFileSync('dpkg', ['--purge', 'redishappy-consul'], { stdio: 'pipe' });
-    assert.ok(!existsSync('/usr/bin/redishappy-consul') && !existsSync('/usr/lib/redishappy/redishappy-consul.mjs') && !existsSync('/var/log/redishappy-consul') && !existsSync('/etc/redishappy-consul'), 'purged cleanly');
+    assert.ok(!existsSync('/usr/bin/redishappy-consul') && !existsSync('/usr/lib/redishappy/redishappy-consul.mjs') && !existsSync('/var/log/redishappy-consul') && !existsSync('/etc/redishappy-consul') && !existsSync('/usr/share/man/man8/redishappy-consul.8.gz'), 'purged cleanly');
+  });
+
+  it('redishappy-haproxy: installed man page documents every --help flag; one real failover through HAProxy', async () => {
+    cleanup.add(() => execFileSync('dpkg', ['--purge', 'redishappy-haproxy'], { stdio: 'ignore' }));
+    execFileSync('dpkg', ['-i', join(DIR, debs()[1]!)], { stdio: 'pipe' });
+
+    // Man page: every flag the installed --help lists is in the installed page.
+    const help = execFileSync('/usr/bin/redis-haproxy', ['--help'], { encoding: 'utf8' });
+    const flags = [...help.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]!);
+    assert.ok(flags.length >= 6, help);
+    const source = execFileSync('zcat', ['/usr/share/man/man8/redishappy-haproxy.8.gz'], { encoding: 'utf8' }).replace(/\\-/g, '-');
+    for (const f of flags) assert.ok(source.includes(f), `man page source lacks ${f}`);
+    if (needTool('man', 'man-db') === false) {
+      const rendered = execFileSync('man', ['-l', '/usr/share/man/man8/redis-haproxy.8.gz'], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '100' } }); // not a terminal: man-db strips the formatting
+      for (const f of flags) assert.ok(rendered.includes(f), `man -l output lacks ${f}`);
+      for (const s of ['SYNOPSIS', 'ENVIRONMENT', 'FILES', 'SIGNALS', 'EXIT STATUS', 'EXAMPLES']) assert.ok(rendered.includes(s), s);
+    }
+
+    // The installed /usr/bin/redis-haproxy against real sentinels and a real HAProxy, through a failover.
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    const ext = setup.externalPorts.get('testing')!;
+    spawnInstalled(cleanup, '/usr/bin/redis-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+    await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 30000, what: 'HAProxy routes to the first master' });
+    await master.kill('SIGKILL');
+    assert.ok(!master.running, 'the master really died');
+    await waitFor(async () => (await routedTo(ext)) === replica.port, { timeoutMs: 60000, what: 'HAProxy routes to the new master' });
+    const topology = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/topology`)).json()) as Array<{ name: string; port: number }>;
+    assert.equal(topology.find((c) => c.name === 'testing')?.port, replica.port);
+
+    execFileSync('dpkg', ['--purge', 'redishappy-haproxy'], { stdio: 'pipe' });
+    assert.ok(!existsSync('/usr/share/man/man8/redishappy-haproxy.8.gz') && !existsSync('/usr/bin/redis-haproxy'), 'purged cleanly');
   });
 });

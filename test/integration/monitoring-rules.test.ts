@@ -1,0 +1,66 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needTool } from '../support/tools.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PROM = join(ROOT, 'deploy/prometheus');
+const skip = needTool('promtool', 'prometheus');
+
+function promtool(args: string[], cwd: string): string {
+  try {
+    return execFileSync('promtool', args, { cwd, encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    assert.fail(`promtool ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+/** deploy/prometheus and deploy/grafana checked with the real promtool. */
+describe('shipped alerts and dashboard (promtool)', { skip }, () => {
+  it('alerts.yml passes promtool check rules', () => {
+    assert.match(promtool(['check', 'rules', 'alerts.yml'], PROM), /SUCCESS: 7 rules found/);
+  });
+
+  it('alerts.yml unit tests (cases that fire and cases that stay silent) pass', () => {
+    assert.match(promtool(['test', 'rules', 'alerts.test.yml'], PROM), /SUCCESS/);
+  });
+
+  it('every rule has a severity, a for: where a blip is not an incident, and annotations saying what to do', () => {
+    const text = readFileSync(join(PROM, 'alerts.yml'), 'utf8');
+    const alerts = text.split(/^ {6}- alert: /m).slice(1);
+    assert.equal(alerts.length, 7);
+    for (const a of alerts) {
+      const name = a.split('\n')[0]!;
+      assert.match(a, /severity: (critical|warning|info)/, name);
+      assert.match(a, /summary: /, name);
+      assert.match(a, /description: /, name);
+    }
+  });
+
+  it('the Grafana dashboard is valid JSON and every query parses as PromQL', () => {
+    const dash = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/redishappy.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+      annotations?: { list: Array<{ expr?: string }> };
+    };
+    const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    for (const a of dash.annotations?.list ?? []) if (a.expr) exprs.push(a.expr);
+    assert.ok(exprs.length >= 10, `${exprs.length} queries`);
+    // Grafana's variables are replaced the way Grafana would before the query reaches Prometheus.
+    const promql = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replace(/\$(job|instance)\b/g, '.*'));
+    const dir = mkdtempSync(join(tmpdir(), 'rh-dash-'));
+    const rules = ['groups:', '  - name: dashboard', '    rules:', ...promql.map((e, i) => `      - record: dashboard_query_${i}\n        expr: ${JSON.stringify(e)}`)].join('\n');
+    writeFileSync(join(dir, 'queries.yml'), rules + '\n');
+    assert.match(promtool(['check', 'rules', 'queries.yml'], dir), new RegExp(`SUCCESS: ${promql.length} rules found`));
+    // Each query uses only metrics redishappy exports.
+    const known = readFileSync(join(ROOT, 'src/metrics/registry.ts'), 'utf8');
+    for (const name of new Set(promql.flatMap((e) => e.match(/redishappy_[a-z_]+/g) ?? []))) {
+      if (name.startsWith('redishappy_process_')) continue; // prom-client's default metrics
+      assert.ok(known.includes(`'${name}'`), `dashboard uses ${name}, which redishappy does not export`);
+    }
+  });
+});
