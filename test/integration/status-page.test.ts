@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { freePort, startCluster, startRedis, startSentinel, useCleanup, waitFor } from '../harness/index.js';
 import { runBin, waitListening } from '../support/daemon-process.js';
 import { prepareHaproxy } from '../support/haproxy-setup.js';
 import { FAST_WATCHER } from '../support/watch.js';
@@ -25,11 +25,16 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
 
   it('shows each cluster, what each sentinel says and a charted failover with its propagation, live, with relative times, in light and dark', async () => {
     assert.ok(HAVE_CHROMIUM, `${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run)`);
-    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    // down-after 3 s: Sentinel does not fail the new master over a second time on a busy machine.
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
+    // A sentinel of another deployment: a standalone redis (really ROLE master) under the same name, at config-epoch 50.
+    const stray = await startRedis(cleanup);
+    const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
     const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
     // A second cluster no sentinel monitors: never confirmed, so the page must make it stand out.
-    const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Clusters: unknown[]; Watcher: Record<string, unknown> };
+    const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Clusters: unknown[]; Sentinels: unknown[]; Watcher: Record<string, unknown> };
     config.Clusters.push({ Name: 'ghost', ExternalPort: await freePort() });
+    config.Sentinels.push({ Host: '127.0.0.1', Port: rogue.port });
     config.Watcher = { ...FAST_WATCHER, StartupGraceMs: 1000 };
     writeFileSync(setup.configPath, JSON.stringify(config));
     const port = setup.apiPort;
@@ -69,13 +74,20 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     assert.match(await page.locator('#summary').innerText(), /Needs attention.*ghost/);
     assert.match(await page.title(), /⚠/);
 
-    // Which sentinel says what: one view per sentinel, side by side, all naming the master.
+    // Which sentinel says what: one view per sentinel, side by side; the real three name the master,
+    // the other deployment's sentinel is highlighted (another master, another epoch) and not counted.
     const hasViews = topology.some((c) => Array.isArray(c.views));
     if (hasViews) {
       await waitFor(async () => (await testing.locator('.view.agrees').count()) === 3, { timeoutMs: 20000, what: 'three sentinel views agreeing' });
-      const first = testing.locator('.view').first();
+      const first = testing.locator('.view.agrees').first();
       assert.match(await first.innerText(), new RegExp(`127\\.0\\.0\\.1:${master.port}[\\s\\S]*config-epoch \\d+[\\s\\S]*master`));
-      assert.equal(await testing.locator('.view.disagrees').count(), 0);
+      const odd = testing.locator(`.view[data-sentinel="127.0.0.1:${rogue.port}"]`);
+      await odd.waitFor({ timeout: 15000 });
+      assert.match((await odd.getAttribute('class')) ?? '', /\bdisagrees\b.*\boutside\b/);
+      assert.equal(await odd.locator('.differs').first().innerText(), `127.0.0.1:${stray.port}`);
+      assert.equal(await odd.locator('.differs').nth(1).innerText(), '50');
+      assert.match(await odd.innerText(), /names another master[\s\S]*not counted/);
+      assert.equal(await testing.locator('.view.disagrees').count(), 1);
     }
 
     // An output's details are labelled fields with its state first, not a key=value line.
