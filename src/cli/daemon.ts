@@ -82,7 +82,9 @@ export class Daemon {
   liveState() {
     const snapshot = this.topology.snapshot();
     const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)) }));
-    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers };
+    // Failovers of the last 24 hours: what the page can chart.
+    const dayAgo = Date.now() - 24 * 3600 * 1000;
+    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
   }
 
   private newRunner(output: Output): OutputRunner {
