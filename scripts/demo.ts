@@ -1,6 +1,7 @@
 /**
  * Live local demo: 1 Redis master, 1 replica, 3 sentinels, HAProxy (master-worker mode) and
  * redishappy-haproxy, all on 127.0.0.1, all started as child processes and stopped on Ctrl-C.
+ * The first line it prints is the status page's address.
  *   npm run demo               run until Ctrl-C
  *   npm run demo -- --smoke    fail over once, check HAProxy follows, exit (used by the tests)
  */
@@ -29,12 +30,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
+    // The status page's address comes first: open it now and watch everything below happen.
+    const apiPort = await freePort();
+    console.log(`Status page: http://127.0.0.1:${apiPort}/   (live in a few seconds, once redishappy has started)\n`);
     const dir = mkdtempSync(join(tmpdir(), 'redishappy-demo-'));
     console.log(`starting Redis master + replica and 3 sentinels (files in ${dir}) ...`);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const externalPort = await freePort();
-    const apiPort = await freePort();
 
     // The original's template, minus what needs root (chroot, user, daemon, /dev/log), bound to loopback.
     const template = join(dir, 'haproxy_template.cfg');
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
     console.log(`
 redishappy demo is running.
 
+  Status page:      http://127.0.0.1:${apiPort}/   (open it in a browser, then fail over as below)
   API:              http://127.0.0.1:${apiPort}/api/topology   (also /api/sentinels, /api/haproxy, /api/ping)
   Redis via HAProxy: redis-cli -p ${externalPort} set hello world      (lands on the confirmed master)
   Master now:       127.0.0.1:${master.port} (pid ${master.pid}); replica 127.0.0.1:${cluster.replicas.get('testing')![0]!.port}

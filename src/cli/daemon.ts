@@ -7,6 +7,7 @@ import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
 import { TopologyStore } from '../topology/store.js';
 import { OutputRunner } from '../outputs/runner.js';
 import type { Output } from '../outputs/types.js';
+import type { MasterChange } from '../topology/types.js';
 import { createHaproxyOutput } from '../outputs/haproxy/index.js';
 import { createConsulOutput } from '../outputs/consul/index.js';
 import { createTemplateOutput } from '../outputs/template/index.js';
@@ -26,6 +27,8 @@ export interface DaemonOptions {
 }
 
 const MAX_EVENTS = 200;
+/** Failovers are also kept apart, so sentinel chatter cannot push hours of them out of the timeline. */
+const MAX_FAILOVERS = 200;
 
 function definitions(config: Config) {
   return config.Clusters.map((c) => ({ name: c.Name, externalPort: c.ExternalPort }));
@@ -60,6 +63,7 @@ export class Daemon {
   readonly stream: EventStream;
   private api: FastifyInstance | null = null;
   private events: Array<Record<string, unknown>> = [];
+  private failovers: Array<Record<string, unknown>> = [];
   private reloading: Promise<boolean> | null = null;
   address = '';
 
@@ -82,13 +86,16 @@ export class Daemon {
   liveState() {
     const snapshot = this.topology.snapshot();
     const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)) }));
-    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50) };
+    // Failovers of the last 24 hours: what the page can chart.
+    const dayAgo = Date.now() - 24 * 3600 * 1000;
+    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
   }
 
   private newRunner(output: Output): OutputRunner {
     return new OutputRunner(output, this.opts.logger, {
       onApplied: (output, changes, ms) => {
         this.metrics.onApplied(output, changes, ms);
+        this.recordApplied(output, changes);
         this.stream.notify();
       },
       onFailed: (output, err) => {
@@ -101,7 +108,31 @@ export class Daemon {
   private record(e: WatcherEvent | Record<string, unknown>): void {
     this.events.unshift(e);
     if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
+    if (e.type === 'failover') {
+      this.failovers.unshift(e);
+      if (this.failovers.length > MAX_FAILOVERS) this.failovers.length = MAX_FAILOVERS;
+    }
     this.stream.notify();
+  }
+
+  /**
+   * Per-failover propagation: when an output first applies a change, its failover event gets
+   * `applied[output] = { at, propagationMs, from }`, the time from the sentinel's announcement
+   * (or, if none was seen, from the confirmation) to that output having applied it.
+   */
+  private recordApplied(output: string, changes: MasterChange[]): void {
+    const now = Date.now();
+    for (const c of changes) {
+      const event = this.failovers.find((e) => {
+        const to = e.to as MasterChange['current'] | undefined;
+        return e.cluster === c.cluster && to?.ip === c.current.ip && to.port === c.current.port && e.configEpoch === c.configEpoch;
+      });
+      if (!event) continue;
+      const applied = ((event.applied as Record<string, unknown> | undefined) ??= {});
+      if (applied[output]) continue;
+      const start = c.announcedAt ?? Date.parse(c.confirmedAt);
+      applied[output] = { at: new Date(now).toISOString(), propagationMs: now - start, from: c.announcedAt !== null ? 'announcement' : 'confirmation' };
+    }
   }
 
   /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */

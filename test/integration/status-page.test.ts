@@ -1,52 +1,145 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startCluster, useCleanup } from '../harness/index.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, startCluster, startRedis, startSentinel, useCleanup, waitFor } from '../harness/index.js';
 import { runBin, waitListening } from '../support/daemon-process.js';
 import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { FAST_WATCHER } from '../support/watch.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+// In CI (which installs Debian's chromium) a missing browser fails the test; locally it is skipped, saying why.
+const SKIP = !HAVE_CHROMIUM && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium); in CI this test fails instead` : false;
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** The status page in a real browser (Debian's chromium driven by playwright-core) against a real cluster. */
-describe('status page in a real browser', { timeout: 120000, skip: existsSync(CHROMIUM) ? false : 'chromium is not installed (apt-get install chromium)' }, () => {
+async function backgroundOf(page: Page): Promise<number[]> {
+  const bg = await page.locator('body').evaluate((body) => (body.ownerDocument.defaultView as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(body).backgroundColor);
+  return (bg.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+}
+const luminance = ([r = 0, g = 0, b = 0]: number[]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+/** The status page in a real browser (Debian's chromium driven by playwright-core) against real sentinels, HAProxy and redishappy. */
+describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () => {
   const cleanup = useCleanup();
 
-  it('shows the confirmed master, then the new master and a timeline entry after a real failover, without a reload', async () => {
-    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
-    // With a real HAProxy output, so the page shows an output's state too.
+  it('shows each cluster, what each sentinel says and a charted failover with its propagation, live, with relative times, in light and dark', async () => {
+    assert.ok(HAVE_CHROMIUM, `${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run)`);
+    // down-after 3 s: Sentinel does not fail the new master over a second time on a busy machine.
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
+    // A sentinel of another deployment: a standalone redis (really ROLE master) under the same name, at config-epoch 50.
+    const stray = await startRedis(cleanup);
+    const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
     const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
+    // A second cluster no sentinel monitors: never confirmed, so the page must make it stand out.
+    const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Clusters: unknown[]; Sentinels: unknown[]; Watcher: Record<string, unknown> };
+    config.Clusters.push({ Name: 'ghost', ExternalPort: await freePort() });
+    config.Sentinels.push({ Host: '127.0.0.1', Port: rogue.port });
+    config.Watcher = { ...FAST_WATCHER, StartupGraceMs: 1000 };
+    writeFileSync(setup.configPath, JSON.stringify(config));
     const port = setup.apiPort;
+    const base = `http://127.0.0.1:${port}/`;
     const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${port}`]);
     await waitListening(d);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     cleanup.add(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, colorScheme: 'light' });
+    const page = await context.newPage();
+    // Fake timers in the page only (time still flows), so the test can jump ahead to check relative times.
+    await page.clock.install();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
     let navigations = 0;
     page.on('framenavigated', () => navigations++);
-    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.goto(base);
+
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
-    const clusters = page.locator('#clusters');
-    await clusters.getByText(`127.0.0.1:${master.port}`).waitFor({ timeout: 10000 });
-    await page.locator('#sentinels').getByText('alive').first().waitFor({ timeout: 10000 });
+    const testing = page.locator('article.cluster[data-cluster="testing"]');
+    const ghost = page.locator('article.cluster[data-cluster="ghost"]');
+    await testing.getByText(`127.0.0.1:${master.port}`).first().waitFor({ timeout: 15000 });
+    await page.locator('#sentinels').getByText('alive').first().waitFor({ timeout: 15000 });
 
+    // The unmonitored cluster stands out: flagged "bad", its reason shown, and named in the summary.
+    await ghost.locator('.badge', { hasText: 'no confirmed master' }).waitFor({ timeout: 10000 });
+    assert.equal(await ghost.getAttribute('data-health'), 'bad');
+    const topology = (await (await fetch(`${base}api/topology`)).json()) as Array<{ name: string; held?: { reason: string } | null; views?: unknown[] }>;
+    const ghostHeld = topology.find((c) => c.name === 'ghost')?.held;
+    // The quorum fields (held, views) are optional in the page's data contract; checked when the daemon sends them.
+    if (ghostHeld !== undefined) {
+      assert.ok(ghostHeld, 'the API reports the unconfirmed cluster as held');
+      await ghost.locator('.held', { hasText: ghostHeld.reason }).waitFor({ timeout: 10000 });
+    }
+    assert.match(await page.locator('#summary').innerText(), /Needs attention.*ghost/);
+    assert.match(await page.title(), /⚠/);
+
+    // Which sentinel says what: one view per sentinel, side by side; the real three name the master,
+    // the other deployment's sentinel is highlighted (another master, another epoch) and not counted.
+    const hasViews = topology.some((c) => Array.isArray(c.views));
+    if (hasViews) {
+      await waitFor(async () => (await testing.locator('.view.agrees').count()) === 3, { timeoutMs: 20000, what: 'three sentinel views agreeing' });
+      const first = testing.locator('.view.agrees').first();
+      assert.match(await first.innerText(), new RegExp(`127\\.0\\.0\\.1:${master.port}[\\s\\S]*config-epoch \\d+[\\s\\S]*master`));
+      const odd = testing.locator(`.view[data-sentinel="127.0.0.1:${rogue.port}"]`);
+      await odd.waitFor({ timeout: 15000 });
+      assert.match((await odd.getAttribute('class')) ?? '', /\bdisagrees\b.*\boutside\b/);
+      assert.equal(await odd.locator('.differs').first().innerText(), `127.0.0.1:${stray.port}`);
+      assert.equal(await odd.locator('.differs').nth(1).innerText(), '50');
+      assert.match(await odd.innerText(), /names another master[\s\S]*not counted/);
+      assert.equal(await testing.locator('.view.disagrees').count(), 1);
+    }
+
+    // An output's details are labelled fields with its state first, not a key=value line.
+    const haproxy = page.locator('article.output[data-output="haproxy"]');
+    await haproxy.locator('header .badge', { hasText: 'up to date' }).waitFor({ timeout: 20000 });
+    assert.match(await haproxy.locator('header').innerText(), /^✔ up to date\s+haproxy/);
+    assert.ok((await haproxy.locator('dt').count()) >= 3, 'details shown as labelled fields');
+    assert.doesNotMatch(await haproxy.innerText(), /\b[a-z]+[A-Z]\w*=/, 'no camelCase key=value run-on');
+    await page.locator('#chart').getByText('no failover in the last 6 h').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('#chart circle.mark').count(), 0);
+
+    // A real failover: the master dies, the sentinels promote the replica.
     await master.kill('SIGKILL');
-    await clusters.getByText(`127.0.0.1:${replica.port}`).waitFor({ timeout: 30000 });
-    await page.locator("#timeline li", { hasText: `127.0.0.1:${master.port} → 127.0.0.1:${replica.port}` }).waitFor({ timeout: 10000 });
+    await testing.locator('dd', { hasText: `127.0.0.1:${replica.port}` }).waitFor({ timeout: 45000 });
+    await page.locator('#timeline li', { hasText: `127.0.0.1:${master.port} → 127.0.0.1:${replica.port}` }).waitFor({ timeout: 10000 });
+    // One mark on the chart, for that failover, carrying its propagation time once HAProxy applied it.
+    const mark = page.locator('#chart circle.mark');
+    await waitFor(async () => (await mark.count()) === 1 && ((await mark.getAttribute('data-propagation-ms')) ?? '') !== '', { timeoutMs: 20000, what: 'a chart mark with a propagation time' });
+    assert.equal(await mark.getAttribute('data-cluster'), 'testing');
+    const propagationMs = Number(await mark.getAttribute('data-propagation-ms'));
+    assert.ok(Number.isFinite(propagationMs) && propagationMs > 0, `propagation ${propagationMs}`);
+    const events = (await (await fetch(`${base}api/events`)).json()) as { events: Array<{ type: string; from: unknown; applied?: Record<string, { propagationMs: number }> }> };
+    const failover = events.events.find((e) => e.type === 'failover' && e.from);
+    assert.equal(failover?.applied?.haproxy?.propagationMs, propagationMs, 'the chart shows the recorded per-failover propagation');
+    assert.match(await page.locator('#chart svg > g > title').textContent() ?? '', new RegExp(`testing: 127\\.0\\.0\\.1:${master.port} → 127\\.0\\.0\\.1:${replica.port}.*propagated in .*haproxy`));
+    assert.match(await page.locator('#timeline li').first().innerText(), /applied: haproxy in \d/);
+    if (hasViews) await waitFor(async () => (await testing.locator('.view.agrees', { hasText: `127.0.0.1:${replica.port}` }).count()) >= 2, { timeoutMs: 30000, what: 'the sentinels to name the new master' });
     assert.equal(navigations, 1, 'updated live, no page reload');
-    assert.match(await page.locator('#conn').innerText(), /live/);
-    await page.locator('#outputs').getByText('up to date').waitFor({ timeout: 10000 });
-    const shot = fileURLToPath(new URL('../../docs/status-page.png', import.meta.url));
-    await page.screenshot({ path: shot, fullPage: true });
+
+    // Relative times, with the full time on hover, counting up while the page stays open.
+    const confirmed = testing.locator('time[data-prefix="confirmed "]');
+    assert.match(await confirmed.innerText(), /^confirmed (just now|\d+ s ago)$/);
+    assert.match((await confirmed.getAttribute('title')) ?? '', /\d{4}-\d\d-\d\dT/);
+    await page.clock.fastForward('07:00');
+    await waitFor(async () => /^confirmed 7 min ago$/.test(await confirmed.innerText()), { timeoutMs: 10000, what: 'the relative time to count up' });
+    assert.match(await page.locator('#conn').innerText(), /live · updated \d+ min ago/);
+
+    // Offline: everything the page loaded came from the daemon itself.
+    assert.ok(requests.length > 0 && requests.every((u) => u.startsWith(base)), `foreign requests: ${requests.filter((u) => !u.startsWith(base)).join(', ')}`);
 
     // Readable on a phone: same page at 390px wide still shows the master.
     await page.setViewportSize({ width: 390, height: 844 });
-    assert.ok(await clusters.getByText(`127.0.0.1:${replica.port}`).isVisible());
+    assert.ok(await testing.locator('dd', { hasText: `127.0.0.1:${replica.port}` }).isVisible());
+
+    // The system's dark preference gives a dark page.
+    const light = await backgroundOf(page);
+    const dark = await browser.newContext({ viewport: { width: 1100, height: 900 }, colorScheme: 'dark' });
+    cleanup.add(() => dark.close());
+    const darkPage = await dark.newPage();
+    await darkPage.goto(base);
+    await darkPage.locator('#chart circle.mark').waitFor({ timeout: 10000 });
+    const darkBg = await backgroundOf(darkPage);
+    assert.ok(luminance(light) > 200 && luminance(darkBg) < 60, `light background ${light}, dark background ${darkBg}`);
   });
 });
