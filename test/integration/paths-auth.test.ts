@@ -62,25 +62,32 @@ describe('authentication paths (real redis and sentinels)', { timeout: 200000 },
       const sentinels = [{ host: sentinel.host, port: sentinel.port }];
       const key = `${sentinel.host}:${sentinel.port}`;
 
-      const withCert = startWatcher(testConfig([{ name: 'testing' }], sentinels, { Tls: { CaFile: tls.caFile, CertFile: tls.certFile, KeyFile: tls.keyFile, ServerName: 'localhost' } }));
-      cleanup.add(() => withCert.watcher.stop());
-      await waitFor(() => withCert.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'confirmed over TLS with a client certificate' });
-
       const other = makeTestCertificates();
+      const uncaught: string[] = [];
+      const onUncaught = (e: Error) => uncaught.push(e.message);
+      process.on('uncaughtException', onUncaught);
+      cleanup.add(() => process.off('uncaughtException', onUncaught));
       const wrongCa = startWatcher(testConfig([{ name: 'testing' }], sentinels, { Tls: { CaFile: other.caFile, CertFile: tls.certFile, KeyFile: tls.keyFile, ServerName: 'localhost' } }));
       cleanup.add(() => wrongCa.watcher.stop());
       const refused = await waitFor(() => wrongCa.watcher.sentinels()[key]?.lastError, { timeoutMs: 15000, what: 'the TLS failure recorded' });
       // The certificate error shows only as a closed connection today (its text is lost).
       assert.match(String(refused), /self[- ]signed|unable to verify|certificate|closed/i);
       assert.notEqual(wrongCa.watcher.sentinels()[key]?.state, ALIVE, 'a sentinel with a certificate from another CA is not trusted');
+      // Several refused reconnects, none of them an uncaught TLS error (that used to kill the daemon).
+      const attempts = new Set<string>();
+      await waitFor(() => (attempts.add(String(wrongCa.watcher.sentinels()[key]?.lastUpdated)), attempts.size >= 4), { timeoutMs: 15000, intervalMs: 20, what: 'several refused reconnects' });
+      assert.deepEqual(uncaught, []);
+
+      const withCert = startWatcher(testConfig([{ name: 'testing' }], sentinels, { Tls: { CaFile: tls.caFile, CertFile: tls.certFile, KeyFile: tls.keyFile, ServerName: 'localhost' } }));
+      cleanup.add(() => withCert.watcher.stop());
+      await waitFor(() => withCert.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'confirmed over TLS with a client certificate' });
       assert.equal(wrongCa.master('testing'), null);
     }),
   );
 
-  // Open: once the Redis requires client certificates (tls-auth-clients yes), the watcher's
-  // process gets an uncaught ERR_SSL_TLSV1_ALERT_DECODE_ERROR (a server TLS alert with no error
-  // listener), even though probeRole() alone handles both cases. Reported to the lead.
-  it('TLS: a Redis that requires client certificates: ours confirms, none holds, nothing uncaught', { timeout: 60000, todo: 'uncaught TLS alert once tls-auth-clients is yes' }, () =>
+  // Once the Redis requires client certificates (tls-auth-clients yes): the probe without one is
+  // refused and holds the master, and no TLS alert escapes as an uncaught exception.
+  it('TLS: a Redis that requires client certificates: ours confirms, none holds, nothing uncaught', { timeout: 60000 }, () =>
     withCleanup(async (cleanup) => {
       const tls = makeTestCertificates();
       const master = await startRedis(cleanup, { tls });
