@@ -74,6 +74,13 @@ export function openConnection(host: string, port: number, settings: ConnectSett
   const redis = new Redis(options);
   // Errors are reported through the promises of the calls that failed; avoid "unhandled error" noise.
   redis.on('error', () => {});
+  // ioredis drops its socket listeners on disconnect(); a TLS alert that arrives after that (a
+  // certificate the peer rejects) would be an uncaught exception and kill the daemon.
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = (reconnect?: boolean) => {
+    (redis as unknown as { stream?: NodeJS.EventEmitter }).stream?.on('error', () => {});
+    disconnect(reconnect);
+  };
   return redis;
 }
 

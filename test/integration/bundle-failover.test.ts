@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { Cleanup, routedTo, startCluster, waitFor } from '../harness/index.js';
+import { waitListening } from '../support/daemon-process.js';
+import { bundlePath, runBundle } from '../support/bundle-process.js';
+import { prepareHaproxy } from '../support/haproxy-setup.js';
+
+const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
+
+/**
+ * The single-file bundle (what the .deb/.rpm install) through a real kill -9 failover, with the
+ * runtime API and with reloads. The sources are covered by haproxy-failover.test.ts; this proves
+ * the shipped artefact does the same.
+ */
+describe('single-file bundle: HAProxy failover end to end (real haproxy + sentinels)', { timeout: 180000 }, () => {
+  for (const runtime of [true, false]) {
+    it(`${runtime ? 'runtime API' : 'reload'} mode: routes to the master, then to the promoted replica`, { timeout: 90000 }, async () => {
+      const cleanup = new Cleanup();
+      try {
+        bundlePath();
+        const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
+        const setup = await prepareHaproxy(cleanup, cluster, { runtime });
+        const master = cluster.masters.get('testing')!;
+        const replica = cluster.replicas.get('testing')![0]!;
+        const ext = setup.externalPorts.get('testing')!;
+        const d = runBundle(cleanup, 'haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+        await waitListening(d);
+        await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+        assert.equal(reloads(setup.reloadLog), 1, 'one reload at start-up');
+
+        await master.kill('SIGKILL');
+        assert.equal(master.running, false, 'the master is really dead');
+        await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 40000, what: 'HAProxy routes to the promoted replica' });
+        // With the runtime API the file is written just after the live switch: wait for it.
+        await waitFor(() => new RegExp(`server R_testing_1 127\\.0\\.0\\.1:${replica.port} `).test(readFileSync(setup.outputPath, 'utf8')), { timeoutMs: 10000, what: 'the file to name the new master' });
+        const live = d.logs().filter((l) => l.msg === 'HAProxy switched to the new master live; old sessions cut');
+        if (runtime) {
+          assert.equal(reloads(setup.reloadLog), 1, 'runtime mode switches without a reload');
+          assert.ok(live.length >= 1, 'the bundle switched through the runtime API');
+        } else assert.equal(live.length, 0);
+        if (!runtime) assert.ok(reloads(setup.reloadLog) >= 2, 'reload mode reloaded for the failover');
+        const status = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/haproxy/status`)).json()) as { lastError: string | null };
+        assert.equal(status.lastError, null);
+
+        d.child.kill('SIGTERM');
+        assert.equal(await d.exited, 0);
+      } finally {
+        await cleanup.run();
+      }
+    });
+  }
+});
