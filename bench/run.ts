@@ -248,7 +248,7 @@ async function scale(n: number, idleSeconds: number): Promise<void> {
     const output = join(dir, 'haproxy.cfg');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ Clusters: names.map((name, i) => ({ Name: name, ExternalPort: 20000 + i })), Sentinels: [{ Host: '127.0.0.1', Port: sentinel.port }], Syslog: { Enabled: false }, HAProxy: { TemplatePath: template, OutputPath: output, ReloadCommand: 'true' } }));
-    const complete = (port: number) => existsSync(output) && (readFileSync(output, 'utf8').match(new RegExp(`127\\.0\\.0\\.1:${port} `, 'g')) ?? []).length === n;
+    const complete = (port: number) => existsSync(output) && (readFileSync(output, 'utf8').match(new RegExp(`127\\.0\\.\\d+\\.\\d+:${port} `, 'g')) ?? []).length === n;
     const results: Record<string, Record<string, number | null>> = {};
     for (const spec of specs) {
       const [from, to] = [a.port, b.port];
