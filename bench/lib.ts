@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Cleanup } from '../test/harness/index.js';
@@ -37,7 +38,10 @@ export interface RunningDaemon {
 export function startDaemon(cleanup: Cleanup, spec: DaemonSpec, config: string, bind: string): RunningDaemon {
   const [cmd, ...args] = commandLine(spec, config, bind);
   // The original logs every API request on stderr: only ours keeps it (its warnings and errors).
-  const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', spec.key === 'ours' ? 'inherit' : 'ignore'], cwd: ROOT });
+  // Standard output (our log lines, warn and above) goes to $TMPDIR/rh-bench-<key>.log, for a look after a failed run.
+  const out = openSync(join(tmpdir(), `rh-bench-${spec.key}.log`), 'a');
+  const child = spawn(cmd!, args, { stdio: ['ignore', out, spec.key === 'ours' ? 'inherit' : 'ignore'], cwd: ROOT });
+  closeSync(out);
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();

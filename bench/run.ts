@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cleanup, freePort, haproxyCli, routedTo, startCluster, waitFor, type ClusterFixture } from '../test/harness/index.js';
+import { Cleanup, freePort, routedTo, startCluster, waitFor, type ClusterFixture } from '../test/harness/index.js';
 import { prepareHaproxy, type HaproxySetup } from '../test/support/haproxy-setup.js';
 import { daemonSpecs, percentiles, procStats, startDaemon, writeResult, type DaemonSpec } from './lib.js';
 import { ManyMastersSentinel, roleMasterServer } from './stand-in-sentinel.js';
@@ -66,29 +66,33 @@ function readLines(path: string): number {
 /** Put HAProxy back on its empty start-up file and wait until the given ports no longer route. */
 async function resetHaproxy(setup: HaproxySetup, skeleton: string, ports: number[]): Promise<void> {
   writeFileSync(setup.outputPath, skeleton);
-  // A SIGUSR2 that reaches the master while it re-executes for an earlier reload (e.g. the last
-  // one the stopped daemon asked for) is lost: ask again every second until the ports are closed.
+  // Through the master CLI, which waits for the new worker: a SIGUSR2 that reaches the master
+  // while it re-executes for an earlier reload is lost (and with it the next daemon's reload).
   let asked = 0;
   const closed = async () => {
-    if (performance.now() - asked > 1000) {
-      process.kill(setup.haproxy.pid!, 'SIGUSR2');
+    if (performance.now() - asked > 2000) {
+      await setup.haproxy.reloadViaMaster().catch(() => {});
       asked = performance.now();
     }
     for (const port of ports) if (await routedTo(port).then(() => true, () => false)) return false;
     return true;
   };
-  await waitFor(closed, { timeoutMs: 20000, intervalMs: 20, what: 'HAProxy reset to the empty file' });
-  // The master answers on its socket again once it is done re-executing: the daemon's own reload
-  // signal will not be lost.
-  const master = setup.haproxy.masterSocket!;
-  await waitFor(() => haproxyCli(master, 'show proc').then(() => true, () => false), { timeoutMs: 10000, intervalMs: 20, what: 'HAProxy master ready' });
-  await sleep(200);
+  await waitFor(closed, { timeoutMs: 30000, intervalMs: 20, what: 'HAProxy reset to the empty file' });
+  await sleep(300); // a late reload the stopped daemon asked for is over too
 }
 
 const routesTo = (port: number, target: number) => routedTo(port).then((p) => p === target, () => false);
 
+/** The master once every sentinel names the same one at the same epoch (a failover has settled). */
 async function currentMaster(cluster: ClusterFixture, name: string): Promise<number> {
-  return (await cluster.sentinelMaster(name)).port;
+  return waitFor(
+    async () => {
+      const views = await Promise.all(cluster.sentinels.map((s) => cluster.sentinelMaster(name, s).catch(() => null)));
+      const first = views[0];
+      return first && views.every((v) => v && v.port === first.port && v.configEpoch === first.configEpoch) ? first.port : null;
+    },
+    { timeoutMs: 60000, intervalMs: 100, what: `sentinels agree on ${name}'s master` },
+  );
 }
 
 async function propagation(runtime: boolean, rounds: number, chunk: number): Promise<void> {
