@@ -1,6 +1,7 @@
 /**
  * STAND-IN sentinel for the 1,000-cluster benchmark (real Redis cannot run 2,000 instances here):
- * a RESP server that reports N masters, answers SENTINEL MASTERS / MASTER / SENTINELS, accepts
+ * a RESP server that reports N masters, answers SENTINEL MASTERS / MASTER / SENTINELS /
+ * GET-MASTER-ADDR-BY-NAME, accepts
  * SUBSCRIBE, and can switch any subset of masters (new address, epoch + 1, +switch-master
  * published). Paired with a stand-in "Redis" that answers ROLE as master on any port it listens on.
  */
@@ -13,6 +14,7 @@ const arr = (items: string[]) => `*${items.length}\r\n${items.join('')}`;
 
 interface Master {
   name: string;
+  ip: string;
   port: number;
   epoch: number;
 }
@@ -24,7 +26,9 @@ export class ManyMastersSentinel {
   port = 0;
 
   constructor(names: string[], port: number) {
-    for (const name of names) this.masters.set(name, { name, port, epoch: 0 });
+    // Each master on its own loopback address (127.0.x.y, all served by one roleMasterServer): the
+    // original drops an event whose new address equals the previous event's, whatever the cluster.
+    names.forEach((name, i) => this.masters.set(name, { name, ip: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, port, epoch: 0 }));
   }
 
   async start(): Promise<void> {
@@ -45,13 +49,13 @@ export class ManyMastersSentinel {
       const old = m.port;
       m.port = port;
       m.epoch++;
-      const payload = `${name} 127.0.0.1 ${old} 127.0.0.1 ${port}`;
+      const payload = `${name} ${m.ip} ${old} ${m.ip} ${port}`;
       for (const s of this.subscribers) s.write(arr([bulk('message'), bulk('+switch-master'), bulk(payload)]));
     }
   }
 
   private record(m: Master): string {
-    return arr([bulk('name'), bulk(m.name), bulk('ip'), bulk('127.0.0.1'), bulk('port'), bulk(String(m.port)), bulk('flags'), bulk('master'), bulk('config-epoch'), bulk(String(m.epoch))]);
+    return arr([bulk('name'), bulk(m.name), bulk('ip'), bulk(m.ip), bulk('port'), bulk(String(m.port)), bulk('flags'), bulk('master'), bulk('config-epoch'), bulk(String(m.epoch))]);
   }
 
   private serve(socket: net.Socket): void {
@@ -77,6 +81,10 @@ export class ManyMastersSentinel {
         else if (cmd === 'SENTINEL' && sub === 'MASTER') {
           const m = this.masters.get(name ?? '');
           socket.write(m ? this.record(m) : '-ERR No such master with that name\r\n');
+        } else if (cmd === 'SENTINEL' && sub === 'GET-MASTER-ADDR-BY-NAME') {
+          // What the original redishappy asks (one per cluster, on each SUBSCRIBE confirmation).
+          const m = this.masters.get(name ?? '');
+          socket.write(m ? arr([bulk(m.ip), bulk(String(m.port))]) : '*-1\r\n');
         } else if (cmd === 'SENTINEL' && sub === 'SENTINELS') socket.write('*0\r\n');
         else socket.write('-ERR unknown command\r\n');
       }
@@ -105,7 +113,8 @@ export async function roleMasterServer(): Promise<{ port: number; close(): Promi
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // Every address: the masters are 127.0.x.y (loopback); the bench machine has loopback networking only.
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>

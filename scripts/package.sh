@@ -20,7 +20,7 @@ for flavour in haproxy consul; do
   install -m 0644 "$build/redishappy.js" "$root/usr/lib/redishappy/redishappy.js"
   install -m 0644 "$build/page/index.html" "$root/usr/lib/redishappy/page/index.html"
   printf 'const { main } = await import("./redishappy.js");\nawait main("%s");\n' "$flavour" > "$root/usr/lib/redishappy/$name.mjs"
-  printf '#!/bin/sh\nexec node /usr/lib/redishappy/%s.mjs "$@"\n' "$name" > "$root/usr/bin/$name"
+  printf '#!/bin/sh\nexec node --max-semi-space-size=1 /usr/lib/redishappy/%s.mjs "$@"\n' "$name" > "$root/usr/bin/$name"
   chmod 0755 "$root/usr/bin/$name"
   ln -s "$name" "$root/usr/bin/redis-$flavour"
   install -m 0640 "packaging/configs/$flavour-config.json" "$root/etc/$name/config.json"
