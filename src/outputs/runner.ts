@@ -29,6 +29,8 @@ export class OutputRunner {
   private pending: { snapshot: TopologySnapshot; changes: MasterChange[] } | null = null;
   private running: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** True while `retryTimer` is a retry backoff (not a settle window). */
+  private backingOff = false;
   private failures = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -51,6 +53,12 @@ export class OutputRunner {
   submit(snapshot: TopologySnapshot, changes: MasterChange[] = []): void {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
+    // A new master change does not wait for the backoff of an earlier failure: try it at once.
+    if (changes.length > 0 && this.backingOff && this.retryTimer && !this.running) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.backingOff = false;
+    }
     if (this.running || this.retryTimer) return;
     const settle = changes.length > 0 ? (this.output.settleMs ?? 0) : 0;
     if (settle > 0) {
@@ -108,8 +116,10 @@ export class OutputRunner {
         const delay = Math.round(base * (0.5 + Math.random() * 0.5));
         this.log.error({ output: this.output.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
         if (!this.closed) {
+          this.backingOff = true;
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
+            this.backingOff = false;
             if (!this.running) this.kick();
           }, delay);
         }
@@ -130,6 +140,7 @@ export class OutputRunner {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.backingOff = false;
     this.pending = null;
     if (this.running) {
       let timer: NodeJS.Timeout | undefined;

@@ -6,6 +6,15 @@ import type { Output, OutputStatus } from '../../src/outputs/types.js';
 import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
 const log = pino({ level: 'silent' });
+
+/** Polls until `cond` holds; rejects after `timeoutMs` (a bound, not a duration assertion). */
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached within ' + timeoutMs + ' ms');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 const snap = (version: number): TopologySnapshot => ({ version, clusters: [] });
 const change = (cluster: string, from: string | null, to: string): MasterChange => ({
   cluster,
@@ -60,6 +69,21 @@ describe('output runner', () => {
     await runner.idle();
     assert.equal(output.calls.length, 3);
     assert.deepEqual(output.calls.map((c) => c.changes.length), [1, 1, 1]);
+    await runner.close();
+  });
+
+  it('tries a new master change at once instead of waiting for the backoff of an earlier failure', async () => {
+    const output = new RecordingOutput();
+    output.failNext = 1;
+    // A backoff of 30-60 s: far beyond the bound below, so only an immediate retry passes.
+    const runner = new OutputRunner(output, log, { retryMinMs: 60_000, retryMaxMs: 60_000 });
+    runner.submit(snap(1), [change('a', null, 'x')]);
+    await waitUntil(() => runner.status().details?.consecutiveFailures === 1);
+    assert.equal(output.calls.length, 1, 'the first apply failed and is waiting for its backoff');
+    runner.submit(snap(2), [change('a', 'x', 'y')]);
+    await waitUntil(() => output.calls.length === 2 && runner.status().appliedVersion === 2);
+    assert.equal(output.calls[1]?.version, 2);
+    assert.deepEqual(output.calls[1]?.changes.map((c) => [c.previous?.ip, c.current.ip]), [[undefined, 'y']], 'the failed change and the new one, merged');
     await runner.close();
   });
 
