@@ -29,7 +29,7 @@ export class OutputRunner {
   private pending: { snapshot: TopologySnapshot; changes: MasterChange[] } | null = null;
   private running: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  /** The timer above is a retry backoff (not a settle window). */
+  /** True while `retryTimer` is a retry backoff (not a settle window). */
   private backingOff = false;
   private failures = 0;
   private closed = false;
@@ -53,14 +53,11 @@ export class OutputRunner {
   submit(snapshot: TopologySnapshot, changes: MasterChange[] = []): void {
     if (this.closed) return;
     this.pending = { snapshot, changes: mergeChanges(this.pending?.changes ?? [], changes) };
-    // A new master change cuts a retry backoff short: the backoff exists to spare a failing
-    // target, not to delay news (after a long outage it can reach retryMaxMs).
-    if (this.retryTimer && this.backingOff && changes.length > 0 && !this.running) {
+    // A new master change does not wait for the backoff of an earlier failure: try it at once.
+    if (changes.length > 0 && this.backingOff && this.retryTimer && !this.running) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
       this.backingOff = false;
-      this.kick();
-      return;
     }
     if (this.running || this.retryTimer) return;
     const settle = changes.length > 0 ? (this.output.settleMs ?? 0) : 0;
@@ -143,6 +140,7 @@ export class OutputRunner {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.backingOff = false;
     this.pending = null;
     if (this.running) {
       let timer: NodeJS.Timeout | undefined;

@@ -21,9 +21,7 @@ describe(`chaos 7: ${ROUNDS} failovers in a row (SENTINEL FAILOVER)`, { timeout:
     const issued: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const issuedAt = Date.now();
-      const s = rig.cluster.sentinels[i % 3]!.client();
-      await waitFor(async () => s.call('SENTINEL', 'FAILOVER', 'testing').then(() => true, () => false), { timeoutMs: 30000, intervalMs: 100, what: `failover ${i + 1} accepted` });
-      s.disconnect();
+      await rig.cluster.forceFailover('testing', rig.cluster.sentinels[i % 3]!);
       // Sentinel picks the replica; follow whichever it promoted, from the first announcement on.
       const first = await waitFor(() => rig.messages.find((m) => m.at >= issuedAt && m.master !== current), { timeoutMs: 30000, intervalMs: 2, what: `failover ${i + 1} announced` });
       await waitFor(async () => (await routedTo(rig.ext).catch(() => 0)) === first.master, { timeoutMs: 30000, intervalMs: 2, what: `failover ${i + 1} followed by HAProxy` });

@@ -12,6 +12,22 @@ export interface ClusterFixture {
   waitForSentinelsDiscovered(timeoutMs?: number): Promise<void>;
   waitForFailover(name: string, from: { host: string; port: number }, timeoutMs?: number): Promise<{ ip: string; port: number }>;
   nodeByPort(port: number): RedisNode | undefined;
+  /** `SENTINEL FAILOVER name` through `via` (default: the first running sentinel), retried while Sentinel refuses it. */
+  forceFailover(name: string, via?: SentinelNode, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * `SENTINEL FAILOVER name`, retried while Sentinel refuses it (a previous failover still settling,
+ * replicas not known yet: "-INPROG" / "-NOGOODSLAVE"). Any other refusal is retried too, until the
+ * bound, and reported with the last error.
+ */
+export async function sentinelFailover(via: SentinelNode, name: string, timeoutMs = 30000): Promise<void> {
+  const c = via.client();
+  try {
+    await waitFor(async () => (await c.call('SENTINEL', 'FAILOVER', name)) === 'OK', { timeoutMs, intervalMs: 100, what: `SENTINEL FAILOVER ${name} accepted by ${via.name}` });
+  } finally {
+    c.disconnect();
+  }
 }
 
 function field(reply: string[], key: string): string | undefined {
@@ -58,6 +74,7 @@ export async function startCluster(
     replicas,
     sentinels,
     nodeByPort: (port) => all().find((n) => n.port === port),
+    forceFailover: (name, via, timeoutMs) => sentinelFailover(via ?? sentinels.find((x) => x.running)!, name, timeoutMs),
     async sentinelMaster(name, sentinel) {
       const s = sentinel ?? sentinels.find((x) => x.running)!;
       const c = s.client();

@@ -61,12 +61,11 @@ export async function startHaproxy(cleanup: Cleanup, opts: { configPath: string;
     async () => {
       await waitFor(
         async () => {
-          if (!proc.running) throw new Error('haproxy exited');
           if (masterSocket) return workerPids(await haproxyCli(masterSocket, 'show proc')).length > 0;
           if (opts.waitForPort) return canConnect(opts.waitForPort);
           return true;
         },
-        { timeoutMs: 10000, what: 'haproxy to start' },
+        { timeoutMs: 10000, what: 'haproxy to start', stopIf: () => (proc.running ? undefined : 'haproxy exited') },
       );
     },
     cleanup,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Cleanup } from './cleanup.js';
+import { recordUnexpectedExit } from './exits.js';
 
 /** Every child still alive when the test process exits gets SIGKILL (last line of defence). */
 const live = new Set<ChildProcess>();
@@ -36,6 +37,10 @@ export class Proc implements ManagedProcess {
   private child: ChildProcess | null = null;
   private lines: string[] = [];
   private exitPromise: Promise<void> = Promise.resolve();
+  /** Set when the harness itself kills or stops the child: that exit is not a crash. */
+  private exitExpected = false;
+  /** Set once the child has answered its readiness check; an exit before that fails `start` itself. */
+  private isReady = false;
 
   constructor(
     readonly name: string,
@@ -62,6 +67,8 @@ export class Proc implements ManagedProcess {
   async start(): Promise<void> {
     const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    this.exitExpected = false;
+    this.isReady = false;
     live.add(child);
     const collect = (d: Buffer) => {
       this.lines.push(...d.toString().split('\n').filter(Boolean));
@@ -70,8 +77,9 @@ export class Proc implements ManagedProcess {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     this.exitPromise = new Promise((resolve) => {
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         live.delete(child);
+        if (!this.exitExpected && this.isReady && this.child === child) recordUnexpectedExit({ name: this.name, code, signal, output: this.output() });
         resolve();
       });
       child.once('error', (err) => {
@@ -81,7 +89,14 @@ export class Proc implements ManagedProcess {
       });
     });
     try {
-      await this.ready();
+      // An exit before the child is ready fails the start at once (not when the readiness poll times out).
+      let exitedEarly = false;
+      const exited = this.exitPromise.then(() => {
+        exitedEarly = true;
+      });
+      await Promise.race([this.ready(), exited]);
+      if (exitedEarly) throw new Error(`exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`);
+      this.isReady = true;
     } catch (err) {
       throw new Error(`${this.name} did not become ready: ${(err as Error).message}\n--- output ---\n${this.output()}`);
     }
@@ -90,6 +105,7 @@ export class Proc implements ManagedProcess {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
+    this.exitExpected = true;
     // A stopped (SIGSTOP) process only acts on SIGKILL or after SIGCONT.
     child.kill('SIGCONT');
     child.kill(signal);
@@ -106,6 +122,7 @@ export class Proc implements ManagedProcess {
 
   async stop(): Promise<void> {
     if (!this.running) return;
+    this.exitExpected = true;
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), 3000);
     await this.kill('SIGTERM');
     clearTimeout(timer);

@@ -4,9 +4,16 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Cleanup } from './cleanup.js';
 import { Proc, type ManagedProcess } from './process.js';
-import { freePort, waitFor } from './wait.js';
+import { waitFor, withFreePort } from './wait.js';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ?? 'redis-server';
+
+/**
+ * Sentinel's down-after-milliseconds unless a test asks otherwise. 1000 ms makes Sentinel fail a
+ * healthy just-promoted master over a second time in a fraction of runs (docs/reliability.md);
+ * 1500 ms (the chaos suite's value) does not.
+ */
+export const DEFAULT_DOWN_AFTER_MS = 1500;
 
 export interface RedisNode extends ManagedProcess {
   host: string;
@@ -51,7 +58,6 @@ function makeNode(cleanup: Cleanup, name: string, host: string, port: number, di
     async () => {
       await waitFor(
         async () => {
-          if (!proc.running) throw new Error('process exited');
           const c = new Redis({ host, port, password, ...clientTls(tls), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
           c.on('error', () => {});
           try {
@@ -61,7 +67,7 @@ function makeNode(cleanup: Cleanup, name: string, host: string, port: number, di
             c.disconnect();
           }
         },
-        { timeoutMs: 10000, intervalMs: 30, what: `${name} to answer` },
+        { timeoutMs: 10000, intervalMs: 30, what: `${name} to answer`, stopIf: () => (proc.running ? undefined : 'process exited') },
       );
     },
     cleanup,
@@ -89,7 +95,8 @@ export async function startRedis(
   opts: { port?: number; host?: string; replicaOf?: { host: string; port: number }; password?: string; extraConf?: string[]; tls?: TlsFiles } = {},
 ): Promise<RedisNode> {
   const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? (await freePort(host));
+  if (opts.port === undefined) return withFreePort(host, (port) => startRedis(cleanup, { ...opts, port }));
+  const port = opts.port;
   const dir = mkdtempSync(join(tmpdir(), `rh-redis-${port}-`));
   const conf = [
     ...tlsConf(opts.tls, port),
@@ -127,7 +134,8 @@ export async function startSentinel(
   },
 ): Promise<SentinelNode> {
   const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? (await freePort(host));
+  if (opts.port === undefined) return withFreePort(host, (port) => startSentinel(cleanup, { ...opts, port }));
+  const port = opts.port;
   const dir = mkdtempSync(join(tmpdir(), `rh-sentinel-${port}-`));
   const conf = [
     ...tlsConf(opts.tls, port),
@@ -142,7 +150,7 @@ export async function startSentinel(
   for (const m of opts.monitors) {
     conf.push(
       `sentinel monitor ${m.name} ${m.host} ${m.port} ${m.quorum ?? 2}`,
-      `sentinel down-after-milliseconds ${m.name} ${opts.downAfterMs ?? 1000}`,
+      `sentinel down-after-milliseconds ${m.name} ${opts.downAfterMs ?? DEFAULT_DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${m.name} ${opts.failoverTimeoutMs ?? 3000}`,
       `sentinel parallel-syncs ${m.name} 1`,
       ...(m.authPass ? [`sentinel auth-pass ${m.name} ${m.authPass}`] : []),

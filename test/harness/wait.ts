@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { describeExit, exitMark, exitsSince, onUnexpectedExit } from './exits.js';
 
 /** Ask the kernel for a free port on loopback (bind :0, read it, release it). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -13,24 +14,67 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Poll until fn returns a truthy value; bounded by timeoutMs, reports the last error seen. */
+/**
+ * Poll until fn returns a truthy value; bounded by timeoutMs, reports the last error seen.
+ * Fails at once when a harness-started child (redis, sentinel, haproxy) exits without the test
+ * having killed it (`failOnExit: false` to allow that, e.g. while the test expects crashes).
+ */
 export async function waitFor<T>(
   fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  opts: { timeoutMs: number; intervalMs?: number; what: string },
+  opts: { timeoutMs: number; intervalMs?: number; what: string; failOnExit?: boolean; /** Give up at once when this returns a reason. */ stopIf?: () => string | undefined },
 ): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
+  const failOnExit = opts.failOnExit ?? true;
+  const mark = exitMark();
+  const checkExits = () => {
+    const crashed = failOnExit ? exitsSince(mark) : [];
+    if (crashed.length > 0) throw new Error(`while waiting for ${opts.what}: ${describeExit(crashed[0]!)}`);
+    const stop = opts.stopIf?.();
+    if (stop) throw new Error(`gave up waiting for ${opts.what}: ${stop}`);
+  };
   let lastError: unknown;
   for (;;) {
+    checkExits();
     try {
       const value = await fn();
       if (value) return value as T;
     } catch (err) {
       lastError = err;
     }
+    checkExits();
     if (Date.now() >= deadline) {
       const why = lastError ? ` (last error: ${(lastError as Error).message ?? String(lastError)})` : '';
       throw new Error(`timed out after ${opts.timeoutMs}ms waiting for ${opts.what}${why}`);
     }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+    // Sleep until the next poll, or until a child exits unexpectedly.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, opts.intervalMs ?? 50);
+      const off = failOnExit ? onUnexpectedExit(done) : () => {};
+      function done() {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  }
+}
+
+/** True when err is a start failure because the port was taken (a `freePort` race). */
+export function isAddressInUse(err: unknown): boolean {
+  return /Address already in use|EADDRINUSE|cannot bind socket/i.test(String((err as Error)?.message ?? err));
+}
+
+/**
+ * Start something on a port from `freePort`, picking another port and trying again when another
+ * process took it between `freePort` and the bind (up to `attempts` times).
+ */
+export async function withFreePort<T>(host: string, start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    const port = await freePort(host);
+    try {
+      return await start(port);
+    } catch (err) {
+      if (i >= attempts || !isAddressInUse(err)) throw err;
+    }
   }
 }

@@ -93,6 +93,8 @@ describe('command line (real process)', () => {
     d.child.kill('SIGHUP');
     await waitFor(() => d.logs().some((l) => String(l.msg).startsWith('configuration reload rejected')), { timeoutMs: 5000, what: 'reload rejected' });
     assert.equal((await fetch(`${api}/api/ping`)).status, 200);
+    const kept = JSON.parse(await (await fetch(`${api}/api/configuration`)).text()) as Record<string, unknown>;
+    assert.deepEqual(kept, confJson, 'the previous configuration is still in force after the rejected reload');
 
     // SIGHUP with a valid file adding a cluster.
     writeFileSync(cfgPath, JSON.stringify({ ...base, Clusters: [{ Name: 'alpha', ExternalPort: 7001 }, { Name: 'beta', ExternalPort: 7002 }] }));

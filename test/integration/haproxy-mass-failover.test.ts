@@ -25,9 +25,7 @@ describe('redishappy-haproxy: simultaneous failovers', { timeout: 150000 }, () =
     for (const n of names) await waitFor(async () => (await routedTo(setup.externalPorts.get(n)!)) === cluster.masters.get(n)!.port, { timeoutMs: 15000, what: `${n} routed` });
     assert.equal(reloads(setup.reloadLog), 1, 'the start-up state is one reload, whatever the number of clusters');
 
-    const s = cluster.sentinels[0]!.client();
-    await Promise.all(names.map((n) => s.call('SENTINEL', 'FAILOVER', n)));
-    s.disconnect();
+    await Promise.all(names.map((n) => cluster.forceFailover(n, cluster.sentinels[0]!)));
     for (const n of names) {
       const replica = cluster.replicas.get(n)![0]!;
       await waitFor(async () => (await routedTo(setup.externalPorts.get(n)!).catch(() => 0)) === replica.port, { timeoutMs: 30000, what: `${n} switched` });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, useCleanup, Cleanup } from '../harness/index.js';
+import net from 'node:net';
+import { startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort } from '../harness/index.js';
 
 function alive(pid: number): boolean {
   try {
@@ -31,5 +32,39 @@ describe('test harness (real redis-server and sentinels)', { timeout: 60000 }, (
     pids.push(master.pid!);
     await cleanup.run();
     for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still alive`);
+  });
+
+  it('a waitFor fails at once, naming the child, when a started server exits without being killed by the test', async () => {
+    const cleanup = new Cleanup();
+    outer.add(() => cleanup.run());
+    const node = await startRedis(cleanup);
+    const waiting = waitFor(() => false, { timeoutMs: 120000, what: 'something that never happens' });
+    process.kill(node.pid!, 'SIGKILL'); // behind the harness's back: a crash
+    // A timeout would say "timed out after 120000ms"; the crash is reported instead (and long before the bound).
+    await assert.rejects(waiting, (err: Error) => /redis:\d+ exited unexpectedly \(code null, signal SIGKILL\)/.test(err.message));
+    // A kill through the harness is expected: waits go on.
+    const other = await startRedis(cleanup);
+    await other.kill('SIGKILL');
+    assert.equal(await waitFor(() => 'done', { timeoutMs: 5000, what: 'a wait after an expected kill' }), 'done');
+  });
+
+  it('a start that loses its port to another process is retried on a new port', async () => {
+    const cleanup = new Cleanup();
+    outer.add(() => cleanup.run());
+    // Take a port, and make the first start try it: it must fail with EADDRINUSE, then move on.
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const taken = (squatter.address() as net.AddressInfo).port;
+    const tried: number[] = [];
+    const node = await withFreePort('127.0.0.1', (port) => {
+      const p = tried.length === 0 ? taken : port;
+      tried.push(p);
+      return startRedis(cleanup, { port: p });
+    });
+    squatter.close();
+    assert.equal(tried[0], taken);
+    assert.ok(tried.length >= 2, 'the start on the taken port failed and was retried');
+    assert.notEqual(node.port, taken);
+    assert.equal(await node.role(), 'master');
   });
 });

@@ -22,14 +22,14 @@ interface Received {
 }
 
 /** A webhook receiver on loopback; answers with `status()` after `delayMs()`. */
-async function receiver(cleanup: { add(fn: () => unknown): void }, status: () => number, delayMs: () => number) {
+async function receiver(cleanup: { add(fn: () => unknown): void }, status: () => number, delayMs: () => number, hold?: Promise<void>) {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       received.push({ body, headers: req.headers, at: Date.now() });
-      setTimeout(() => res.writeHead(status()).end('ok'), delayMs());
+      void (hold ?? Promise.resolve()).then(() => setTimeout(() => res.writeHead(status()).end('ok'), delayMs()));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,7 +68,11 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     const good = await receiver(cleanup, () => 200, () => 0);
     let flakyCalls = 0;
     const flaky = await receiver(cleanup, () => (++flakyCalls === 1 ? 503 : 200), () => 0);
-    const slow = await receiver(cleanup, () => 200, () => 5000);
+    // The slow webhook is held unanswered until the test releases it.
+    let releaseSlow = () => {};
+    const slowHold = new Promise<void>((r) => (releaseSlow = r));
+    cleanup.add(() => releaseSlow());
+    const slow = await receiver(cleanup, () => 200, () => 0, slowHold);
 
     const exec = createExecOutput(execSectionSchema.parse([{ Command: process.execPath, Args: [script, 'steady'] }, { Command: process.execPath, Args: [script, 'flaky'] }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
     const hooks = createWebhookOutput(webhookSectionSchema.parse([{ Url: good.url, Secret: 'hush' }, { Url: flaky.url }, { Url: slow.url, TimeoutMs: 10000 }]), { logger: log, retryMinMs: 100, retryMaxMs: 200 });
@@ -86,9 +90,11 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
 
     await master.kill('SIGKILL');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 30000, what: 'failover' });
-    const switchedAt = Date.now();
-    await waitFor(() => fast.applied.length >= 2, { timeoutMs: 2000, what: 'fast output applied' });
-    assert.ok(fast.applied[1]! - switchedAt < 1000, 'a slow webhook does not delay another output');
+    // The webhook output cannot finish this change before releaseSlow(): if the fast output waited
+    // for it, this wait would time out.
+    await waitFor(() => fast.applied.length >= 2, { timeoutMs: 15000, what: 'fast output applied while the slow webhook is held' });
+    await waitFor(() => slow.received.length === 1, { timeoutMs: 10000, what: 'slow webhook request in flight' });
+    releaseSlow();
 
     const runs = await waitFor(() => {
       const lines = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { who: string; input: Record<string, unknown>; env: Record<string, string> }) : [];

@@ -1,13 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTestCertificates, startRedis, startSentinel, useCleanup, waitFor, type RedisNode } from '../harness/index.js';
+import { makeTestCertificates, sentinelFailover, startRedis, startSentinel, useCleanup, waitFor, type RedisNode, type SentinelNode } from '../harness/index.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
 /** Sentinel set-ups beyond plain IPv4: IPv6, host names, AUTH, TLS. All real processes. */
 describe('sentinel variants (real redis-server and sentinels)', { timeout: 120000 }, () => {
   const cleanup = useCleanup();
 
-  async function failoverTo(w: ReturnType<typeof startWatcher>, sentinelClient: () => import('ioredis').Redis, replica: RedisNode): Promise<void> {
+  async function failoverTo(w: ReturnType<typeof startWatcher>, sentinel: SentinelNode, replica: RedisNode): Promise<void> {
+    const sentinelClient = () => sentinel.client();
     await waitFor(async () => {
       const c = sentinelClient();
       try {
@@ -17,9 +18,7 @@ describe('sentinel variants (real redis-server and sentinels)', { timeout: 12000
         c.disconnect();
       }
     }, { timeoutMs: 20000, what: 'sentinel to see a healthy replica' });
-    const c = sentinelClient();
-    await c.call('SENTINEL', 'FAILOVER', 'testing');
-    c.disconnect();
+    await sentinelFailover(sentinel, 'testing');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 20000, what: 'failover followed' });
   }
 
@@ -32,7 +31,7 @@ describe('sentinel variants (real redis-server and sentinels)', { timeout: 12000
     await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'IPv6 master confirmed' });
     assert.equal(w.master('testing')?.ip, '::1');
     assert.ok(w.watcher.sentinels()[`[::1]:${sentinel.port}`], 'sentinel keyed [::1]:port like Go JoinHostPort');
-    await failoverTo(w, () => sentinel.client(), replica);
+    await failoverTo(w, sentinel, replica);
   });
 
   it('host names: sentinels with announce-hostnames report "localhost"', async () => {
@@ -43,7 +42,7 @@ describe('sentinel variants (real redis-server and sentinels)', { timeout: 12000
     cleanup.add(() => w.watcher.stop());
     await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'master confirmed by host name' });
     assert.equal(w.master('testing')?.ip, 'localhost');
-    await failoverTo(w, () => sentinel.client(), replica);
+    await failoverTo(w, sentinel, replica);
   });
 
   it('AUTH: sentinel password and Redis password; a wrong Redis password confirms nothing', async () => {
