@@ -157,6 +157,10 @@ export class SentinelWatcher implements LinkListener {
       JSON.stringify([config.SentinelPassword, config.SentinelUsername, config.Tls, config.Watcher, config.SentinelTCPKeepAlive]) !==
       JSON.stringify([this.config.SentinelPassword, this.config.SentinelUsername, this.config.Tls, this.config.Watcher, this.config.SentinelTCPKeepAlive]);
     const oldConfigured = new Set(this.config.Sentinels.map((s) => joinHostPort(s.Host, s.Port)));
+    // A configured sentinel's own credentials changing means reconnecting to it, as for the globals.
+    const ownCredentials = (c: Config) => new Map(c.Sentinels.map((s) => [joinHostPort(s.Host, s.Port), JSON.stringify([s.Username, s.Password])] as const));
+    const oldOwn = ownCredentials(this.config);
+    const newOwn = ownCredentials(config);
     this.config = config;
     this.tls = tlsOptions(config.Tls);
     const clusterNames = new Set(config.Clusters.map((c) => c.Name));
@@ -166,7 +170,8 @@ export class SentinelWatcher implements LinkListener {
     const wanted = new Map(config.Sentinels.map((s) => [joinHostPort(s.Host, s.Port), s] as const));
     for (const [location, link] of [...this.links]) {
       const dropped = oldConfigured.has(location) && !wanted.has(location);
-      if (settingsChanged || dropped || (wanted.has(location) && !link.configured)) {
+      const credentialsChanged = oldOwn.has(location) && newOwn.has(location) && oldOwn.get(location) !== newOwn.get(location);
+      if (settingsChanged || dropped || credentialsChanged || (wanted.has(location) && !link.configured)) {
         await link.stop();
         this.links.delete(location);
         this.dropViewsOf(location);

@@ -206,7 +206,7 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
   // Open: SentinelWatcher.reconfigure (src/sentinel/watcher.ts) restarts a configured sentinel's
   // link only when the GLOBAL settings change; a new Password/Username on the same Sentinels entry
   // is ignored until restart. Reported to the lead (watcher.ts is theirs).
-  it('SIGHUP changing only the password of a configured sentinel takes effect', { timeout: 60000, todo: 'per-sentinel credential change ignored by watcher.reconfigure' }, () =>
+  it('SIGHUP changing only the password of a configured sentinel takes effect', { timeout: 60000 }, () =>
     withCleanup(async (cleanup) => {
       const t = await twoSentinels(cleanup);
       t.write([{ Host: t.locked.host, Port: t.locked.port, Password: 'wrong-pw' }]);
