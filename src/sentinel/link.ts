@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { connectWithin, openConnection, type ConnectSettings } from './connection.js';
-import { parseMastersReply, parsePeersReply, fieldsToRecord, parseMasterRecord, type MasterView, type PeerInfo } from './parse.js';
+import { parseMastersReply, parsePeersReply, parseReplicasReply, fieldsToRecord, parseMasterRecord, type MasterView, type PeerInfo, type ReplicaInfo } from './parse.js';
 import { SentinelState, type SentinelStateValue } from './state.js';
 import { joinHostPort } from '../config/address.js';
 
@@ -90,6 +90,17 @@ export class SentinelLink {
       // An unknown master is an answer, not a failure of the sentinel.
       if (/No such master/i.test(msg)) return null;
       this.fail(`SENTINEL MASTER ${name} failed: ${msg}`);
+      return null;
+    }
+  }
+
+  /** The replicas this sentinel knows for one master; null when it cannot say (never fails the link). */
+  async queryReplicas(name: string): Promise<ReplicaInfo[] | null> {
+    const cmd = this.cmd;
+    if (!cmd || this.state !== SentinelState.Alive) return null;
+    try {
+      return parseReplicasReply(await cmd.call('SENTINEL', 'REPLICAS', name));
+    } catch {
       return null;
     }
   }

@@ -103,3 +103,22 @@ export function parsePeersReply(reply: unknown): PeerInfo[] | null {
   }
   return peers;
 }
+
+/** A replica as listed by SENTINEL REPLICAS <name>. */
+export interface ReplicaInfo {
+  ip: string;
+  port: number;
+  flags: string[];
+}
+
+/** SENTINEL REPLICAS <name> reply → replicas (malformed elements skipped). */
+export function parseReplicasReply(reply: unknown): ReplicaInfo[] | null {
+  if (!Array.isArray(reply)) return null;
+  const out: ReplicaInfo[] = [];
+  for (const element of reply) {
+    const rec = fieldsToRecord(element);
+    const port = parsePort(rec?.port);
+    if (rec?.ip && port !== null && port > 0) out.push({ ip: rec.ip, port, flags: (rec.flags ?? '').split(',').filter(Boolean) });
+  }
+  return out;
+}

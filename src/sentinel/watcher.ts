@@ -311,7 +311,24 @@ export class SentinelWatcher implements LinkListener {
       if (!lists) this.peerLists.set(name, (lists = new Map()));
       lists.set(link.location, peers);
       for (const p of peers) this.addLink(p.host, p.port, false);
+      // Replicas are refreshed at the discovery pace, from one agreeing sentinel per cluster.
+      if (this.topology.get(name)?.agreeingSentinels[0] === link.location) void this.refreshReplicas(name);
     }
+  }
+
+  /**
+   * The replicas Sentinel knows for a cluster (template data for read-only backends), from a
+   * sentinel that agrees with the confirmed master: healthy ones only, never the master itself.
+   */
+  private async refreshReplicas(name: string): Promise<void> {
+    const cluster = this.topology.get(name);
+    if (!cluster?.master) return;
+    const link = cluster.agreeingSentinels.map((l) => this.links.get(l)).find((l) => l?.state === SentinelState.Alive);
+    const listed = await link?.queryReplicas(name);
+    if (!listed) return;
+    const master = this.topology.get(name)?.master ?? null;
+    const healthy = listed.filter((r) => !r.flags.some((f) => f === 's_down' || f === 'o_down' || f === 'disconnected') && !sameAddress(master, r));
+    this.topology.setReplicas(name, healthy.map((r) => ({ ip: r.ip, port: r.port })));
   }
 
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
@@ -528,6 +545,7 @@ export class SentinelWatcher implements LinkListener {
       if (again.kind === 'below-floor') this.log.error({ ...fields, previousConfigEpoch: floor }, 'SENTINEL GROUP RESET: a quorum names a new master at a lower config-epoch and the old master is no longer one; following it');
       else this.log.info(fields, change.previous ? 'failover: new master confirmed' : 'master confirmed');
       this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs, reset: again.kind === 'below-floor' });
+      void this.refreshReplicas(name);
     }
   }
 }

@@ -88,7 +88,9 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
       return null;
     }
     const confirmedAt = new Date().toISOString();
-    this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing });
+    // The promoted replica is a replica no more (the watcher refreshes the list right after).
+    const replicas = current.replicas?.filter((r) => !(r.ip === master.ip && r.port === master.port));
+    this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing, ...(replicas ? { replicas } : {}) });
     this.version++;
     this.cached = null;
     const change: MasterChange = { cluster: name, previous: current.master, current: { ...master }, configEpoch, confirmedAt, announcedAt };

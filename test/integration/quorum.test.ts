@@ -118,6 +118,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       await waitFor(() => minority.every((s) => w.watcher.sentinels()[`${s.host}:${s.port}`]?.state === 2), { timeoutMs: 10000, what: 'the minority marked down' });
       await master.kill('SIGKILL');
       await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 40000, what: 'the failover followed with a minority down' });
+      assert.ok(!(w.topology.get('testing')?.replicas ?? []).some((r) => r.port === replica.port), 'the new master is never listed as a replica');
       const followed = w.watcher.clusterStatus('testing');
       assert.equal(followed.knownSentinels, size, 'down sentinels still count in the denominator');
       assert.ok(followed.agreeingSentinels >= followed.quorum);
@@ -234,5 +235,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     const discoveredAt = msgs.findIndex((m) => m.msg === 'discovered sentinel, watching it');
     assert.ok(discoveredAt >= 0 && discoveredAt < confirmedAt);
     assert.equal(w.changes.length, 1);
+    // The replicas Sentinel knows reach the topology (template data for read-only backends).
+    const replica = cluster.replicas.get('testing')![0]!;
+    await waitFor(() => w.topology.get('testing')?.replicas?.map((r) => r.port).join() === String(replica.port), { timeoutMs: 10000, what: 'the replica listed in the topology' });
   });
 });
