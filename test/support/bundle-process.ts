@@ -1,10 +1,10 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cleanup } from '../harness/index.js';
-import type { DaemonProcess } from './daemon-process.js';
+import { runNode, type DaemonProcess } from './daemon-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -33,37 +33,5 @@ export function runBundle(cleanup: Cleanup, flavour: 'auto' | 'haproxy' | 'consu
   const dir = mkdtempSync(join(tmpdir(), 'rh-bundle-run-'));
   const runner = join(dir, 'run.mjs');
   writeFileSync(runner, `const { main } = await import(${JSON.stringify(bundle)});\nawait main(${JSON.stringify(flavour)});\n`);
-  const child = spawn(process.execPath, [runner, ...args], {
-    cwd: dir,
-    env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  cleanup.add(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    logs: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => {
-          try {
-            return JSON.parse(l) as Record<string, unknown>;
-          } catch {
-            return {};
-          }
-        }),
-  };
+  return runNode(cleanup, [runner, ...args], env, dir);
 }

@@ -16,8 +16,14 @@ export interface DaemonProcess {
 
 /** Run one of the package's executables as a real child process, killed on cleanup. */
 export function runBin(cleanup: Cleanup, bin: 'redishappy' | 'redishappy-haproxy' | 'redishappy-consul', args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  const child = spawn(process.execPath, [`${BIN_DIR}${bin}.js`, ...args], {
-    env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', REDISHAPPY_FROM_SOURCE: '1', ...env },
+  return runNode(cleanup, [`${BIN_DIR}${bin}.js`, ...args], { REDISHAPPY_FROM_SOURCE: '1', ...env });
+}
+
+/** Run a Node script (the daemon in some form) as a real child process, output captured, killed on cleanup. */
+export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): DaemonProcess {
+  const child = spawn(process.execPath, argv, {
+    cwd,
+    env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
