@@ -174,16 +174,15 @@ describe('Consul output (against the Consul stand-in)', () => {
   });
 
   it('close() aborts a call in flight at once and stops the timers', async () => {
-    const { consul, output } = await setup({ TimeoutMs: 10000, ReconcileIntervalMs: 50, TtlSeconds: 1 });
-    consul.setDelay(5000);
+    // Consul would answer after 10 minutes and the call's timeout is as far: only an abort ends it.
+    const { consul, output } = await setup({ TimeoutMs: 600000, ReconcileIntervalMs: 50, TtlSeconds: 1 });
+    consul.setDelay(600000);
     const topology = new TopologyStore([{ name: 'testing', externalPort: 1 }]);
     topology.confirm('testing', { ip: '127.0.0.1', port: 6379 }, 1, [], null);
     const pending = output.apply(topology.snapshot(), []);
     await waitFor(() => consul.requests.length > 0, { timeoutMs: 2000, what: 'a call in flight' });
-    const t0 = Date.now();
     await output.close();
     await assert.rejects(pending);
-    assert.ok(Date.now() - t0 < 500, `close took ${Date.now() - t0} ms`);
     const n = consul.requests.length;
     await sleep(300);
     assert.equal(consul.requests.length, n, 'no call after close');

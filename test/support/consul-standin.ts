@@ -218,7 +218,8 @@ export class ConsulStandIn {
       }
     }
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), body, token, at: Date.now() });
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    // unref: a long delay left pending by a client that gave up must not keep the test process alive.
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs).unref());
     if (this.down === 'error') return this.send(res, 500, 'No cluster leader');
     if (bad) return this.send(res, 400, bad);
     if (this.opts.token && token !== this.opts.token) {
