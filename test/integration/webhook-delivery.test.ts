@@ -170,12 +170,12 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
   });
 
   it('close() aborts an in-flight request promptly', async () => {
-    const rx = await startWebhookReceiver(cleanup, () => ({ status: 200, delayMs: 30000 }));
-    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 60000 }]), { logger: capturingLogger().logger });
+    // The receiver would answer after 10 minutes and the timeout is as far: only an abort lets close() return.
+    const rx = await startWebhookReceiver(cleanup, () => ({ status: 200, delayMs: 600000 }));
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 600000 }]), { logger: capturingLogger().logger });
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => rx.received.length === 1, { timeoutMs: 5000, what: 'request in flight' });
-    const ms = await timed(output.close());
-    assert.ok(ms < 500, `close took ${ms.toFixed(0)} ms`);
+    await output.close();
     assert.equal(details(output).deliveries, 0);
     assert.equal(details(output).deliveryFailures, 0, 'an abort on close is not a delivery failure');
   });
