@@ -72,17 +72,24 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     let staleUntil = startedAt;
     let staleEpoch = -1;
     let routedChecks = 0;
-    await waitFor(async () => {
+    // A plain loop, not waitFor: waitFor would retry a failed routing assertion away.
+    const deadline = Date.now() + 20000;
+    for (;;) {
       assert.equal(await routedTo(rig.ext), replica.port, 'flipped back to the old master');
       routedChecks++;
-      const v = await rig.cluster.sentinelMaster('testing', stale);
-      if (v.port === master.port) {
+      const v = await rig.cluster.sentinelMaster('testing', stale).catch(() => null);
+      if (v?.port === master.port) {
         staleUntil = Date.now();
         staleEpoch = v.configEpoch;
-        return false;
-      }
-      return v.port === replica.port;
-    }, { timeoutMs: 20000, intervalMs: 5, what: 'the restarted sentinel catches up' });
+      } else if (v?.port === replica.port) break;
+      assert.ok(Date.now() < deadline, 'the restarted sentinel did not catch up within 20 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // The fault took place: the restarted sentinel named the old master, at an older epoch, while clients were checked.
+    assert.ok(staleEpoch >= 0, 'the restarted sentinel never reported the stale view (the fault did not happen)');
+    const confirmedEpoch = (await rig.api<Array<{ configEpoch: number }>>('/api/topology'))[0]!.configEpoch;
+    assert.ok(staleEpoch < confirmedEpoch, `stale epoch ${staleEpoch} is older than the confirmed ${confirmedEpoch}`);
+    assert.ok(routedChecks > 1);
     console.log(`chaos-detail scenario=stale-sentinel-restarted stale_view=${staleEpoch >= 0 ? `old-master@epoch${staleEpoch}` : 'none'} stale_view_ms=${staleUntil - startedAt} routing_checks_meanwhile=${routedChecks}`);
     for (let i = 0; i < 20; i++) assert.equal(await routedTo(rig.ext), replica.port);
     const n = writers.acked;

@@ -64,6 +64,7 @@ export async function startNginx(cleanup: Cleanup, opts: { configPath: string; d
       );
     },
     cleanup,
+    true,
   );
   await proc.start();
   return Object.assign(proc, { configPath: opts.configPath, prefix: dir, pidFile, errorLog: join(dir, 'error.log') });

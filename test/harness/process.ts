@@ -2,16 +2,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Cleanup } from './cleanup.js';
 import { recordUnexpectedExit } from './exits.js';
 
+/** Signal a child, or its whole process group when it was started as a group leader. */
+function signal(child: ChildProcess, sig: NodeJS.Signals, group: boolean): void {
+  try {
+    if (group && child.pid) process.kill(-child.pid, sig);
+    else child.kill(sig);
+  } catch {
+    // already gone
+  }
+}
+
 /** Every child still alive when the test process exits gets SIGKILL (last line of defence). */
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, boolean>();
 process.on('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
+  for (const [child, group] of live) {
+    signal(child, 'SIGCONT', group);
+    signal(child, 'SIGKILL', group);
   }
 });
 
@@ -48,6 +54,12 @@ export class Proc implements ManagedProcess {
     private readonly args: string[],
     private readonly ready: () => Promise<void>,
     cleanup: Cleanup,
+    /**
+     * Start the child in its own process group and signal the whole group: for servers with
+     * worker processes (nginx), whose workers would otherwise outlive a SIGKILLed master and keep
+     * the test's output pipes, and so the test process, alive.
+     */
+    private readonly group = false,
   ) {
     cleanup.add(() => this.kill('SIGKILL'));
   }
@@ -65,11 +77,11 @@ export class Proc implements ManagedProcess {
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: this.group });
     this.child = child;
     this.exitExpected = false;
     this.isReady = false;
-    live.add(child);
+    live.set(child, this.group);
     const collect = (d: Buffer) => {
       this.lines.push(...d.toString().split('\n').filter(Boolean));
       if (this.lines.length > MAX_LINES) this.lines.splice(0, this.lines.length - MAX_LINES);
@@ -102,13 +114,13 @@ export class Proc implements ManagedProcess {
     }
   }
 
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
     this.exitExpected = true;
     // A stopped (SIGSTOP) process only acts on SIGKILL or after SIGCONT.
-    child.kill('SIGCONT');
-    child.kill(signal);
+    signal(child, 'SIGCONT', this.group);
+    signal(child, sig, this.group);
     await this.exitPromise;
   }
 
