@@ -24,9 +24,14 @@ async function call(node: RedisNode, ...args: string[]): Promise<unknown> {
   }
 }
 
-/** SENTINEL FAILOVER, retried while Sentinel refuses it (a previous failover settling, replicas not known yet). */
-async function forceFailover(cluster: ClusterFixture, name: string, via = cluster.sentinels.find((s) => s.running)!): Promise<void> {
-  await waitFor(async () => call(via, 'SENTINEL', 'FAILOVER', name).then(() => true, () => false), { timeoutMs: 30000, intervalMs: 200, what: 'SENTINEL FAILOVER accepted' });
+/** Restart every sentinel of the group with its master's config-epoch set to `epoch` (a group that saw failovers). */
+async function restartAtEpoch(cluster: ClusterFixture, epoch: number): Promise<void> {
+  for (const s of cluster.sentinels) {
+    await s.kill('SIGKILL');
+    const conf = join(s.dir, 'sentinel.conf');
+    writeFileSync(conf, `${readFileSync(conf, 'utf8')}sentinel config-epoch testing ${epoch}\n`);
+    await s.restart();
+  }
 }
 
 /** Poll a condition until `done`, failing at once if `never` is ever true (waitFor would retry it away). */
@@ -156,12 +161,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     // The old group had seen several failovers: its epoch is 5.
-    for (const s of cluster.sentinels) {
-      await s.kill('SIGKILL');
-      const conf = join(s.dir, 'sentinel.conf');
-      writeFileSync(conf, `${readFileSync(conf, 'utf8')}sentinel config-epoch testing 5\n`);
-      await s.restart();
-    }
+    await restartAtEpoch(cluster, 5);
     await cluster.waitForSentinelsDiscovered();
     const w = startWatcher(testConfig([{ name: 'testing' }], cluster.sentinels.map((s) => ({ host: s.host, port: s.port }))));
     cleanup.add(() => w.watcher.stop());
@@ -175,7 +175,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     for (const s of cluster.sentinels) await s.restart();
     await cluster.waitForSentinelsDiscovered();
     assert.equal((await cluster.sentinelMaster('testing')).configEpoch, 0, 'the rebuilt group starts at epoch 0');
-    await forceFailover(cluster, 'testing');
+    await cluster.forceFailover('testing', cluster.sentinels[0]!);
     await waitFor(async () => (await cluster.sentinelMaster('testing')).port === replica.port, { timeoutMs: 30000, what: 'the rebuilt group failed over' });
     assert.ok((await cluster.sentinelMaster('testing')).configEpoch < 5, 'the new epoch is below the one confirmed before the rebuild');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: `the watcher follows (confirmed epoch ${w.topology.get('testing')?.configEpoch})` });
@@ -185,12 +185,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 60000 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
-    for (const s of cluster.sentinels) {
-      await s.kill('SIGKILL');
-      const conf = join(s.dir, 'sentinel.conf');
-      writeFileSync(conf, `${readFileSync(conf, 'utf8')}sentinel config-epoch testing 5\n`);
-      await s.restart();
-    }
+    await restartAtEpoch(cluster, 5);
     const w = startWatcher(testConfig([{ name: 'testing' }], cluster.sentinels.map((s) => ({ host: s.host, port: s.port }))));
     cleanup.add(() => w.watcher.stop());
     await waitFor(() => w.master('testing')?.port === master.port && w.topology.get('testing')?.configEpoch === 5, { timeoutMs: 15000, what: 'master confirmed at epoch 5' });
