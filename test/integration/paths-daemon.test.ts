@@ -116,8 +116,8 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
       for (const [address, receiver] of [[join(dir, 'log.sock'), local], [`tcp://127.0.0.1:${tcp.port}`, tcp]] as const) {
         const sub = mkdtempSync(join(dir, 'd-'));
         const cfg = config(sub, { Syslog: { Enabled: true, Address: address, Facility: 'local0', Tag: 'rh-paths', Level: 'warn' } });
-        const port = await freePort();
-        const d = await start(cleanup, ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
+        // The API is not used here: port 0 lets the kernel choose (no freePort race).
+        const d = await start(cleanup, ['-config', cfg, '-bind', '127.0.0.1:0']);
         await waitListening(d);
         writeFileSync(cfg, '{ broken');
         d.child.kill('SIGHUP');
