@@ -6,6 +6,6 @@ export { startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelN
 export { startCluster, sentinelFailover, type ClusterFixture } from './cluster.js';
 export { DEFAULT_DOWN_AFTER_MS } from './redis.js';
 export { startHaproxy, haproxyCli, connectThrough, routedTo, HAPROXY, type HaproxyProcess } from './haproxy.js';
-export { startNginx, nginxHead, NGINX, NGINX_STREAM_MODULE, type NginxProcess } from './nginx.js';
+export { startNginx, acceptingWorkers, nginxHead, NGINX, NGINX_STREAM_MODULE, type NginxProcess } from './nginx.js';
 export { makeTestCertificates } from './tls.js';
 export type { TlsFiles } from './redis.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,4 +68,26 @@ export async function startNginx(cleanup: Cleanup, opts: { configPath: string; d
   );
   await proc.start();
   return Object.assign(proc, { configPath: opts.configPath, prefix: dir, pidFile, errorLog: join(dir, 'error.log') });
+}
+
+/**
+ * Pids of the workers of this nginx that still accept new connections (not shutting down).
+ * `nginx -s reload` only sends a signal: the master starts new workers, waits about 100 ms, and
+ * only then tells the old ones to stop accepting, so for a moment both old and new configs serve.
+ */
+export function acceptingWorkers(nginx: NginxProcess): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== nginx.pid) continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (title.includes('worker process') && !title.includes('shutting down')) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
 }

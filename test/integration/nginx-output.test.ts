@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { acceptingWorkers, freePort, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
 import { runBin, waitListening } from '../support/daemon-process.js';
 import { prepareNginx, exampleNginxTemplate } from '../support/nginx-setup.js';
@@ -50,10 +50,15 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     assert.equal(reloads(ng.reloadLog), 1, 'one reload at start-up');
     assert.match(readFileSync(ng.outputPath, 'utf8'), new RegExp(`server 127\\.0\\.0\\.1:${master.port};`));
 
+    const workersBefore = acceptingWorkers(ng.nginx);
+    assert.ok(workersBefore.length > 0, 'nginx has a worker taking connections');
     await master.kill('SIGKILL');
     assert.equal(master.running, false, 'the master really died');
     await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 40000, what: 'nginx routes to the promoted replica' });
     assert.equal(reloads(ng.reloadLog), 2, 'exactly one reload for the failover');
+    // nginx's reload is asynchronous: its old workers (old upstream) take new connections for
+    // about 100 ms after the new ones start. The switch is complete once none of them does.
+    await waitFor(() => !acceptingWorkers(ng.nginx).some((pid) => workersBefore.includes(pid)), { timeoutMs: 10000, what: "nginx's old workers to stop accepting" });
 
     // The FAQ scenario: the old master comes back announcing itself as master; it must never get a client.
     await assertOldMasterNeverRouted(ext, master, replica.port, 'nginx');
