@@ -39,6 +39,9 @@ export class SentinelLink {
   lastError: string | null = null;
   /** The sentinel's own id (SENTINEL MYID), how its peers list it; null until known. */
   id: string | null = null;
+  /** Pub/sub messages received from this sentinel, and how many of them were malformed. */
+  messages = 0;
+  malformedMessages = 0;
   /** When the last discovery listed this sentinel (discovered sentinels are forgotten after a while). */
   lastListedAt = Date.now();
 

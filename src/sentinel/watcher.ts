@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { joinHostPort } from '../config/address.js';
+import { LogThrottle } from '../log/throttle.js';
 import type { TopologyStore } from '../topology/store.js';
 import { chooseMaster, isSettled, quorumFor, sameAddress, type Decision, type SentinelView } from './confirm.js';
 import { groupOf, matches, type GroupMember } from './group.js';
@@ -29,6 +30,9 @@ export interface SentinelStatus {
   outOfGroup: string[];
   /** Configured clusters for which this sentinel's view names another master than the confirmed one. */
   disagrees: string[];
+  /** Pub/sub messages received from this sentinel since it was added, and the malformed ones. */
+  messages: number;
+  malformedMessages: number;
 }
 
 /** One sentinel's latest view of a cluster, for the API and the status page. */
@@ -100,6 +104,14 @@ export class SentinelWatcher implements LinkListener {
   private started = false;
   private startedAt = new Date().toISOString();
   private listeners: Array<(e: WatcherEvent) => void> = [];
+  /** "cluster sentinel" → whether another query was asked for while one was in flight. */
+  private querying = new Map<string, boolean>();
+  /** Per sentinel and kind of message: a burst is logged as a few lines and a count. */
+  private readonly messageLog = new LogThrottle({
+    windowMs: 10000,
+    burst: 3,
+    onSuppressed: (source, suppressed) => this.log.warn({ source, suppressed, windowMs: 10000 }, 'sentinel messages not logged one by one (too many)'),
+  });
 
   constructor(
     config: Config,
@@ -147,6 +159,7 @@ export class SentinelWatcher implements LinkListener {
   async stop(): Promise<void> {
     this.started = false;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.messageLog.flush();
     await Promise.all([...this.links.values()].map((l) => l.stop()));
     this.links.clear();
   }
@@ -206,6 +219,8 @@ export class SentinelWatcher implements LinkListener {
         stateName: stateName[link.state],
         configured: link.configured,
         lastError: link.lastError,
+        messages: link.messages,
+        malformedMessages: link.malformedMessages,
       };
     }
     return out;
@@ -333,16 +348,20 @@ export class SentinelWatcher implements LinkListener {
 
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
     let name: string | null;
+    link.messages++;
     if (channel === '+switch-master') {
       const ev = parseSwitchMaster(payload);
       if (!ev) {
-        this.log.warn({ sentinel: link.location, channel, payload: payload.slice(0, 200) }, 'ignoring malformed sentinel message');
+        link.malformedMessages++;
+        if (this.messageLog.take(`${link.location} malformed ${channel}`)) {
+          this.log.warn({ sentinel: link.location, channel, payload: payload.slice(0, 200) }, 'ignoring malformed sentinel message');
+        }
         return;
       }
       name = ev.name;
       if (this.topology.get(name)) {
         if (!this.announcedAt.has(name)) this.announcedAt.set(name, receivedAt);
-        this.log.info({ sentinel: link.location, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
+        if (this.messageLog.take(`${link.location} ${channel} ${name}`)) this.log.info({ sentinel: link.location, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
         this.emitEvent({ type: 'announcement', sentinel: link.location, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
       }
     } else {
@@ -361,8 +380,29 @@ export class SentinelWatcher implements LinkListener {
       void this.decide(name);
     };
     const others = [...this.links.values()].filter((l) => l !== first && l.state === SentinelState.Alive);
-    const firstQuery = first.queryMaster(name).then((v) => apply(first, v));
-    await Promise.all([firstQuery, ...others.map((l) => l.queryMaster(name).then((v) => apply(l, v)))]);
+    await Promise.all([first, ...others].map((l) => this.queryCoalesced(name, l, (v) => apply(l, v))));
+  }
+
+  /**
+   * At most one query per cluster and sentinel in flight: messages arriving meanwhile ask for one
+   * more, so a burst of announcements costs two queries per sentinel, not one per message, and a
+   * hanging sentinel never delays the others.
+   */
+  private async queryCoalesced(name: string, link: SentinelLink, apply: (v: MasterView | null) => void): Promise<void> {
+    const key = `${name} ${link.location}`;
+    if (this.querying.has(key)) {
+      this.querying.set(key, true);
+      return;
+    }
+    this.querying.set(key, false);
+    try {
+      do {
+        this.querying.set(key, false);
+        apply(await link.queryMaster(name));
+      } while (this.querying.get(key) === true && this.started);
+    } finally {
+      this.querying.delete(key);
+    }
   }
 
   /**

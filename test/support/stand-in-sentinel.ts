@@ -37,6 +37,13 @@ export class StandInSentinel {
   burst = 200;
   connections = 0;
   commands = 0;
+  private subscribers = new Set<net.Socket>();
+  /** Send one more badpub burst to every subscribed connection now. */
+  burstAgain(): void {
+    for (const s of this.subscribers) this.publishBurst(s);
+  }
+  /** SENTINEL MASTER <name> queries received. */
+  masterQueries = 0;
   published = 0;
   private server: net.Server;
   private sockets = new Set<net.Socket>();
@@ -118,6 +125,8 @@ export class StandInSentinel {
     if (mode === 'wrongtype') return void socket.write(':42\r\n');
     if (cmd[0] === 'SUBSCRIBE') {
       args.slice(1).forEach((ch, i) => socket.write(array([bulk('subscribe'), bulk(ch), `:${i + 1}\r\n`])));
+      this.subscribers.add(socket);
+      socket.on('close', () => this.subscribers.delete(socket));
       if (mode === 'badpub') this.publishBurst(socket);
       return;
     }
@@ -134,7 +143,10 @@ export class StandInSentinel {
       if (mode === 'hugearray') return void socket.write(array(Array.from({ length: 20000 }, (_, i) => record({ name: `junk-${i}`, ip: 'x', port: String(i % 70000), 'config-epoch': 'NaN' }))));
       return void socket.write(array([record(this.masterFields())]));
     }
-    if (cmd[0] === 'SENTINEL' && cmd[1] === 'MASTER') return void socket.write(record(this.masterFields()));
+    if (cmd[0] === 'SENTINEL' && cmd[1] === 'MASTER') {
+      this.masterQueries++;
+      return void socket.write(record(this.masterFields()));
+    }
     if (cmd[0] === 'SENTINEL' && cmd[1] === 'SENTINELS') return void socket.write('*0\r\n');
     socket.write(`-ERR unknown command '${args[0] ?? ''}'\r\n`);
   }
