@@ -100,7 +100,13 @@ export async function connectWithin(redis: Redis, timeoutMs: number): Promise<vo
 }
 
 /** ROLE probe: does the instance itself say it is a master right now? */
-export async function probeRole(host: string, port: number, settings: ConnectSettings, tls: ConnectionOptions | undefined): Promise<{ ok: boolean; role: string; error?: string }> {
+export interface ProbeResult {
+  ok: boolean;
+  role: string;
+  error?: string;
+}
+
+export async function probeRole(host: string, port: number, settings: ConnectSettings, tls: ConnectionOptions | undefined): Promise<ProbeResult> {
   const redis = openConnection(host, port, settings, tls);
   try {
     await connectWithin(redis, settings.timeoutMs);

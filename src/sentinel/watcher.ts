@@ -6,7 +6,7 @@ import { LogThrottle } from '../log/throttle.js';
 import type { TopologyStore } from '../topology/store.js';
 import { chooseMaster, isSettled, quorumFor, sameAddress, type Decision, type SentinelView } from './confirm.js';
 import { groupOf, matches, type GroupMember } from './group.js';
-import { probeRole, tlsOptions, type ConnectSettings } from './connection.js';
+import { probeRole, tlsOptions, type ConnectSettings, type ProbeResult } from './connection.js';
 import { SentinelLink, type LinkListener } from './link.js';
 import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
@@ -80,6 +80,9 @@ export interface WatcherEvent {
   [key: string]: unknown;
 }
 
+/** How long an early ROLE probe (started on an announcement) may stand in for one at decision time. */
+const EARLY_PROBE_MS = 500;
+
 /**
  * Watches every sentinel (configured and discovered) and decides, per configured cluster, which
  * master is confirmed (see confirm.ts). Only confirmed changes reach the topology store.
@@ -104,6 +107,11 @@ export class SentinelWatcher implements LinkListener {
   private started = false;
   private startedAt = new Date().toISOString();
   private listeners: Array<(e: WatcherEvent) => void> = [];
+  /**
+   * cluster → a ROLE probe of the address a sentinel just announced, started at once so that it
+   * runs while the other sentinels' views arrive. Used only by a decision within EARLY_PROBE_MS.
+   */
+  private earlyProbes = new Map<string, { ip: string; port: number; at: number; result: Promise<ProbeResult> }>();
   /** "cluster sentinel" → whether another query was asked for while one was in flight. */
   private querying = new Map<string, boolean>();
   /** Per sentinel and kind of message: a burst is logged as a few lines and a count. */
@@ -361,6 +369,7 @@ export class SentinelWatcher implements LinkListener {
       name = ev.name;
       if (this.topology.get(name)) {
         if (!this.announcedAt.has(name)) this.announcedAt.set(name, receivedAt);
+        this.probeEarly(name, { ip: ev.newIp, port: ev.newPort });
         if (this.messageLog.take(`${link.location} ${channel} ${name}`)) this.log.info({ sentinel: link.location, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
         this.emitEvent({ type: 'announcement', sentinel: link.location, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
       }
@@ -524,6 +533,26 @@ export class SentinelWatcher implements LinkListener {
     }, this.tls);
   }
 
+  /** One early probe per cluster at a time: a flood of announcements costs one connection. */
+  private probeEarly(name: string, target: { ip: string; port: number }): void {
+    const previous = this.earlyProbes.get(name);
+    if (previous && Date.now() - previous.at <= EARLY_PROBE_MS) return;
+    const result = this.probe(name, target);
+    this.earlyProbes.set(name, { ...target, at: Date.now(), result });
+  }
+
+  /**
+   * The ROLE answer of `target` now: a yes from an early probe of the same address started moments
+   * ago (after the announcement, so after Sentinel promoted it) counts; anything else is asked again.
+   */
+  private probeForDecision(name: string, target: { ip: string; port: number }): Promise<ProbeResult> {
+    const early = this.earlyProbes.get(name);
+    this.earlyProbes.delete(name);
+    if (!early || !sameAddress(early, target) || Date.now() - early.at > EARLY_PROBE_MS) return this.probe(name, target);
+    // Only a yes is kept: an early no (asked before the promotion finished) is asked again.
+    return early.result.then((r) => (r.ok ? r : this.probe(name, target)));
+  }
+
   private async decideOnce(name: string): Promise<void> {
     const current = this.topology.get(name);
     if (!current) return;
@@ -546,7 +575,7 @@ export class SentinelWatcher implements LinkListener {
       this.announcedAt.delete(name);
       return;
     }
-    const probe = await this.probe(name, decision.master);
+    const probe = await this.probeForDecision(name, decision.master);
     if (!probe.ok) {
       this.hold(name, `a quorum of sentinels names ${target} (config-epoch ${decision.configEpoch}) but it answers ROLE ${probe.role}${probe.error ? ` (${probe.error})` : ''}`, 'warn');
       return;

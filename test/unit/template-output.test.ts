@@ -137,6 +137,35 @@ describe('template file output', () => {
     assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6380\n');
   });
 
+  it('writes the pre-validated files ahead: a failover renames one into place; stale, tampered and closed ones go', async () => {
+    const { out, d, outputPath, validations } = makeOutput('staged', { prevalidate: true, template: '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}' });
+    const staged = () => readdirSync(d).filter((n) => /^\.out\.txt\.redishappy-\d+-\d+\.next$/.test(n)).sort();
+    await out.init();
+    await out.apply(snapshot(1, 6379, [{ ip: '127.0.0.1', port: 6380 }, { ip: '127.0.0.1', port: 6381 }, { ip: '127.0.0.1', port: 6666 }]), []);
+    await out.prevalidationIdle();
+    // Two replicas pass validation and are written ahead; the one refused (6666) is not.
+    assert.deepEqual(staged().map((n) => readFileSync(join(d, n), 'utf8')).sort(), ['a 127.0.0.1:6380\n', 'a 127.0.0.1:6381\n']);
+    const before = validations();
+    await out.apply(snapshot(2, 6380, [{ ip: '127.0.0.1', port: 6379 }]), [change(6379, 6380)]);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6380\n');
+    assert.equal(out.status().details?.stagedUsed, 1, 'the failover renamed the staged file into place');
+    assert.equal(validations(), before, 'and ran no validation');
+    await out.prevalidationIdle();
+    // Now only the new replica's file (6379) is likely: 6381's is gone, 6379's was written.
+    assert.deepEqual(staged().map((n) => readFileSync(join(d, n), 'utf8')), ['a 127.0.0.1:6379\n']);
+    // A staged file changed behind our back is not used: the right bytes are written instead.
+    writeFileSync(join(d, staged()[0]!), 'a 127.0.0.1:6666\n');
+    await out.apply(snapshot(3, 6379), [change(6380, 6379)]);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n');
+    assert.equal(out.status().details?.stagedUsed, 1, 'the tampered file was not used');
+    await out.apply(snapshot(4, 6380, [{ ip: '127.0.0.1', port: 6379 }]), [change(6379, 6380)]);
+    await out.prevalidationIdle();
+    assert.equal(staged().length, 1);
+    await out.close();
+    assert.deepEqual(staged(), [], 'close removes the staged files');
+    assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.tmp')), [], 'no candidate left either');
+  });
+
   it('removes candidates left by a dead process at init, and keeps those of live ones', async () => {
     const { out, d } = makeOutput('stale');
     const dead = spawnSync('true').pid!;

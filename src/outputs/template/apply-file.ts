@@ -38,10 +38,14 @@ export interface Candidate {
   tmpPath: string;
 }
 
-/** Writes `text` to `.<basename>.redishappy-<pid>-<n>.tmp` beside the target, fsynced, with the old file's mode (else 0644). */
-export async function writeCandidate(outputPath: string, text: string): Promise<Candidate> {
+/**
+ * Writes `text` to `.<basename>.redishappy-<pid>-<n>.tmp` beside the target, fsynced, with the old
+ * file's mode (else 0644). `kind` "next" names a candidate written ahead for a likely next state
+ * (kept while the daemon runs; see file-output.ts), so it is not taken for a stray temp file.
+ */
+export async function writeCandidate(outputPath: string, text: string, kind: 'tmp' | 'next' = 'tmp'): Promise<Candidate> {
   const target = await resolveTarget(outputPath);
-  const tmpPath = join(dirname(target), `.${basename(target)}.redishappy-${process.pid}-${++tmpCounter}.tmp`);
+  const tmpPath = join(dirname(target), `.${basename(target)}.redishappy-${process.pid}-${++tmpCounter}.${kind}`);
   let mode = 0o644;
   let owner: { uid: number; gid: number } | null = null;
   try {
@@ -74,15 +78,38 @@ export async function discardCandidate(c: Candidate): Promise<void> {
   await unlink(c.tmpPath).catch(() => undefined);
 }
 
-/** Renames the candidate over the target and fsyncs the directory so the rename survives a crash. */
-export async function commitCandidate(c: Candidate): Promise<void> {
+/**
+ * Renames the candidate over the target. The directory must then be fsynced (`syncDirOf`) so the
+ * rename survives a power loss; the caller may overlap that with the reload, which only needs the
+ * rename to be visible.
+ */
+export async function renameCandidate(c: Candidate): Promise<void> {
   try {
     await rename(c.tmpPath, c.target);
   } catch (err) {
     await discardCandidate(c);
     throw err;
   }
-  await fsyncDir(dirname(c.target));
+}
+
+/** Renames the candidate over the target and fsyncs the directory so the rename survives a crash. */
+export async function commitCandidate(c: Candidate): Promise<void> {
+  await renameCandidate(c);
+  await syncDirOf(c);
+}
+
+/** Fsyncs the directory holding the candidate's target. */
+export function syncDirOf(c: Candidate): Promise<void> {
+  return fsyncDir(dirname(c.target));
+}
+
+/** True when the candidate file still holds exactly `text` (a staged file is checked before use). */
+export async function candidateHolds(c: Candidate, text: string): Promise<boolean> {
+  try {
+    return (await readFile(c.tmpPath, 'utf8')) === text;
+  } catch {
+    return false;
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -132,7 +159,7 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Removes candidates left beside the output file by a run that died mid-apply (kill -9 during
- * validation): `.<basename>.redishappy-<pid>-<n>.tmp` whose pid is not a live process. Returns
+ * validation): `.<basename>.redishappy-<pid>-<n>.tmp` (or `.next`, written ahead) whose pid is not a live process. Returns
  * the paths removed. Candidates of live processes (another daemon, this one) are left alone.
  */
 export async function cleanStaleCandidates(outputPath: string): Promise<string[]> {
@@ -148,7 +175,7 @@ export async function cleanStaleCandidates(outputPath: string): Promise<string[]
   const removed: string[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)-\d+\.tmp$/.exec(name.slice(prefix.length));
+    const m = /^(\d+)-\d+\.(?:tmp|next)$/.exec(name.slice(prefix.length));
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || pidAlive(pid)) continue;

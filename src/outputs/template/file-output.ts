@@ -5,7 +5,7 @@ import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
 import type { Output, OutputStatus } from '../types.js';
 import { buildTemplateData, sampleTemplateData, withAddresses, type TemplateData } from './data.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
-import { cleanStaleCandidates, commitCandidate, discardCandidate, readIfExists, restoreFile, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { candidateHolds, cleanStaleCandidates, discardCandidate, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate, type Candidate } from './apply-file.js';
 import { describeShellFailure, runShell } from './shell.js';
 import { ValidationCache } from './validation-cache.js';
 
@@ -80,12 +80,17 @@ export class TemplateFileOutput implements Output {
   private prevalidating: Promise<void> | null = null;
   private closed = false;
   private readonly pastMasters = new Map<string, Array<{ ip: string; port: number }>>();
+  /**
+   * Likely next files, validated and already written (fsynced) beside the output as `.next`
+   * candidates: a failover to one of them only renames it into place. Text → candidate.
+   */
+  private readonly staged = new Map<string, Candidate>();
 
   private lastAppliedAt: string | null = null;
   private appliedVersion: number | null = null;
   private lastError: string | null = null;
   private lastErrorAt: string | null = null;
-  protected readonly counters = { renders: 0, writes: 0, reloads: 0, reloadFailures: 0, validations: 0, validationFailures: 0, validationCacheHits: 0, prevalidations: 0 };
+  protected readonly counters = { renders: 0, writes: 0, reloads: 0, reloadFailures: 0, validations: 0, validationFailures: 0, validationCacheHits: 0, prevalidations: 0, stagedUsed: 0 };
   private lastReloadAt: string | null = null;
   private lastReloadOutput: string | null = null;
   private lastValidationError: string | null = null;
@@ -205,11 +210,15 @@ export class TemplateFileOutput implements Output {
   /** Candidate → validate → rename → reload; on reload failure the previous file is put back. Returns whether a reload ran. */
   private async replaceAndReload(text: string, previous: string | null, started: number): Promise<boolean> {
     const path = this.cfg.OutputPath;
-    let candidate;
-    try {
-      candidate = await writeCandidate(path, text);
-    } catch (err) {
-      throw this.fail(`cannot write a new ${path}: ${(err as Error).message}`);
+    let candidate = await this.takeStaged(text);
+    if (candidate) {
+      this.counters.stagedUsed++;
+    } else {
+      try {
+        candidate = await writeCandidate(path, text);
+      } catch (err) {
+        throw this.fail(`cannot write a new ${path}: ${(err as Error).message}`);
+      }
     }
 
     if (this.cfg.ValidateCommand.trim() !== '') {
@@ -237,19 +246,23 @@ export class TemplateFileOutput implements Output {
     // knows the proxy may still run the previous file and reloads even though the file matches.
     if (reload) await writeFile(this.pendingMarker, `${new Date().toISOString()}\n`).catch(() => undefined);
     try {
-      await commitCandidate(candidate);
+      await renameCandidate(candidate);
     } catch (err) {
       throw this.fail(`cannot replace ${path}: ${(err as Error).message}`);
     }
     this.counters.writes++;
+    // The reload needs only the rename; the directory fsync (the rename surviving a power loss)
+    // runs alongside it, and the apply finishes when both have.
+    const dirSynced = syncDirOf(candidate);
     if (!reload) {
+      await dirSynced;
       this.reloadOwed = false;
       this.log.info({ outputPath: path }, `${this.label} file written`);
       return false;
     }
 
     this.lastApplyToReloadMs = Math.round(performance.now() - started);
-    const r = await runShell(this.cfg.ReloadCommand, this.cfg.ReloadTimeoutMs);
+    const [r] = await Promise.all([runShell(this.cfg.ReloadCommand, this.cfg.ReloadTimeoutMs), dirSynced]);
     this.lastReloadOutput = r.output;
     if (r.ok) {
       this.counters.reloads++;
@@ -308,25 +321,61 @@ export class TemplateFileOutput implements Output {
     const templateText = this.source.text;
     const previous = this.prevalidating ?? Promise.resolve();
     this.prevalidating = previous.then(async () => {
-      for (const text of this.likelyNextFiles(data)) {
+      const likely = this.likelyNextFiles(data);
+      // Staged files for states no longer likely (the state moved on) are removed first.
+      for (const [text, c] of [...this.staged]) {
+        // Checked right before deleting: an apply may have taken this one meanwhile.
+        if (likely.includes(text) || this.staged.get(text) !== c) continue;
+        this.staged.delete(text);
+        await discardCandidate(c);
+      }
+      for (const text of likely) {
         if (this.closed || generation !== this.applyGeneration) return;
-        if (await this.cache!.passed(this.cfg.ValidateCommand, templateText, text)) continue;
+        if (this.staged.has(text)) continue;
+        if (await this.cache!.passed(this.cfg.ValidateCommand, templateText, text)) {
+          await this.stage(text, await writeCandidate(this.cfg.OutputPath, text, 'next'), generation);
+          continue;
+        }
+        let kept: Candidate | null = null;
         await this.cache!.validateOnce(this.cfg.ValidateCommand, templateText, text, async () => {
-          const candidate = await writeCandidate(this.cfg.OutputPath, text);
-          try {
-            const v = await validateCandidate(this.cfg.ValidateCommand, candidate, this.cfg.ValidateTimeoutMs);
-            this.counters.prevalidations++;
-            if (!v.ok) this.log.debug({ output: firstLines(v.output) }, 'a possible next file does not pass the validate command (it will be refused if it is ever needed)');
-            return v.ok;
-          } finally {
+          const candidate = await writeCandidate(this.cfg.OutputPath, text, 'next');
+          const v = await validateCandidate(this.cfg.ValidateCommand, candidate, this.cfg.ValidateTimeoutMs).catch((err: unknown) => {
+            void discardCandidate(candidate);
+            throw err;
+          });
+          this.counters.prevalidations++;
+          if (v.ok) kept = candidate;
+          else {
             await discardCandidate(candidate);
+            this.log.debug({ output: firstLines(v.output) }, 'a possible next file does not pass the validate command (it will be refused if it is ever needed)');
           }
+          return v.ok;
         });
+        if (kept) await this.stage(text, kept, generation);
       }
     }).catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'pre-validation stopped'))
       .finally(() => {
         if (generation === this.applyGeneration) this.prevalidating = null;
       });
+  }
+
+  /** Keeps a validated candidate for `text`, unless the output closed or moved on meanwhile. */
+  private async stage(text: string, candidate: Candidate, generation: number): Promise<void> {
+    if (this.closed || generation !== this.applyGeneration || this.staged.has(text)) {
+      await discardCandidate(candidate);
+      return;
+    }
+    this.staged.set(text, candidate);
+  }
+
+  /** The staged candidate holding exactly `text`, taken out of the stage; null if none. */
+  private async takeStaged(text: string): Promise<Candidate | null> {
+    const c = this.staged.get(text);
+    if (!c) return null;
+    this.staged.delete(text);
+    if (await candidateHolds(c, text)) return c;
+    await discardCandidate(c);
+    return null;
   }
 
   /** Resolves when background pre-validation has finished (tests, benchmarks). */
@@ -374,7 +423,10 @@ export class TemplateFileOutput implements Output {
   }
 
   async close(): Promise<void> {
-    // Nothing held open; background pre-validation stops at its next step.
+    // Background pre-validation stops at its next step; staged files go.
     this.closed = true;
+    const staged = [...this.staged.values()];
+    this.staged.clear();
+    await Promise.all(staged.map((c) => discardCandidate(c)));
   }
 }
