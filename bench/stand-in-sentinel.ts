@@ -54,6 +54,13 @@ export class ManyMastersSentinel {
     }
   }
 
+  /** INFO sentinel as a real sentinel writes it: one line per master with its address and status. */
+  private info(): string {
+    const lines = ['# Sentinel', `sentinel_masters:${this.masters.size}`, 'sentinel_tilt:0', 'sentinel_tilt_since_seconds:-1', 'sentinel_running_scripts:0', 'sentinel_scripts_queue_length:0', 'sentinel_simulate_failure_flags:0'];
+    [...this.masters.values()].forEach((m, i) => lines.push(`master${i}:name=${m.name},status=ok,address=${m.ip}:${m.port},slaves=0,sentinels=1`));
+    return `${lines.join('\r\n')}\r\n`;
+  }
+
   private record(m: Master): string {
     return arr([bulk('name'), bulk(m.name), bulk('ip'), bulk(m.ip), bulk('port'), bulk(String(m.port)), bulk('flags'), bulk('master'), bulk('config-epoch'), bulk(String(m.epoch))]);
   }
@@ -86,6 +93,7 @@ export class ManyMastersSentinel {
           const m = this.masters.get(name ?? '');
           socket.write(m ? arr([bulk(m.ip), bulk(String(m.port))]) : '*-1\r\n');
         } else if (cmd === 'SENTINEL' && sub === 'SENTINELS') socket.write('*0\r\n');
+        else if (cmd === 'INFO' && sub === 'SENTINEL') socket.write(bulk(this.info()));
         else socket.write('-ERR unknown command\r\n');
       }
     });

@@ -17,7 +17,15 @@ export interface LinkListener {
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void;
   /** Peers this sentinel lists, per watched master name (arrives before the views of the same poll). */
   onPeers(link: SentinelLink, peersByMaster: Map<string, PeerInfo[]>): void;
+  /** True while some cluster is undecided or held: every poll must then be a full one. */
+  needsFullPolls(): boolean;
 }
+
+/**
+ * Longest time between two full SENTINEL MASTERS polls while the cheap one (INFO sentinel) shows
+ * no change. A config-epoch can change without the address (a rebuilt group): seen within this.
+ */
+const FULL_POLL_EVERY_MS = 10_000;
 
 export interface LinkTiming {
   pollIntervalMs: number;
@@ -52,6 +60,16 @@ export class SentinelLink {
   private attempts = 0;
   private lastDiscovery = 0;
   private stopped = false;
+  /** The last `INFO sentinel` text (every master's address and status), and when the last full poll ran. */
+  private lastInfo: string | null = null;
+  private lastFullPoll = 0;
+  /** Set when this sentinel refuses INFO (ACL) or answers it oddly: then every poll is full. */
+  private infoUnusable = false;
+  /** Full polls and cheap polls that found nothing changed (for tests and the bench). */
+  fullPolls = 0;
+  lightPolls = 0;
+  /** Full polls run because INFO sentinel differed from the last full poll's (a change seen cheaply). */
+  fullPollsOnChange = 0;
 
   constructor(
     readonly host: string,
@@ -108,6 +126,24 @@ export class SentinelLink {
     }
   }
 
+  /** The replicas of several masters in one pipeline; a name is missing from the result when its answer was unusable. */
+  async queryReplicasMany(names: string[]): Promise<Map<string, ReplicaInfo[]>> {
+    const out = new Map<string, ReplicaInfo[]>();
+    const cmd = this.cmd;
+    if (!cmd || this.state !== SentinelState.Alive || names.length === 0) return out;
+    try {
+      const replies = (await cmd.pipeline(names.map((n) => ['sentinel', 'replicas', n])).exec()) ?? [];
+      names.forEach((n, i) => {
+        const [err, reply] = replies[i] ?? [new Error('no reply'), null];
+        const parsed = err ? null : parseReplicasReply(reply);
+        if (parsed) out.set(n, parsed);
+      });
+    } catch {
+      // Never fails the link: replicas are template data, not the master decision.
+    }
+    return out;
+  }
+
   private setState(next: SentinelStateValue, reason: string): void {
     const previous = this.state;
     this.state = next;
@@ -153,24 +189,32 @@ export class SentinelLink {
     }
   }
 
+  /**
+   * The cheap poll: one bulk string listing every master's address and status. Unchanged since the
+   * last full poll means nothing to re-read (the health check is the same round trip). Returns
+   * 'unchanged', or the INFO text just read (null when not read) for the full poll to remember.
+   */
+  private async lightPoll(cmd: Redis): Promise<'unchanged' | string | null> {
+    if (this.infoUnusable || this.lastInfo === null || Date.now() - this.lastFullPoll >= FULL_POLL_EVERY_MS) return null;
+    if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs || this.listener.needsFullPolls()) return null;
+    const info = await this.readInfo(cmd);
+    return info !== null && info === this.lastInfo ? 'unchanged' : info;
+  }
+
   private async poll(gen: number): Promise<void> {
     const cmd = this.cmd;
     if (!cmd) return;
     try {
-      const parsed = parseMastersReply(await cmd.call('SENTINEL', 'MASTERS'));
+      const light = await this.lightPoll(cmd);
       if (gen !== this.generation) return;
-      if (!parsed) throw new Error('SENTINEL MASTERS returned a malformed reply');
-      // A sentinel that answers nonsense is not a source of truth: mark it down (logged once).
-      if (parsed.malformed > 0) throw new Error(`SENTINEL MASTERS returned ${parsed.malformed} malformed entr${parsed.malformed === 1 ? 'y' : 'ies'}`);
-      this.attempts = 0;
-      this.lastError = null;
-      if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
-        await this.discover(cmd, gen, parsed.views);
-        if (gen !== this.generation) return;
+      if (light === 'unchanged') {
+        this.lightPolls++;
+        this.attempts = 0;
+        this.setState(SentinelState.Alive, 'poll succeeded');
+      } else {
+        if (light !== null) this.fullPollsOnChange++;
+        await this.fullPoll(cmd, gen, light);
       }
-      this.masters = parsed.views.map((v) => v.name).sort();
-      this.setState(SentinelState.Alive, 'poll succeeded');
-      this.listener.onViews(this, parsed.views);
     } catch (err) {
       if (gen === this.generation) this.fail((err as Error).message);
       return;
@@ -179,14 +223,62 @@ export class SentinelLink {
     this.timer = setTimeout(() => void this.poll(gen), this.timing.pollIntervalMs);
   }
 
+  /** SENTINEL MASTERS (and discovery when due); remembers INFO sentinel as it was just before. */
+  private async fullPoll(cmd: Redis, gen: number, infoRead: string | null): Promise<void> {
+    const info = infoRead ?? (await this.readInfo(cmd));
+    if (gen !== this.generation) return;
+    const parsed = parseMastersReply(await cmd.call('SENTINEL', 'MASTERS'));
+    if (gen !== this.generation) return;
+    if (!parsed) throw new Error('SENTINEL MASTERS returned a malformed reply');
+    // A sentinel that answers nonsense is not a source of truth: mark it down (logged once).
+    if (parsed.malformed > 0) throw new Error(`SENTINEL MASTERS returned ${parsed.malformed} malformed entr${parsed.malformed === 1 ? 'y' : 'ies'}`);
+    this.attempts = 0;
+    this.lastError = null;
+    if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
+      await this.discover(cmd, gen, parsed.views);
+      if (gen !== this.generation) return;
+    }
+    this.masters = parsed.views.map((v) => v.name).sort();
+    this.lastInfo = info;
+    this.lastFullPoll = Date.now();
+    this.fullPolls++;
+    this.setState(SentinelState.Alive, 'poll succeeded');
+    this.listener.onViews(this, parsed.views);
+  }
+
+  /**
+   * `INFO sentinel`, or null when this sentinel cannot give it: refused (an ACL without INFO) or
+   * not in the expected shape mark it unusable, and every poll is a full one from then on. A
+   * timeout is thrown: the sentinel is not answering, as for any command.
+   */
+  private async readInfo(cmd: Redis): Promise<string | null> {
+    if (this.infoUnusable) return null;
+    let info: unknown;
+    try {
+      info = await cmd.call('INFO', 'sentinel');
+    } catch (err) {
+      if (/timed? ?out/i.test((err as Error).message)) throw err;
+      this.infoUnusable = true;
+      return null;
+    }
+    if (typeof info === 'string' && /^master\d+:name=/m.test(info)) return info;
+    this.infoUnusable = true;
+    return null;
+  }
+
   private async discover(cmd: Redis, gen: number, views: MasterView[]): Promise<void> {
     this.lastDiscovery = Date.now();
     const wanted = new Set(this.wantedMasters());
     const watched = views.filter((v) => wanted.has(v.name)); // only follow the clusters we were asked to watch
-    const replies = await Promise.all(watched.map((v) => cmd.call('SENTINEL', 'SENTINELS', v.name)));
+    // One pipeline: a thousand clusters are one write and one read, not a thousand of each.
+    const replies = watched.length ? await cmd.pipeline(watched.map((v) => ['sentinel', 'sentinels', v.name])).exec() : [];
     if (gen !== this.generation) return;
     const peers = new Map<string, PeerInfo[]>();
-    watched.forEach((v, i) => peers.set(v.name, parsePeersReply(replies[i]) ?? []));
+    watched.forEach((v, i) => {
+      const [err, reply] = replies?.[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      peers.set(v.name, parsePeersReply(reply) ?? []);
+    });
     this.listener.onPeers(this, peers);
   }
 

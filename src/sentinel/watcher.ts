@@ -8,7 +8,7 @@ import { chooseMaster, isSettled, quorumFor, sameAddress, type Decision, type Se
 import { groupOf, matches, type GroupMember } from './group.js';
 import { probeRole, tlsOptions, type ConnectSettings, type ProbeResult } from './connection.js';
 import { SentinelLink, type LinkListener } from './link.js';
-import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
+import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo, type ReplicaInfo } from './parse.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
 
 function sameView(a: MasterView | undefined, b: MasterView | undefined): boolean {
@@ -33,6 +33,11 @@ export interface SentinelStatus {
   /** Pub/sub messages received from this sentinel since it was added, and the malformed ones. */
   messages: number;
   malformedMessages: number;
+  /** Polls that read every master (SENTINEL MASTERS), and cheap ones (INFO sentinel) that found nothing changed. */
+  fullPolls: number;
+  lightPolls: number;
+  /** Full polls caused by a change the cheap poll saw. */
+  fullPollsOnChange: number;
 }
 
 /** One sentinel's latest view of a cluster, for the API and the status page. */
@@ -229,6 +234,9 @@ export class SentinelWatcher implements LinkListener {
         lastError: link.lastError,
         messages: link.messages,
         malformedMessages: link.malformedMessages,
+        fullPolls: link.fullPolls,
+        lightPolls: link.lightPolls,
+        fullPollsOnChange: link.fullPollsOnChange,
       };
     }
     return out;
@@ -327,6 +335,11 @@ export class SentinelWatcher implements LinkListener {
     if (this.pendingFirstRound.delete(link.location)) this.checkReady();
   }
 
+  needsFullPolls(): boolean {
+    if (this.holdReason.size > 0 || this.deciding.size > 0 || this.pendingFirstRound.size > 0) return true;
+    return this.config.Clusters.some((c) => !this.topology.get(c.Name)?.master);
+  }
+
   onPeers(link: SentinelLink, peersByMaster: Map<string, PeerInfo[]>): void {
     for (const [name, peers] of peersByMaster) {
       if (!this.topology.get(name)) continue;
@@ -334,9 +347,19 @@ export class SentinelWatcher implements LinkListener {
       if (!lists) this.peerLists.set(name, (lists = new Map()));
       lists.set(link.location, peers);
       for (const p of peers) this.addLink(p.host, p.port, false);
-      // Replicas are refreshed at the discovery pace, from one agreeing sentinel per cluster.
-      if (this.topology.get(name)?.agreeingSentinels[0] === link.location) void this.refreshReplicas(name);
     }
+    // Replicas are refreshed at the discovery pace, from one agreeing sentinel per cluster, in one batch.
+    const mine = [...peersByMaster.keys()].filter((name) => this.topology.get(name)?.master && this.topology.get(name)?.agreeingSentinels[0] === link.location);
+    if (mine.length) void link.queryReplicasMany(mine).then((lists) => {
+      for (const [name, listed] of lists) this.setReplicasFrom(name, listed);
+    });
+  }
+
+  private setReplicasFrom(name: string, listed: ReplicaInfo[]): void {
+    const master = this.topology.get(name)?.master ?? null;
+    if (!master) return;
+    const healthy = listed.filter((r) => !r.flags.some((f) => f === 's_down' || f === 'o_down' || f === 'disconnected') && !sameAddress(master, r));
+    this.topology.setReplicas(name, healthy.map((r) => ({ ip: r.ip, port: r.port })));
   }
 
   /**
@@ -348,10 +371,7 @@ export class SentinelWatcher implements LinkListener {
     if (!cluster?.master) return;
     const link = cluster.agreeingSentinels.map((l) => this.links.get(l)).find((l) => l?.state === SentinelState.Alive);
     const listed = await link?.queryReplicas(name);
-    if (!listed) return;
-    const master = this.topology.get(name)?.master ?? null;
-    const healthy = listed.filter((r) => !r.flags.some((f) => f === 's_down' || f === 'o_down' || f === 'disconnected') && !sameAddress(master, r));
-    this.topology.setReplicas(name, healthy.map((r) => ({ ip: r.ip, port: r.port })));
+    if (listed) this.setReplicasFrom(name, listed);
   }
 
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
