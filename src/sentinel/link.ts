@@ -182,7 +182,9 @@ export class SentinelLink {
       this.id = await this.myId(cmd);
       if (gen !== this.generation) return;
       // Discover peers before the first views are reported: the quorum needs the group's size.
+      // (That also makes the first poll after any reconnect a full one.)
       this.lastDiscovery = 0;
+      this.lastInfo = null;
       await this.poll(gen);
     } catch (err) {
       if (gen === this.generation) this.fail((err as Error).message);
