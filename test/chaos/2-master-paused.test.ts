@@ -24,12 +24,12 @@ describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { 
     await waitFor(() => writers.acked > 300 && new Set(writers.acks.map((a) => a.worker)).size === 8, { timeoutMs: 10000, what: 'every writer acknowledged' });
 
     master.pause();
-    assertStopped(master); // the fault: the master's process is stopped (SIGSTOP)
+    await assertStopped(master); // the fault: the master's process is stopped (SIGSTOP)
     assert.equal(await waitSentinelMoved(rig.cluster, master.port), replica.port);
     await waitFor(() => rig.switches.length > 0, { timeoutMs: 5000, what: '+switch-master seen' });
     assertMarkedDown(rig, master.port); // Sentinel judged it down
     await waitRouted(rig.ext, replica.port, 15000, 'HAProxy follows the failover', 5);
-    assertStopped(master); // still stopped through the whole failover
+    await assertStopped(master); // still stopped through the whole failover
     // From here to the end, at every moment: new connections reach the new master.
     const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
     cleanup.add(() => routing.stop());

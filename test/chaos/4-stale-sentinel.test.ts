@@ -56,7 +56,7 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     const stale = rig.cluster.sentinels[2]!;
     // The witness of the stale view. Peers push their hello messages (new epoch) straight to the
     // paused sentinel; they wait in its sockets, and it reads them the moment it resumes. A
-    // question sent right after the pause is in its sockets before any of them, so its answer,
+    // question sent as soon as it is stopped is in its sockets before any of them, so its answer,
     // computed first after the resume, is what the sentinel says when it comes back.
     const probe = new Redis({ host: stale.host, port: stale.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     probe.on('error', () => {});
@@ -64,22 +64,26 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     await probe.connect();
     assert.equal(await probe.ping(), 'PONG');
     stale.pause();
-    const firstAnswer = probe.call('SENTINEL', 'MASTER', 'testing') as Promise<string[]>;
+    await assertStopped(stale);
+    let answeredAt = 0;
+    const firstAnswer = (probe.call('SENTINEL', 'MASTER', 'testing') as Promise<string[]>).then((a) => ((answeredAt = Date.now()), a));
     firstAnswer.catch(() => {});
-    assertStopped(stale);
     await master.kill('SIGKILL');
     assertDead(master);
     await waitRouted(rig.ext, replica.port, 30000, 'switch with one sentinel paused');
     await waitFor(() => rig.switches.length > 0, { timeoutMs: 5000, what: '+switch-master seen' });
     assertMarkedDown(rig, master.port);
-    assertStopped(stale); // paused through the whole failover
+    await assertStopped(stale); // paused through the whole failover
     const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
     cleanup.add(() => routing.stop());
     await master.restart();
     assert.equal(await master.role(), 'master', 'the old master is back as a standalone master');
     const confirmedEpoch = (await rig.api<Array<{ port: number; configEpoch: number }>>('/api/topology'))[0]!.configEpoch;
+    assert.equal(answeredAt, 0, 'the paused sentinel answered before it was resumed');
+    const resumedAt = Date.now();
     stale.resume();
     const answer = await firstAnswer;
+    assert.ok(answeredAt >= resumedAt, 'the answer came after the resume');
     const field = (k: string) => answer[answer.indexOf(k) + 1];
     // The fault took place: the resumed sentinel came back naming the old master at an older epoch,
     // while the routing watch (started at the switch) kept checking clients.

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { freePort, useCleanup, waitFor } from '../harness/index.js';
 import { chaosRig, sleep } from './setup.js';
 import { summarize } from './scenario.js';
+import { assertRefused } from './proof.js';
 import { WriterPool } from './writer.js';
 
 describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
@@ -20,6 +21,9 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const file = readFileSync(rig.setup.outputPath, 'utf8');
     rig.daemon.child.kill('SIGKILL');
     await rig.daemon.exited;
+    // The fault: the daemon died of the kill, and nothing answers on its API port.
+    assert.equal(rig.daemon.child.signalCode, 'SIGKILL');
+    await assertRefused(rig.setup.apiPort, 'the killed daemon');
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes with the daemon dead' });
     await rig.startDaemon();
@@ -102,6 +106,9 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const violations: string[] = [];
     let samples = 0;
     let sampling = true;
+    cleanup.add(() => {
+      sampling = false; // also when an assertion below fails: the loop must not outlive the test
+    });
     const sampler = (async () => {
       while (sampling) {
         try {

@@ -25,8 +25,13 @@ export function assertDead(node: RedisNode): void {
   assert.equal(procState(node.pid), null, `${node.name}'s process ${node.pid} still exists`);
 }
 
-/** The node's process is stopped by SIGSTOP (state T), not merely slow. */
-export function assertStopped(node: RedisNode): void {
+/**
+ * The node's process is stopped by SIGSTOP (state T), not merely slow. A signal is delivered
+ * asynchronously, so this waits (up to 2 s) for the kernel to show the state.
+ */
+export async function assertStopped(node: RedisNode): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (procState(node.pid) !== 'T' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   assert.equal(procState(node.pid), 'T', `${node.name} (pid ${node.pid}) is not stopped`);
 }
 
