@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { useCleanup, waitFor } from '../harness/index.js';
 import { assertMarkedDown, chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
-import { assertStopped, procState, routingStays } from './proof.js';
+import { assertStopped, routingStays } from './proof.js';
 import { summarize } from './scenario.js';
 import { WriterPool } from './writer.js';
 
@@ -34,7 +34,6 @@ describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { 
     const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
     cleanup.add(() => routing.stop());
     master.resume(); // answers the writes queued on it, then serves as a master until demoted
-    assert.notEqual(procState(master.pid), 'T', 'the old master runs again');
     assert.equal(await master.role(), 'master', 'the resumed old master answers ROLE master: the dangerous window');
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 15000, what: 'writes after the resume' });
