@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { useCleanup, waitFor } from '../harness/index.js';
-import { chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
+import { assertMarkedDown, chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
+import { assertDead, routingStays, Watch } from './proof.js';
 import { summarize } from './scenario.js';
 import { WriterPool } from './writer.js';
 
@@ -24,20 +25,32 @@ describe('chaos 1: master kill -9, failover, old master restarted as a standalon
       await waitFor(() => writers.acked > 300, { timeoutMs: 10000, what: 'writes flowing' });
 
       await master.kill('SIGKILL');
+      assertDead(master); // the fault: the master's process is gone
       assert.equal(await waitSentinelMoved(rig.cluster, master.port), replica.port);
+      await waitFor(() => rig.switches.length > 0, { timeoutMs: 5000, what: '+switch-master seen' });
+      assertMarkedDown(rig, master.port); // and Sentinel judged it down before switching
       await waitRouted(rig.ext, replica.port, 15000, 'HAProxy follows the failover');
+      // From here to the end, at every moment: new connections reach the new master, and the daemon presents it.
+      const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
+      const presented = new Watch('the daemon presents the new master', async () => {
+        const port = (await rig.api<Array<{ port: number | null }>>('/api/topology'))[0]!.port;
+        return port === replica.port ? undefined : `presented ${port}`;
+      }, 20);
+      cleanup.add(() => routing.stop());
+      cleanup.add(() => presented.stop());
 
       // Back as a standalone master: the dangerous window.
       await master.restart();
       assert.equal(await master.role(), 'master', 'the restarted old master announces itself as master (the FAQ case)');
       const during = writers.acked;
       await waitFor(() => writers.acked > during + 200, { timeoutMs: 10000, what: 'writes while the old master is a standalone master' });
-      const topo = await rig.api<Array<{ port: number }>>('/api/topology');
-      assert.equal(topo[0]!.port, replica.port, 'the daemon does not present the old master');
+      assert.equal(await master.role(), 'master', 'those writes were made while the old master still answered ROLE master');
       await waitRole(master, 'slave', 30000); // Sentinel demotes it (after ~8 s)
       const n = writers.acked;
       await waitFor(() => writers.acked > n + 200, { timeoutMs: 10000, what: 'writes after the demotion' });
       await writers.stop();
+      await routing.stopAndAssert();
+      await presented.stopAndAssert();
 
       const s = await summarize(name, writers, rig.switches, replica.port);
       assert.equal(rig.switches.length, 1, 'one switch');

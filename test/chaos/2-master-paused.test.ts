@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { useCleanup, waitFor } from '../harness/index.js';
-import { chaosRig, sleep, waitRouted, waitSentinelMoved } from './setup.js';
+import { assertMarkedDown, chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
+import { assertStopped, routingStays } from './proof.js';
 import { summarize } from './scenario.js';
 import { WriterPool } from './writer.js';
 
@@ -23,13 +24,25 @@ describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { 
     await waitFor(() => writers.acked > 300 && new Set(writers.acks.map((a) => a.worker)).size === 8, { timeoutMs: 10000, what: 'every writer acknowledged' });
 
     master.pause();
+    await assertStopped(master); // the fault: the master's process is stopped (SIGSTOP)
     assert.equal(await waitSentinelMoved(rig.cluster, master.port), replica.port);
+    await waitFor(() => rig.switches.length > 0, { timeoutMs: 5000, what: '+switch-master seen' });
+    assertMarkedDown(rig, master.port); // Sentinel judged it down
     await waitRouted(rig.ext, replica.port, 15000, 'HAProxy follows the failover', 5);
+    await assertStopped(master); // still stopped through the whole failover
+    // From here to the end, at every moment: new connections reach the new master.
+    const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
+    cleanup.add(() => routing.stop());
     master.resume(); // answers the writes queued on it, then serves as a master until demoted
+    assert.equal(await master.role(), 'master', 'the resumed old master answers ROLE master: the dangerous window');
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 15000, what: 'writes after the resume' });
-    await sleep(500);
+    // The window is over only when Sentinel has demoted the old master; keep writing past that.
+    await waitRole(master, 'slave', 30000);
+    const m = writers.acked;
+    await waitFor(() => writers.acked > m + 200, { timeoutMs: 15000, what: 'writes after the demotion' });
     await writers.stop();
+    await routing.stopAndAssert();
     const s = await summarize(name, writers, rig.switches, replica.port);
     assert.equal(rig.switches.length, 1, 'one switch');
     return { rig, writers, s, master, replica };

@@ -2,12 +2,41 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { routedTo, useCleanup, waitFor } from '../harness/index.js';
-import { chaosRig, waitRouted } from './setup.js';
+import { Redis } from 'ioredis';
+import { routedTo, useCleanup, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { assertMarkedDown, chaosRig, waitRouted } from './setup.js';
+import { assertDead, assertStopped, routingStays } from './proof.js';
 import { summarize } from './scenario.js';
 import { WriterPool } from './writer.js';
 
 type Events = { events: Array<{ type: string; from: unknown }> };
+
+/**
+ * Until `stale` names `to`: ask it for its view, and after each answer check where HAProxy sends a
+ * new connection (it must be `to`, whatever the view). Returns the stale epoch seen (-1: never),
+ * how long the stale view lasted and how many routing checks followed a stale answer.
+ */
+async function checkWhileStale(ext: number, cluster: ClusterFixture, stale: RedisNode, from: number, to: number) {
+  const startedAt = Date.now();
+  const deadline = startedAt + 20000;
+  let staleEpoch = -1;
+  let staleUntil = startedAt;
+  let checksWhileStale = 0;
+  for (;;) {
+    const v = await cluster.sentinelMaster('testing', stale).catch(() => null);
+    const isStale = v?.port === from;
+    if (isStale) {
+      staleEpoch = v.configEpoch;
+      staleUntil = Date.now();
+    }
+    assert.equal(await routedTo(ext), to, 'flipped back to the old master');
+    if (isStale) checksWhileStale++;
+    if (v?.port === to) break;
+    assert.ok(Date.now() < deadline, 'the stale sentinel did not catch up within 20 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { staleEpoch, staleMs: staleUntil - startedAt, checksWhileStale };
+}
 
 /**
  * A sentinel paused through a failover comes back naming the old master at the old epoch. To
@@ -25,22 +54,50 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     await waitFor(() => writers.acked > 200, { timeoutMs: 10000, what: 'writes flowing' });
 
     const stale = rig.cluster.sentinels[2]!;
+    // The witness of the stale view. Peers push their hello messages (new epoch) straight to the
+    // paused sentinel; they wait in its sockets, and it reads them the moment it resumes. A
+    // question sent as soon as it is stopped is in its sockets before any of them, so its answer,
+    // computed first after the resume, is what the sentinel says when it comes back.
+    const probe = new Redis({ host: stale.host, port: stale.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    probe.on('error', () => {});
+    cleanup.add(() => probe.disconnect());
+    await probe.connect();
+    assert.equal(await probe.ping(), 'PONG');
     stale.pause();
+    await assertStopped(stale);
+    let answeredAt = 0;
+    const firstAnswer = (probe.call('SENTINEL', 'MASTER', 'testing') as Promise<string[]>).then((a) => ((answeredAt = Date.now()), a));
+    firstAnswer.catch(() => {});
     await master.kill('SIGKILL');
+    assertDead(master);
     await waitRouted(rig.ext, replica.port, 30000, 'switch with one sentinel paused');
+    await waitFor(() => rig.switches.length > 0, { timeoutMs: 5000, what: '+switch-master seen' });
+    assertMarkedDown(rig, master.port);
+    await assertStopped(stale); // paused through the whole failover
+    const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
+    cleanup.add(() => routing.stop());
     await master.restart();
     assert.equal(await master.role(), 'master', 'the old master is back as a standalone master');
+    const confirmedEpoch = (await rig.api<Array<{ port: number; configEpoch: number }>>('/api/topology'))[0]!.configEpoch;
+    assert.equal(answeredAt, 0, 'the paused sentinel answered before it was resumed');
+    const resumedAt = Date.now();
     stale.resume();
-    const staleView = await rig.cluster.sentinelMaster('testing', stale).catch(() => null);
-    console.log(`chaos-detail scenario=stale-sentinel stale_view_right_after_resume=${staleView ? `${staleView.port}@${staleView.configEpoch}` : 'none'} old_master=${master.port}`);
-
-    // While the stale sentinel catches up (and until the old master is demoted), new connections keep going to the new master.
-    const watchUntil = Date.now() + 3000;
-    while (Date.now() < watchUntil) assert.equal(await routedTo(rig.ext), replica.port, 'flipped back to the old master');
+    const answer = await firstAnswer;
+    assert.ok(answeredAt >= resumedAt, 'the answer came after the resume');
+    const field = (k: string) => answer[answer.indexOf(k) + 1];
+    // The fault took place: the resumed sentinel came back naming the old master at an older epoch,
+    // while the routing watch (started at the switch) kept checking clients.
+    assert.equal(Number(field('port')), master.port, 'the resumed sentinel came back naming the old master');
+    assert.ok(Number(field('config-epoch')) < confirmedEpoch, `its epoch ${field('config-epoch')} is older than the confirmed ${confirmedEpoch}`);
+    // Then, until it names the new master, new connections keep going to the new master.
+    // A plain loop, not waitFor: waitFor would retry a failed routing assertion away.
+    const seen = await checkWhileStale(rig.ext, rig.cluster, stale, master.port, replica.port);
+    console.log(`chaos-detail scenario=stale-sentinel first_answer_after_resume=${field('port')}@epoch${field('config-epoch')} confirmed_epoch=${confirmedEpoch} stale_view_polled_ms=${seen.staleMs} routing_checks_while_stale=${seen.checksWhileStale} routing_checks_since_switch=${routing.checks}`);
     await waitFor(async () => (await rig.api<Array<{ agreeingSentinels: string[] }>>('/api/topology'))[0]!.agreeingSentinels.length === 3, { timeoutMs: 20000, what: 'the resumed sentinel agrees again' });
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes after the stale sentinel is back' });
     await writers.stop();
+    await routing.stopAndAssert();
 
     const events = await rig.api<Events>('/api/events');
     assert.equal(events.events.filter((e) => e.type === 'failover' && e.from !== null).length, 1, 'exactly one change, no flip back');
@@ -62,39 +119,27 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     const oldConf = readFileSync(confPath, 'utf8');
     await stale.kill('SIGKILL');
     await master.kill('SIGKILL');
+    assertDead(stale);
+    assertDead(master);
     await waitRouted(rig.ext, replica.port, 30000, 'switch with two sentinels');
+    const routing = routingStays(rig.ext, replica.port, 'routing after the switch');
+    cleanup.add(() => routing.stop());
     await master.restart();
     assert.equal(await master.role(), 'master', 'the old master is back as a standalone master');
     writeFileSync(confPath, oldConf);
     await stale.restart();
     // How long the restarted sentinel names the old master, and what clients get meanwhile.
-    const startedAt = Date.now();
-    let staleUntil = startedAt;
-    let staleEpoch = -1;
-    let routedChecks = 0;
-    // A plain loop, not waitFor: waitFor would retry a failed routing assertion away.
-    const deadline = Date.now() + 20000;
-    for (;;) {
-      assert.equal(await routedTo(rig.ext), replica.port, 'flipped back to the old master');
-      routedChecks++;
-      const v = await rig.cluster.sentinelMaster('testing', stale).catch(() => null);
-      if (v?.port === master.port) {
-        staleUntil = Date.now();
-        staleEpoch = v.configEpoch;
-      } else if (v?.port === replica.port) break;
-      assert.ok(Date.now() < deadline, 'the restarted sentinel did not catch up within 20 s');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const seen = await checkWhileStale(rig.ext, rig.cluster, stale, master.port, replica.port);
     // The fault took place: the restarted sentinel named the old master, at an older epoch, while clients were checked.
-    assert.ok(staleEpoch >= 0, 'the restarted sentinel never reported the stale view (the fault did not happen)');
+    assert.ok(seen.staleEpoch >= 0, 'the restarted sentinel never reported the stale view (the fault did not happen)');
     const confirmedEpoch = (await rig.api<Array<{ configEpoch: number }>>('/api/topology'))[0]!.configEpoch;
-    assert.ok(staleEpoch < confirmedEpoch, `stale epoch ${staleEpoch} is older than the confirmed ${confirmedEpoch}`);
-    assert.ok(routedChecks > 1);
-    console.log(`chaos-detail scenario=stale-sentinel-restarted stale_view=${staleEpoch >= 0 ? `old-master@epoch${staleEpoch}` : 'none'} stale_view_ms=${staleUntil - startedAt} routing_checks_meanwhile=${routedChecks}`);
-    for (let i = 0; i < 20; i++) assert.equal(await routedTo(rig.ext), replica.port);
+    assert.ok(seen.staleEpoch < confirmedEpoch, `stale epoch ${seen.staleEpoch} is older than the confirmed ${confirmedEpoch}`);
+    assert.ok(seen.checksWhileStale >= 1, 'no routing check was made while the stale view was reported');
+    console.log(`chaos-detail scenario=stale-sentinel-restarted stale_view=old-master@epoch${seen.staleEpoch} stale_view_ms=${seen.staleMs} routing_checks_while_stale=${seen.checksWhileStale}`);
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes after the stale sentinel is back' });
     await writers.stop();
+    await routing.stopAndAssert();
 
     const events = await rig.api<Events>('/api/events');
     assert.equal(events.events.filter((e) => e.type === 'failover' && e.from !== null).length, 1, 'exactly one change, no flip back');

@@ -1,9 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { freePort, useCleanup, waitFor } from '../harness/index.js';
 import { chaosRig, sleep } from './setup.js';
 import { summarize } from './scenario.js';
+import { assertRefused } from './proof.js';
 import { WriterPool } from './writer.js';
 
 describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
@@ -19,6 +21,9 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const file = readFileSync(rig.setup.outputPath, 'utf8');
     rig.daemon.child.kill('SIGKILL');
     await rig.daemon.exited;
+    // The fault: the daemon died of the kill, and nothing answers on its API port.
+    assert.equal(rig.daemon.child.signalCode, 'SIGKILL');
+    await assertRefused(rig.setup.apiPort, 'the killed daemon');
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes with the daemon dead' });
     await rig.startDaemon();
@@ -41,13 +46,24 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const probePort = await freePort();
     // Reload mode; the reload command goes ahead only if the daemon ($PPID of the shell) is still
     // alive 150 ms later, so a kill in that window leaves HAProxy on the old file: the crash to recover from.
+    // The validate command (still haproxy -c), when it is given the file the step expects (not one
+    // of the likely next files the daemon pre-validates in the background), first drops a flag
+    // file, so that a kill can be aimed at validation, and takes 200 ms longer, so that it lands there.
+    let validatingFlag = '';
+    let expected = '';
     const rig = await chaosRig(cleanup, {
       runtime: false,
       configure: (cfg) => {
+        validatingFlag = join(String(cfg.HAProxy!.OutputPath), '..', 'validating.flag');
+        expected = join(String(cfg.HAProxy!.OutputPath), '..', 'expected.txt');
+        cfg.HAProxy!.ValidateCommand = `if cmp -s {file} ${expected}; then touch ${validatingFlag} && sleep 0.2; fi; haproxy -c -q -f {file}`;
         cfg.HAProxy!.ReloadCommand = `sleep 0.15 && kill -0 $PPID 2>/dev/null && ${String(cfg.HAProxy!.ReloadCommand)}`;
       },
     });
     const dir = rig.setup.dir;
+    const marker = join(dir, `.${basename(rig.setup.outputPath)}.redishappy-reload-pending`);
+    /** Candidate files (`.<output>.redishappy-<pid>-<n>.tmp`) the daemon with that pid left. */
+    const candidatesOf = (pid: number | undefined) => readdirSync(dir).filter((f) => f.startsWith(`.${basename(rig.setup.outputPath)}.redishappy-${pid}-`) && f.endsWith('.tmp'));
     // A template whose every generation renders to a file of the same size (256 KiB, so a write is
     // not instantaneous), with an HTTP probe that says which generation the running HAProxy loaded.
     const gen = (g: number) => `GEN${String(g).padStart(4, '0')}`;
@@ -90,6 +106,9 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const violations: string[] = [];
     let samples = 0;
     let sampling = true;
+    cleanup.add(() => {
+      sampling = false; // also when an assertion below fails: the loop must not outlive the test
+    });
     const sampler = (async () => {
       while (sampling) {
         try {
@@ -103,26 +122,63 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
       }
     })();
 
-    // Where each kill lands: targeted at each step of an apply, then at seeded random delays.
-    const targeted = [
-      { at: 'right after SIGHUP', when: () => true },
-      { at: 'candidate written, validating', when: (f: string) => f.endsWith('.tmp') },
-      { at: 'renamed, reload pending', when: (f: string) => f === 'haproxy.cfg' },
-      { at: 'reload command done', when: (f: string) => f === 'reloads.log' },
+    // Where each kill lands: targeted at each step of an apply, then at seeded random delays. What
+    // each targeted kill left behind proves it landed in the step it names (`proof`, asserted).
+    /** What a kill left: the file in place, the pending-reload marker, reloads since the step began, candidates of the dead daemon (and whether one of them is the complete new file). */
+    type State = { file: 'old' | 'new'; marker: boolean; reloads: number; candidates: string[]; completeCandidate: boolean };
+    const targeted: Array<{ at: string; when?: (f: string) => boolean; proof: (s: State) => void }> = [
+      {
+        at: 'right after SIGHUP',
+        proof: (s) => {
+          assert.equal(s.file, 'old', 'killed right after SIGHUP, yet the new file is in place');
+          assert.equal(s.marker, false, 'killed right after SIGHUP, yet a reload was pending');
+          assert.equal(s.reloads, 0);
+        },
+      },
+      {
+        at: 'candidate written, validating',
+        when: (f) => f === basename(validatingFlag),
+        proof: (s) => {
+          assert.equal(s.file, 'old', 'killed while validating, yet the new file is in place');
+          assert.equal(s.marker, false);
+          assert.equal(s.reloads, 0);
+          assert.ok(s.completeCandidate, 'the killed daemon left its candidate behind, completely written before validation started');
+        },
+      },
+      {
+        at: 'renamed, reload pending',
+        when: (f) => f === basename(rig.setup.outputPath),
+        proof: (s) => {
+          assert.equal(s.file, 'new', 'killed after the rename, yet the old file is in place');
+          assert.equal(s.marker, true, 'killed after the rename: the pending-reload marker must be there');
+          assert.equal(s.reloads, 0, 'killed before the reload, yet HAProxy was reloaded');
+          assert.equal(s.completeCandidate, false, 'the candidate was renamed into place');
+        },
+      },
+      {
+        at: 'reload command done',
+        when: (f) => f === basename(rig.setup.reloadLog),
+        proof: (s) => {
+          assert.equal(s.file, 'new');
+          assert.equal(s.reloads, 1, 'killed after the reload command ran');
+        },
+      },
     ];
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const plan = [...targeted, ...Array.from({ length: 4 }, () => Math.round(random() * 200)).map((ms) => ({ at: `${ms} ms after SIGHUP`, delayMs: ms }))];
+    const plan = [...targeted, ...Array.from({ length: 4 }, () => Math.round(random() * 600)).map((ms) => ({ at: `${ms} ms after SIGHUP`, delayMs: ms }))];
     const landed: string[] = [];
     for (const [i, step] of plan.entries()) {
       const g = i + 1;
       allowed = new Set([text(g - 1), text(g)]);
       writeFileSync(rig.setup.templatePath, template(g));
+      writeFileSync(expected, text(g));
       const reloadsBefore = rig.reloads();
       const d = rig.daemon;
-      if ('when' in step && step.at !== 'right after SIGHUP') {
+      if ('when' in step && step.when) {
+        const when = step.when;
         const w = watch(dir, (_ev, f) => {
-          if (f && step.when(f)) {
+          if (f && when(f)) {
             d.child.kill('SIGKILL');
             w.close();
           }
@@ -136,13 +192,29 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
         d.child.kill('SIGKILL');
       }
       await d.exited;
-      const onDisk = readFileSync(rig.setup.outputPath, 'utf8') === text(g) ? 'new file' : 'old file';
-      landed.push(`${step.at}: ${onDisk}, ${rig.reloads() - reloadsBefore} reload(s)`);
+      assert.equal(d.child.signalCode, 'SIGKILL', `the daemon was alive until the kill at "${step.at}"`);
+      const candidates = candidatesOf(d.child.pid);
+      const state: State = {
+        file: readFileSync(rig.setup.outputPath, 'utf8') === text(g) ? 'new' : 'old',
+        marker: existsSync(marker),
+        reloads: rig.reloads() - reloadsBefore,
+        candidates,
+        completeCandidate: candidates.some((f) => readFileSync(join(dir, f), 'utf8') === text(g)),
+      };
+      if (state.file === 'old') assert.equal(readFileSync(rig.setup.outputPath, 'utf8'), text(g - 1));
+      if ('proof' in step) step.proof(state);
+      const where = state.reloads > 0 ? 'after the reload' : state.file === 'new' ? 'after the rename, reload pending' : state.marker ? 'validated, marker written, before the rename' : state.completeCandidate ? 'candidate written, validating' : 'before the candidate was complete';
+      landed.push(`${step.at}: landed ${where} (${state.file} file, marker ${state.marker}, ${state.reloads} reload(s), ${state.candidates.length} candidate(s))`);
       await rig.startDaemon();
       await waitFor(async () => readFileSync(rig.setup.outputPath, 'utf8') === text(g) && (await probe().catch(() => '')) === gen(g), {
         timeoutMs: 20000,
         what: `after the kill at "${step.at}", the restarted daemon has HAProxy running generation ${g}`,
       });
+      // A kill before the reload: the orphaned reload command gave up (its daemon was gone) and only the restart reloaded.
+      if (state.reloads === 0 && state.file === 'new') {
+        await waitFor(() => !existsSync(marker), { timeoutMs: 10000, what: 'the restart finished the owed reload' });
+        assert.equal(rig.reloads() - reloadsBefore, 1, `after the kill at "${step.at}": one reload, by the restart`);
+      }
     }
     sampling = false;
     await sampler;

@@ -7,6 +7,7 @@ import { routedTo, useCleanup, waitFor } from '../harness/index.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
 import { chaosRig, waitReplicaHealthy, waitSentinelMoved, type Outputs } from './setup.js';
 import { medianMax, summarize } from './scenario.js';
+import { assertRefused } from './proof.js';
 import { WriterPool } from './writer.js';
 
 const SERVICE = 'redishappy-consul-testing';
@@ -86,10 +87,20 @@ describe('chaos 6: a reload command that fails or hangs, a Consul that is slow o
       return { to: current, switchedAt: rig.switches.at(-1)!.at, consulChanged, haproxyChanged };
     };
     const followMs: Record<string, number> = {};
+    /** HAProxy's fault was effective: no reload got through since `reloadsBefore`, reloads failed, and HAProxy does not route to the new master. */
+    const assertHaproxyStuck = async (what: string, reloadsBefore: number, before: Record<string, unknown>) => {
+      assert.equal(rig.reloads(), reloadsBefore, `${what}: a reload reached HAProxy`);
+      const d = await rig.haproxyDetails();
+      assert.ok(Number(d.reloadFailures) > Number(before.reloadFailures), `${what}: no reload failure counted`);
+      assert.ok(Number(d.runtimeFailures) > Number(before.runtimeFailures), `${what}: no runtime API failure counted`);
+      assert.notEqual(await routedTo(rig.ext).catch(() => 0), current, `${what}: HAProxy routes to the new master although it cannot be updated`);
+    };
 
     // 1. No runtime API and the reload command fails: Consul follows, the HAProxy failure is visible, then recovers.
     rmSync(runtimeLink);
     writeFileSync(refuse, '');
+    let reloadsBefore = rig.reloads();
+    let before = await rig.haproxyDetails();
     let f = await killMaster();
     await waitFor(consulAtSentinelMaster, { timeoutMs: 10000, what: 'Consul follows while HAProxy reloads fail' });
     followMs['consul, haproxy reload failing'] = (await f.consulChanged) - f.switchedAt;
@@ -98,6 +109,8 @@ describe('chaos 6: a reload command that fails or hangs, a Consul that is slow o
     assert.equal(await inError('haproxy'), 1);
     assert.equal(await inError('consul'), 0);
     await ping();
+    // The fault was effective: every reload was refused (none reached HAProxy) and HAProxy does not route to the new master.
+    await assertHaproxyStuck('reload refused', reloadsBefore, before);
     rmSync(refuse);
     await routedToSentinelMaster('HAProxy recovers by itself after the reload command works again', 20000);
     await waitFor(async () => (await outputs()).haproxy?.lastError === null, { timeoutMs: 10000, what: 'HAProxy error cleared' });
@@ -105,12 +118,15 @@ describe('chaos 6: a reload command that fails or hangs, a Consul that is slow o
 
     // 2. No runtime API and the reload command hangs (killed at ReloadTimeoutMs): same.
     writeFileSync(hang, '');
+    reloadsBefore = rig.reloads();
+    before = await rig.haproxyDetails();
     f = await killMaster();
     await waitFor(consulAtSentinelMaster, { timeoutMs: 10000, what: 'Consul follows while HAProxy reloads hang' });
     followMs['consul, haproxy reload hanging'] = (await f.consulChanged) - f.switchedAt;
     await waitFor(async () => (await outputs()).haproxy?.lastError?.includes('timed out'), { timeoutMs: 10000, what: 'reload timeout in /api/outputs' });
     assert.equal(await inError('haproxy'), 1);
     await ping();
+    await assertHaproxyStuck('reload hanging', reloadsBefore, before);
     rmSync(hang);
     await routedToSentinelMaster('HAProxy recovers by itself after the hang', 30000);
     await waitFor(async () => (await outputs()).haproxy?.lastError === null, { timeoutMs: 10000, what: 'HAProxy error cleared' });
@@ -127,9 +143,13 @@ describe('chaos 6: a reload command that fails or hangs, a Consul that is slow o
     assert.equal(await inError('consul'), 1);
     assert.equal(await inError('haproxy'), 0);
     await ping();
+    // The fault was effective: with every call timing out, Consul still names the old master.
+    assert.equal(consulAt(current), false, 'Consul followed although every call to it timed out');
+    assert.match(String((await outputs()).consul?.lastError), /no answer|timed? ?out/i, 'the Consul error is the timeout');
     consul.setDelay(0);
     await consul.setDown(true, 'error');
     await waitFor(async () => /500|leader/i.test((await outputs()).consul?.lastError ?? ''), { timeoutMs: 15000, what: 'Consul 500 in /api/outputs' });
+    assert.equal(consulAt(current), false, 'Consul followed although it answered 500');
     await consul.setDown(false);
     await waitFor(async () => (await consulAtSentinelMaster()) && (await outputs()).consul?.lastError === null, { timeoutMs: 40000, what: 'Consul recovers by itself' });
     await waitReplicaHealthy(rig.cluster, [rig.cluster.masters.get('testing')!, ...rig.cluster.replicas.get('testing')!].find((r) => r.running && r.port !== current)!.port);
@@ -142,6 +162,9 @@ describe('chaos 6: a reload command that fails or hangs, a Consul that is slow o
     await waitFor(async () => (await outputs()).consul?.lastError, { timeoutMs: 10000, what: 'Consul down in /api/outputs' });
     assert.equal(await inError('consul'), 1);
     await ping();
+    await assertRefused(Number(consul.address.split(':')[1]), 'Consul agent down');
+    assert.equal(consulAt(current), false, 'Consul followed although it refused connections');
+    assert.match(String((await outputs()).consul?.lastError), /ECONNREFUSED|refused/i, 'the Consul error is the refused connection');
     await consul.setDown(false);
     await waitFor(async () => (await consulAtSentinelMaster()) && (await outputs()).consul?.lastError === null, { timeoutMs: 40000, what: 'Consul recovers by itself' });
 

@@ -19,6 +19,8 @@ describe(`chaos 7: ${ROUNDS} failovers in a row (SENTINEL FAILOVER)`, { timeout:
     const switches: Switch[] = [];
     const followMs: number[] = [];
     const issued: number[] = [];
+    const initialEpoch = (await rig.cluster.sentinelMaster('testing')).configEpoch;
+    const epochs: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const issuedAt = Date.now();
       await rig.cluster.forceFailover('testing', rig.cluster.sentinels[i % 3]!);
@@ -28,8 +30,21 @@ describe(`chaos 7: ${ROUNDS} failovers in a row (SENTINEL FAILOVER)`, { timeout:
       followMs.push(Date.now() - first.at);
       switches.push({ at: first.at, master: first.master });
       issued.push(issuedAt);
+      // The failover really happened: the announcing sentinel names the new master at a higher
+      // epoch than the round before, and the daemon confirmed it at that epoch.
+      const announcer = rig.cluster.sentinels.find((x) => x.port === first.sentinel)!;
+      const view = await rig.cluster.sentinelMaster('testing', announcer);
+      assert.equal(view.port, first.master, `round ${i + 1}: the announcing sentinel names the new master`);
+      assert.ok(view.configEpoch > (epochs.at(-1) ?? initialEpoch), `round ${i + 1}: epoch ${view.configEpoch} did not increase`);
+      const topo = (await rig.api<Array<{ port: number; configEpoch: number }>>('/api/topology'))[0]!;
+      assert.deepEqual([topo.port, topo.configEpoch], [first.master, view.configEpoch], `round ${i + 1}: the daemon confirmed the new master at the new epoch`);
+      epochs.push(view.configEpoch);
+      assert.notEqual(first.master, current, `round ${i + 1}: the master changed`);
       current = first.master;
     }
+    assert.equal(epochs.length, ROUNDS);
+    assert.ok(epochs.at(-1)! - initialEpoch >= ROUNDS, `${ROUNDS} failovers raised the epoch from ${initialEpoch} to only ${epochs.at(-1)}`);
+    assert.ok(rig.switches.length >= ROUNDS, `the test's own subscribers saw ${rig.switches.length} switches for ${ROUNDS} failovers`);
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 200, { timeoutMs: 10000, what: 'writes after the last failover' });
     await writers.stop();

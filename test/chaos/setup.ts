@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { routedTo, startCluster, waitFor, type Cleanup, type ClusterFixture, type RedisNode } from '../harness/index.js';
 import { runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
@@ -14,6 +15,10 @@ export interface ChaosRig {
   switches: Switch[];
   /** Every +switch-master message from every sentinel (each sentinel publishes it, some late). */
   messages: Array<{ at: number; master: number; sentinel: number }>;
+  /** Every +sdown / +odown / -odown message from every sentinel, as the test's subscribers saw them. */
+  sentinelEvents: Array<{ at: number; channel: string; text: string; sentinel: number }>;
+  /** When a sentinel first announced the master on `port` objectively down (+odown), or undefined. */
+  odownAt(port: number): number | undefined;
   startDaemon(): Promise<DaemonProcess>;
   /** Reloads HAProxy got from redishappy's ReloadCommand (logged by it). */
   reloads(): number;
@@ -54,12 +59,17 @@ export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise
   const ext = setup.externalPorts.get('testing')!;
   const switches: Switch[] = [];
   const messages: ChaosRig['messages'] = [];
+  const sentinelEvents: ChaosRig['sentinelEvents'] = [];
   // The test's own witness of Sentinel's decisions, on every sentinel (the first report counts).
   for (const s of cluster.sentinels) {
     const sub = s.client();
     cleanup.add(() => sub.disconnect());
-    await sub.subscribe('+switch-master');
-    sub.on('message', (_ch: string, msg: string) => {
+    await sub.subscribe('+switch-master', '+sdown', '+odown', '-odown');
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch !== '+switch-master') {
+        sentinelEvents.push({ at: Date.now(), channel: ch, text: msg, sentinel: s.port });
+        return;
+      }
       const port = Number(msg.split(' ')[4]);
       messages.push({ at: Date.now(), master: port, sentinel: s.port });
       if ((switches.at(-1)?.master ?? cluster.masters.get('testing')!.port) !== port) switches.push({ at: Date.now(), master: port });
@@ -73,6 +83,8 @@ export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise
     ext,
     switches,
     messages,
+    sentinelEvents,
+    odownAt: (port) => sentinelEvents.find((e) => e.channel === '+odown' && e.text.startsWith(`master testing 127.0.0.1 ${port} `))?.at,
     daemon: undefined as unknown as DaemonProcess,
     async startDaemon() {
       const d = runBin(cleanup, opts.bin ?? 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
@@ -132,6 +144,14 @@ export async function waitReplicaHealthy(cluster: ClusterFixture, replicaPort: n
 /** The node answers ROLE with the given role. */
 export async function waitRole(node: RedisNode, role: 'master' | 'slave', timeoutMs: number): Promise<void> {
   await waitFor(async () => (await node.role().catch(() => '')) === role, { timeoutMs, intervalMs: 100, what: `${node.name} to be ${role}` });
+}
+
+/** Sentinel really judged the master on `port` down (+odown) before it switched away from it (the first +switch-master). */
+export function assertMarkedDown(rig: ChaosRig, port: number): void {
+  const at = rig.odownAt(port);
+  assert.ok(at !== undefined, `no sentinel announced +odown for the master on ${port}`);
+  const sw = rig.switches[0];
+  assert.ok(sw !== undefined && at <= sw.at, `+odown for ${port} came after the switch`);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
