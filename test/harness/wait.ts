@@ -1,7 +1,15 @@
 import net from 'node:net';
+import { Cleanup } from './cleanup.js';
 import { describeExit, exitMark, exitsSince, onUnexpectedExit } from './exits.js';
+import { retryOnPortClash } from './ports.js';
 
-/** Ask the kernel for a free port on loopback (bind :0, read it, release it). */
+export { isAddressInUse } from './ports.js';
+
+/**
+ * Ask the kernel for a free port on loopback (bind :0, read it, release it). The port is free
+ * only at that moment: start what binds it through `withFreePort` / `retryOnPortClash`
+ * (test/harness/ports.ts), and bind port 0 wherever the port need not be known in advance.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -59,22 +67,12 @@ export async function waitFor<T>(
   }
 }
 
-/** True when err is a start failure because the port was taken (a `freePort` race). */
-export function isAddressInUse(err: unknown): boolean {
-  return /Address already in use|EADDRINUSE|cannot bind socket/i.test(String((err as Error)?.message ?? err));
-}
 
 /**
  * Start something on a port from `freePort`, picking another port and trying again when another
  * process took it between `freePort` and the bind (up to `attempts` times).
  */
 export async function withFreePort<T>(host: string, start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    const port = await freePort(host);
-    try {
-      return await start(port);
-    } catch (err) {
-      if (i >= attempts || !isAddressInUse(err)) throw err;
-    }
-  }
+  // `start` registers what it spawns with the caller's Cleanup: nothing to stop per attempt here.
+  return retryOnPortClash(new Cleanup(), `start on a free ${host} port`, async () => start(await freePort(host)), attempts);
 }

@@ -56,10 +56,24 @@ export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv
   };
 }
 
-/** Wait until the daemon logs that its API is listening. */
-export async function waitListening(d: DaemonProcess, timeoutMs = 15000): Promise<void> {
-  await waitFor(() => {
-    if (d.child.exitCode !== null) throw new Error(`daemon exited (${d.child.exitCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}`);
-    return d.logs().some((l) => l.msg === 'API listening');
-  }, { timeoutMs, what: 'daemon API listening' });
+/**
+ * `-bind` value for a daemon whose API only needs "some port": the kernel picks a free one when
+ * the daemon binds it (no freePort race); `waitListening` returns where it landed.
+ */
+export const ANY_PORT = '127.0.0.1:0';
+
+/** Where the daemon's API listens, from its "API listening" log line ("http://127.0.0.1:PORT", or a unix socket path). */
+export function apiAddress(d: DaemonProcess): string | undefined {
+  const line = d.logs().find((l) => l.msg === 'API listening');
+  return line ? String(line.address) : undefined;
+}
+
+/** Wait until the daemon logs that its API is listening; resolves to its address (see apiAddress). */
+export async function waitListening(d: DaemonProcess, timeoutMs = 15000): Promise<string> {
+  return waitFor(() => apiAddress(d), {
+    timeoutMs,
+    what: 'daemon API listening',
+    // An exit fails the wait at once, with what the daemon said.
+    stopIf: () => (d.child.exitCode !== null || d.child.signalCode !== null ? `daemon exited (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}` : undefined),
+  });
 }
