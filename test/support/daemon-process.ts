@@ -57,6 +57,15 @@ export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv
 }
 
 /**
+ * For a wait's `stopIf`: an exit of the daemon, with what it said, so the wait fails at once
+ * (an "address already in use" exit is one retryOnPortClash starts again).
+ */
+export function daemonExited(d: DaemonProcess): string | undefined {
+  if (d.child.exitCode === null && d.child.signalCode === null) return undefined;
+  return `redishappy exited (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}`;
+}
+
+/**
  * `-bind` value for a daemon whose API only needs "some port": the kernel picks a free one when
  * the daemon binds it (no freePort race); `waitListening` returns where it landed.
  */
@@ -73,7 +82,6 @@ export async function waitListening(d: DaemonProcess, timeoutMs = 15000): Promis
   return waitFor(() => apiAddress(d), {
     timeoutMs,
     what: 'daemon API listening',
-    // An exit fails the wait at once, with what the daemon said.
-    stopIf: () => (d.child.exitCode !== null || d.child.signalCode !== null ? `daemon exited (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}` : undefined),
+    stopIf: () => daemonExited(d),
   });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindFailure, freePort, retryOnPortClash, routedTo, startHaproxy, waitFor, type Cleanup, type ClusterFixture, type HaproxyProcess } from '../harness/index.js';
-import { ANY_PORT, runBin, waitListening, type DaemonProcess } from './daemon-process.js';
+import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from './daemon-process.js';
 import { FAST_WATCHER } from './watch.js';
 
 /**
@@ -138,7 +138,7 @@ export async function startHaproxyDaemon(
         await waitFor(async () => (await routedTo(setup.externalPorts.get(name)!).catch(() => 0)) === master.port, {
           timeoutMs: opts.timeoutMs ?? 30000,
           what: `HAProxy to route ${name} to its master`,
-          stopIf: () => bindFailure(setup.haproxy, ports) ?? (daemon.child.exitCode !== null ? `redishappy exited (${daemon.child.exitCode}): ${daemon.stderr()}` : undefined),
+          stopIf: () => bindFailure(setup.haproxy, ports) ?? daemonExited(daemon),
         });
       }
       return { setup, daemon, api, attempt };

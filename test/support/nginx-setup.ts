@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindFailure, freePort, nginxHead, retryOnPortClash, routedTo, startNginx, waitFor, NGINX, type Cleanup, type ClusterFixture, type NginxProcess } from '../harness/index.js';
-import { ANY_PORT, runBin, waitListening, type DaemonProcess } from './daemon-process.js';
+import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from './daemon-process.js';
 import { FAST_WATCHER } from './watch.js';
 
 const EXAMPLE = new URL('../../examples/nginx/nginx_stream_template.conf', import.meta.url);
@@ -110,7 +110,7 @@ export async function startNginxDaemon(
       await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, {
         timeoutMs: opts.timeoutMs ?? 30000,
         what: `nginx to route ${name} to its master`,
-        stopIf: () => bindFailure(ng.nginx, [ext]) ?? (daemon.child.exitCode !== null ? `redishappy exited (${daemon.child.exitCode}): ${daemon.stderr()}` : undefined),
+        stopIf: () => bindFailure(ng.nginx, [ext]) ?? daemonExited(daemon),
       });
       return { ng, daemon, api, ext, configPath, attempt };
     },
