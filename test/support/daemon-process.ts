@@ -21,7 +21,12 @@ export function runBin(cleanup: Cleanup, bin: 'redishappy' | 'redishappy-haproxy
 
 /** Run a Node script (the daemon in some form) as a real child process, output captured, killed on cleanup. */
 export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): DaemonProcess {
-  const child = spawn(process.execPath, argv, {
+  return runProcess(cleanup, process.execPath, argv, env, cwd);
+}
+
+/** Run the daemon in any form (e.g. an installed /usr/bin/redis-haproxy) as a real child process, output captured, killed on cleanup. */
+export function runProcess(cleanup: Cleanup, command: string, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): DaemonProcess {
+  const child = spawn(command, argv, {
     cwd,
     env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
