@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Cleanup } from './cleanup.js';
 import { describeExit, exitMark, exitsSince, onUnexpectedExit } from './exits.js';
@@ -6,20 +7,50 @@ import { retryOnPortClash } from './ports.js';
 export { isAddressInUse } from './ports.js';
 
 /**
- * Ask the kernel for a free port on loopback (bind :0, read it, release it). The port is free
- * only at that moment: start what binds it through `withFreePort` / `retryOnPortClash`
- * (test/harness/ports.ts), and bind port 0 wherever the port need not be known in advance.
+ * The kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): every outgoing
+ * connection (health checks, clients) and every bind to port 0 takes a port from it, so a port
+ * chosen there can be taken within milliseconds. freePort chooses below it.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+const CHOOSE_FROM = Math.max(10000, ephemeralLow() - 12000);
+const CHOOSE_TO = ephemeralLow() - 1;
+
+function tryListen(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, host, () => {
+      const got = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port free on `host` right now (bound once, then released), chosen at random below the
+ * kernel's ephemeral range, where neither outgoing connections nor port-0 binds take ports; the
+ * kernel's own choice (port 0) if none is free there. The port is free only at that moment:
+ * start what binds it through `withFreePort` / `retryOnPortClash` (test/harness/ports.ts), and
+ * bind port 0 wherever the port need not be known in advance.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  if (CHOOSE_TO > CHOOSE_FROM) {
+    for (let i = 0; i < 20; i++) {
+      const port = await tryListen(CHOOSE_FROM + Math.floor(Math.random() * (CHOOSE_TO - CHOOSE_FROM + 1)), host);
+      if (port !== null) return port;
+    }
+  }
+  const port = await tryListen(0, host);
+  if (port === null) throw new Error(`no free port on ${host}`);
+  return port;
 }
 
 /**
