@@ -47,7 +47,8 @@ export interface HaproxySetup {
   externalPorts: Map<string, number>;
   /**
    * A port for the daemon's API from freePort, for callers that pass `-bind 127.0.0.1:${apiPort}`
-   * themselves. It may be taken before the daemon binds it: prefer startHaproxyDaemon (API on port 0).
+   * themselves. It may be taken before the daemon binds it: prefer startHaproxyDaemon (API on
+   * port 0), whose setup has 0 here (its `api` says where the API is).
    */
   apiPort: number;
 }
@@ -58,6 +59,8 @@ export interface PrepareHaproxyOptions {
   template?: string;
   /** Chooses each frontend port (default freePort); lets a test hand out a taken port. */
   choosePort?: () => Promise<number>;
+  /** false: no `apiPort` (0), for a daemon started with `-bind 127.0.0.1:0`. */
+  apiPort?: false;
 }
 
 /** HAProxy (master-worker) running an empty config, plus a redishappy config file pointing at it. */
@@ -72,7 +75,7 @@ export async function prepareHaproxy(cleanup: Cleanup, cluster: ClusterFixture, 
   const haproxy = await startHaproxy(cleanup, { configPath: outputPath, masterWorker: true });
   const externalPorts = new Map<string, number>();
   for (const name of cluster.names) externalPorts.set(name, await (opts.choosePort ?? freePort)());
-  const apiPort = await freePort();
+  const apiPort = opts.apiPort === false ? 0 : await freePort();
   const configPath = join(dir, 'config.json');
   writeFileSync(
     configPath,
@@ -126,7 +129,7 @@ export async function startHaproxyDaemon(
     cleanup,
     'HAProxy and redishappy',
     async (scope, attempt) => {
-      const setup = await prepareHaproxy(scope, cluster, opts);
+      const setup = await prepareHaproxy(scope, cluster, { ...opts, apiPort: false });
       opts.edit?.(setup);
       const args = ['-config', setup.configPath, '-bind', ANY_PORT];
       const daemon = opts.run ? opts.run(scope, args) : runBin(scope, 'redishappy-haproxy', args);
