@@ -1,4 +1,5 @@
 export { freePort, waitFor, withFreePort, isAddressInUse } from './wait.js';
+export { bindFailure, retryOnPortClash, type BindingServer } from './ports.js';
 export { exitMark, exitsSince, type UnexpectedExit } from './exits.js';
 export { Cleanup, useCleanup } from './cleanup.js';
 export type { ManagedProcess } from './process.js';

@@ -1,17 +1,56 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { Cleanup } from './cleanup.js';
 import { describeExit, exitMark, exitsSince, onUnexpectedExit } from './exits.js';
+import { retryOnPortClash } from './ports.js';
 
-/** Ask the kernel for a free port on loopback (bind :0, read it, release it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+export { isAddressInUse } from './ports.js';
+
+/**
+ * The kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): every outgoing
+ * connection (health checks, clients) and every bind to port 0 takes a port from it, so a port
+ * chosen there can be taken within milliseconds. freePort chooses below it.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+const CHOOSE_FROM = Math.max(10000, ephemeralLow() - 12000);
+const CHOOSE_TO = ephemeralLow() - 1;
+
+function tryListen(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, host, () => {
+      const got = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port free on `host` right now (bound once, then released), chosen at random below the
+ * kernel's ephemeral range, where neither outgoing connections nor port-0 binds take ports; the
+ * kernel's own choice (port 0) if none is free there. The port is free only at that moment:
+ * start what binds it through `withFreePort` / `retryOnPortClash` (test/harness/ports.ts), and
+ * bind port 0 wherever the port need not be known in advance.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  if (CHOOSE_TO > CHOOSE_FROM) {
+    for (let i = 0; i < 20; i++) {
+      const port = await tryListen(CHOOSE_FROM + Math.floor(Math.random() * (CHOOSE_TO - CHOOSE_FROM + 1)), host);
+      if (port !== null) return port;
+    }
+  }
+  const port = await tryListen(0, host);
+  if (port === null) throw new Error(`no free port on ${host}`);
+  return port;
 }
 
 /**
@@ -59,22 +98,12 @@ export async function waitFor<T>(
   }
 }
 
-/** True when err is a start failure because the port was taken (a `freePort` race). */
-export function isAddressInUse(err: unknown): boolean {
-  return /Address already in use|EADDRINUSE|cannot bind socket/i.test(String((err as Error)?.message ?? err));
-}
 
 /**
  * Start something on a port from `freePort`, picking another port and trying again when another
  * process took it between `freePort` and the bind (up to `attempts` times).
  */
 export async function withFreePort<T>(host: string, start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    const port = await freePort(host);
-    try {
-      return await start(port);
-    } catch (err) {
-      if (i >= attempts || !isAddressInUse(err)) throw err;
-    }
-  }
+  // `start` registers what it spawns with the caller's Cleanup: nothing to stop per attempt here.
+  return retryOnPortClash(new Cleanup(), `start on a free ${host} port`, async () => start(await freePort(host)), attempts);
 }

@@ -1,11 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { ANY_PORT, runNode, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,16 +28,15 @@ describe('single-file bundle', { timeout: 90000 }, () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
     const cfg = join(out, 'config.json');
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Watcher: FAST_WATCHER, Syslog: { Enabled: false } }));
-    const port = await freePort();
-    const child = spawn(process.execPath, [runner, '-config', cfg, '-bind', `127.0.0.1:${port}`], { cwd: out, stdio: 'ignore' });
-    cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
+    const d = runNode(cleanup, [runner, '-config', cfg, '-bind', ANY_PORT], {}, out);
+    const api = await waitListening(d);
     const topo = await waitFor(async () => {
-      const t = (await (await fetch(`http://127.0.0.1:${port}/api/topology`)).json()) as Array<{ port: number | null }>;
+      const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ port: number | null }>;
       return t[0]?.port ? t : undefined;
     }, { timeoutMs: 15000, what: 'bundle confirms the master' });
     assert.equal(topo[0]!.port, cluster.masters.get('testing')!.port);
-    assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /redishappy status/);
-    child.kill('SIGTERM');
-    await waitFor(() => child.exitCode === 0, { timeoutMs: 10000, what: 'clean exit' });
+    assert.match(await (await fetch(`${api}/`)).text(), /redishappy status/);
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0, 'clean exit');
   });
 });

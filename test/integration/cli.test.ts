@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { FAST_WATCHER } from '../support/watch.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
+import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rh-cli-'));
 
@@ -50,14 +50,12 @@ describe('command line (real process)', () => {
   it('serves the API from real sentinels, reloads on SIGHUP, and stops cleanly on SIGTERM', { timeout: 90000 }, async () => {
     const cluster = await startCluster(cleanup, { names: ['alpha', 'beta'], replicas: 0, sentinels: 1 });
     const s = cluster.sentinels[0]!;
-    const apiPort = await freePort();
     const cfgPath = join(dir, 'daemon.json');
     const base = { Sentinels: [{ Host: s.host, Port: s.port, Password: '' }], Watcher: FAST_WATCHER, Syslog: { Enabled: false }, SentinelPassword: 's3cret' };
     writeFileSync(cfgPath, JSON.stringify({ ...base, Clusters: [{ Name: 'alpha', ExternalPort: 7001 }] }));
     const logDir = join(dir, 'logs');
-    const d = runBin(cleanup, 'redishappy', ['-config', cfgPath, '-log', logDir, '-bind', `127.0.0.1:${apiPort}`]);
-    await waitListening(d);
-    const api = `http://127.0.0.1:${apiPort}`;
+    const d = runBin(cleanup, 'redishappy', ['-config', cfgPath, '-log', logDir, '-bind', ANY_PORT]);
+    const api = await waitListening(d);
 
     const ping = await fetch(`${api}/api/ping`);
     assert.equal(ping.status, 200);

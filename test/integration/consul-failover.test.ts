@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
+import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 /** redishappy-consul as a real process, real redis + sentinels, and the Consul stand-in. */
@@ -37,9 +37,8 @@ describe('redishappy-consul end to end (real sentinels, Consul stand-in)', { tim
         },
       }),
     );
-    const apiPort = await freePort();
-    const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', `127.0.0.1:${apiPort}`]);
-    await waitListening(d);
+    const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', ANY_PORT]);
+    const api = await waitListening(d);
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     const svc = () => consul.agentServices.get('redishappy-consul-testing');
@@ -53,7 +52,7 @@ describe('redishappy-consul end to end (real sentinels, Consul stand-in)', { tim
     await cluster.sentinels[0]!.kill('SIGKILL');
     await cluster.sentinels[0]!.restart();
     await waitFor(async () => {
-      const s = (await (await fetch(`http://127.0.0.1:${apiPort}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
+      const s = (await (await fetch(`${api}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
       return Object.values(s.sentinels).filter((x) => x.state === 3).length === 3;
     }, { timeoutMs: 15000, what: 'sentinels alive again' });
     assert.equal(registrations(), 1, 'no re-registration on sentinel reconnect');

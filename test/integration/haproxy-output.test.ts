@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { connectThrough, freePort, haproxyCli, routedTo, startHaproxy, startRedis, useCleanup, waitFor, type HaproxyProcess, type RedisNode } from '../harness/index.js';
+import { bindFailure, connectThrough, freePort, haproxyCli, retryOnPortClash, routedTo, startHaproxy, startRedis, useCleanup, waitFor, type HaproxyProcess, type RedisNode } from '../harness/index.js';
 import { createHaproxyOutput, haproxySectionSchema, type HaproxyOutput } from '../../src/outputs/haproxy/index.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 
@@ -55,7 +55,11 @@ interface Env {
   haproxy: HaproxyProcess | null;
   output: HaproxyOutput;
   logs: string[];
+  /** What setup() was given, to set up again on a new port (startOnA). */
+  opts: SetupOptions;
 }
+
+type SetupOptions = { runtime?: boolean; startHaproxy?: boolean; createOutput?: boolean; reloadCommand?: (env: { reloadLog: string; pid: number | undefined }) => string; haproxy?: Record<string, unknown> };
 
 const cleanup = useCleanup();
 let A: RedisNode;
@@ -67,7 +71,12 @@ before(async () => {
 
 const reloads = (env: Env) => (existsSync(env.reloadLog) ? readFileSync(env.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0);
 
-async function setup(opts: { runtime?: boolean; startHaproxy?: boolean; createOutput?: boolean; reloadCommand?: (env: { reloadLog: string; pid: number | undefined }) => string; haproxy?: Record<string, unknown> } = {}): Promise<Env> {
+/**
+ * HAProxy (master-worker) and an output driving it. `ext`, the frontend's port, comes from
+ * freePort (it is written into the config before HAProxy binds it): startOnA sets everything up
+ * again on a new port if it was taken meanwhile.
+ */
+async function setup(opts: SetupOptions = {}): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'rh-haproxy-output-'));
   const adminSocket = join(dir, 'admin.sock');
   const templatePath = join(dir, 'haproxy_template.cfg');
@@ -88,7 +97,7 @@ async function setup(opts: { runtime?: boolean; startHaproxy?: boolean; createOu
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const output = createHaproxyOutput({ config, logger, clusterNames: ['testing', 'other'] });
-  return { dir, templatePath, outputPath, adminSocket, reloadLog, ext: await freePort(), haproxy, output, logs };
+  return { dir, templatePath, outputPath, adminSocket, reloadLog, ext: await freePort(), haproxy, output, logs, opts };
 }
 
 function snap(env: Env, version: number, master: RedisNode | MasterAddress | null, other: MasterAddress | null = null): TopologySnapshot {
@@ -115,12 +124,22 @@ async function workers(env: Env): Promise<string[]> {
     .map((l) => l.trim().split(/\s+/)[0]!);
 }
 
-/** First apply: the file is written, HAProxy reloaded once, and the external port reaches A. */
+/**
+ * First apply: the file is written, HAProxy reloaded once, and the external port reaches A. If
+ * HAProxy cannot bind `ext` (taken since freePort chose it), `env` is set up again from scratch
+ * (new HAProxy, new output, new port) and the first apply made again.
+ */
 async function startOnA(env: Env): Promise<void> {
-  await env.output.init!();
-  await env.output.apply(snap(env, 1, A), []);
-  assert.equal(reloads(env), 1);
-  await waitFor(async () => (await routedTo(env.ext)) === A.port, { timeoutMs: 10000, what: 'HAProxy to route to A' });
+  await retryOnPortClash(cleanup, 'HAProxy output', async (_scope, attempt) => {
+    if (attempt > 1) {
+      await env.haproxy?.kill();
+      Object.assign(env, await setup(env.opts));
+    }
+    await env.output.init!();
+    await env.output.apply(snap(env, 1, A), []);
+    assert.equal(reloads(env), 1);
+    await waitFor(async () => (await routedTo(env.ext)) === A.port, { timeoutMs: 10000, what: 'HAProxy to route to A', stopIf: () => (env.haproxy ? bindFailure(env.haproxy, [env.ext]) : undefined) });
+  });
 }
 
 /** Dead or a zombie (our container's PID 1 reaps orphans only now and then). */
@@ -231,14 +250,18 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
   it('with RuntimeSocket: reloads (not a live switch) when more than the address changed', async () => {
     const env = await setup({ runtime: true });
     await startOnA(env);
-    // A new cluster appears together with the switch: it needs a frontend, so a reload.
-    const otherPort = await freePort();
-    const s = snap(env, 2, B, { ip: '127.0.0.1', port: A.port });
-    s.clusters[0]!.externalPort = otherPort;
-    await env.output.apply(s, [change(A, B, 2), { cluster: 'other', previous: null, current: { ip: '127.0.0.1', port: A.port }, configEpoch: 1, confirmedAt: new Date().toISOString(), announcedAt: null }]);
-    assert.equal(reloads(env), 2);
-    assert.equal(details(env).runtimeSwitches, 0);
-    await waitFor(async () => (await routedTo(env.ext)) === B.port && (await routedTo(otherPort)) === A.port, { timeoutMs: 10000, what: 'both clusters routed after the reload' });
+    // A new cluster appears together with the switch: it needs a frontend, so a reload. Its port
+    // is in the config before HAProxy binds it: if it was taken meanwhile, HAProxy keeps its old
+    // config, and the state is applied again with another port (one more reload).
+    await retryOnPortClash(cleanup, 'a second HAProxy frontend', async (_scope, attempt) => {
+      const otherPort = await freePort();
+      const s = snap(env, 1 + attempt, B, { ip: '127.0.0.1', port: A.port });
+      s.clusters[0]!.externalPort = otherPort;
+      await env.output.apply(s, [change(A, B, 1 + attempt), { cluster: 'other', previous: null, current: { ip: '127.0.0.1', port: A.port }, configEpoch: 1, confirmedAt: new Date().toISOString(), announcedAt: null }]);
+      assert.equal(reloads(env), 1 + attempt, 'a reload');
+      assert.equal(details(env).runtimeSwitches, 0);
+      await waitFor(async () => (await routedTo(env.ext)) === B.port && (await routedTo(otherPort)) === A.port, { timeoutMs: 10000, what: 'both clusters routed after the reload', stopIf: () => bindFailure(env.haproxy!, [otherPort]) });
+    });
   });
 
   it('keeps the old file byte for byte when haproxy -c rejects the new one, and reports HAProxy\'s error', async () => {

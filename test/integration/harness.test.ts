@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort } from '../harness/index.js';
+import { freePort, routedTo, startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort } from '../harness/index.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { startNginxDaemon } from '../support/nginx-setup.js';
 
 function alive(pid: number): boolean {
   try {
@@ -12,7 +14,7 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('test harness (real redis-server and sentinels)', { timeout: 60000 }, () => {
+describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, () => {
   const outer = useCleanup();
 
   it('starts a failover-ready cluster, fails it over on kill -9, and cleans up every process', async () => {
@@ -66,5 +68,51 @@ describe('test harness (real redis-server and sentinels)', { timeout: 60000 }, (
     assert.ok(tried.length >= 2, 'the start on the taken port failed and was retried');
     assert.notEqual(node.port, taken);
     assert.equal(await node.role(), 'master');
+  });
+
+  /** A port chooser whose first answer is a port another process holds (the freePort race, forced). */
+  async function takenFirst(cleanup: Cleanup) {
+    // Accepts and holds connections (the routing checks connect to it): destroyed on clean-up.
+    const held = new Set<net.Socket>();
+    const squatter = net.createServer((s) => held.add(s.on('error', () => {})));
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    cleanup.add(() => {
+      for (const s of held) s.destroy();
+      squatter.close();
+    });
+    const taken = (squatter.address() as net.AddressInfo).port;
+    const handedOut: number[] = [];
+    const choosePort = async () => {
+      const p = handedOut.length === 0 ? taken : await freePort();
+      handedOut.push(p);
+      return p;
+    };
+    return { taken, handedOut, choosePort };
+  }
+
+  it('an HAProxy frontend port taken before HAProxy binds it: HAProxy and the daemon start again on new ports', { timeout: 150000 }, async () => {
+    const cleanup = new Cleanup();
+    outer.add(() => cleanup.run());
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const { taken, handedOut, choosePort } = await takenFirst(cleanup);
+    const started = await startHaproxyDaemon(cleanup, cluster, { runtime: false, choosePort });
+    assert.equal(handedOut[0], taken, 'the first attempt was given the taken port');
+    assert.equal(started.attempt, 2, 'the first attempt failed on the taken port and was started again');
+    const ext = started.setup.externalPorts.get('testing')!;
+    assert.notEqual(ext, taken);
+    assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port);
+    assert.equal((await fetch(`${started.api}/api/ping`)).status, 200, 'the API answers on the port the kernel chose');
+  });
+
+  it('an nginx port taken before nginx binds it: nginx and the daemon start again on a new port', { timeout: 150000 }, async () => {
+    const cleanup = new Cleanup();
+    outer.add(() => cleanup.run());
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const { taken, handedOut, choosePort } = await takenFirst(cleanup);
+    const started = await startNginxDaemon(cleanup, cluster, { choosePort });
+    assert.equal(handedOut[0], taken, 'the first attempt was given the taken port');
+    assert.equal(started.attempt, 2, 'the first attempt failed on the taken port and was started again');
+    assert.notEqual(started.ext, taken);
+    assert.equal(await routedTo(started.ext), cluster.masters.get('testing')!.port);
   });
 });

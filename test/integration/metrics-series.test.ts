@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 /**
@@ -30,10 +30,9 @@ describe('metrics series exist before anything happens (real sentinels, real dae
         }),
       );
     write(['alpha', 'beta']);
-    const port = await freePort();
-    const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
-    await waitListening(d);
-    const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', ANY_PORT]);
+    const api = await waitListening(d);
+    const scrape = async () => (await fetch(`${api}/metrics`)).text();
 
     const first = await scrape();
     for (const c of ['alpha', 'beta']) {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
-import { runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
+import { ANY_PORT, runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 /**
@@ -34,10 +34,8 @@ describe('two instances keeping the same Consul entries (real sentinels, Consul 
       }),
     );
     const start = async (): Promise<{ d: DaemonProcess; api: string }> => {
-      const port = await freePort();
-      const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
-      await waitListening(d);
-      return { d, api: `http://127.0.0.1:${port}` };
+      const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', ANY_PORT]);
+      return { d, api: await waitListening(d) };
     };
     const a = await start();
     const b = await start();

@@ -4,10 +4,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acceptingWorkers, freePort, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareNginx, exampleNginxTemplate } from '../support/nginx-setup.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
-import { FAST_WATCHER } from '../support/watch.js';
+import { prepareNginx, exampleNginxTemplate, startNginxDaemon } from '../support/nginx-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 /**
  * Template outputs against a real nginx (stream module, Debian's nginx + libnginx-mod-stream)
@@ -31,22 +29,15 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
 
   it('follows a kill -9 failover and never routes a new client to the restarted old master', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
-    const ng = await prepareNginx(cleanup);
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
-    const ext = await freePort();
-    const apiPort = await freePort();
-    const configPath = join(ng.dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify({
-      Clusters: [{ Name: 'testing', ExternalPort: ext }],
-      Sentinels: [{ Host: cluster.sentinels[0]!.host, Port: cluster.sentinels[0]!.port }],
-      Watcher: FAST_WATCHER,
-      Syslog: { Enabled: false },
-      templates: [ng.entry], // keys are case-insensitive, as in every section
-    }));
-    const d = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', `127.0.0.1:${apiPort}`]);
-    await waitListening(d);
-    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'nginx routes to the master' });
+    // Started (and started again on a new port if nginx's port was taken) until nginx routes to the master.
+    const { ng, ext, api, daemon: d } = await startNginxDaemon(cleanup, cluster, {
+      edit: (c) => {
+        c.templates = c.Templates; // keys are case-insensitive, as in every section
+        delete c.Templates;
+      },
+    });
     assert.equal(reloads(ng.reloadLog), 1, 'one reload at start-up');
     assert.match(readFileSync(ng.outputPath, 'utf8'), new RegExp(`server 127\\.0\\.0\\.1:${master.port};`));
 
@@ -62,7 +53,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
 
     // The FAQ scenario: the old master comes back announcing itself as master; it must never get a client.
     await assertOldMasterNeverRouted(ext, master, replica.port, 'nginx');
-    const st = await outputStatus(`http://127.0.0.1:${apiPort}`, 'nginx');
+    const st = await outputStatus(api, 'nginx');
     assert.equal(st?.lastError, null);
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
@@ -72,15 +63,14 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
-    const hp = await prepareHaproxy(cleanup, cluster, { runtime: false });
-    const ext = hp.externalPorts.get('testing')!;
+    // nginx never binds this port: nginx -t refuses the config (freePort only so that a config
+    // wrongly accepted would fail on the refusal checks below, not on a port in use).
     const nginxExt = await freePort();
     // Renders fine, but nginx -t refuses it.
     const ng = await prepareNginx(cleanup, { template: (dir) => exampleNginxTemplate(dir).replace('stream {', 'stream {\n    no_such_directive on;') });
     const nginxBefore = readFileSync(ng.outputPath, 'utf8');
     const jsonPath = join(ng.dir, 'masters.json');
-    const config = JSON.parse(readFileSync(hp.configPath, 'utf8')) as Record<string, unknown>;
-    config.Templates = [
+    const templates = [
       ng.entry,
       {
         Name: 'masters-json',
@@ -91,11 +81,16 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     ];
     // nginx listens on its own port for the same cluster: ExternalPort is per cluster, so shift it in the template.
     writeFileSync(ng.templatePath, readFileSync(ng.templatePath, 'utf8').replace('listen 127.0.0.1:{{.ExternalPort}};', `listen 127.0.0.1:${nginxExt};`));
-    writeFileSync(hp.configPath, JSON.stringify(config));
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', hp.configPath, '-bind', `127.0.0.1:${hp.apiPort}`]);
-    await waitListening(d);
-    const api = `http://127.0.0.1:${hp.apiPort}`;
-    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'HAProxy routes to the master' });
+    // Started (and started again on new ports if a frontend port was taken) until HAProxy routes to the master.
+    const { setup: hp, api, daemon: d } = await startHaproxyDaemon(cleanup, cluster, {
+      runtime: false,
+      edit: (setup) => {
+        const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, unknown>;
+        config.Templates = templates;
+        writeFileSync(setup.configPath, JSON.stringify(config));
+      },
+    });
+    const ext = hp.externalPorts.get('testing')!;
     const nginxStatus = await waitFor(async () => {
       const s = await outputStatus(api, 'nginx');
       return s?.lastError ? s : undefined;
@@ -118,25 +113,11 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
   });
   it('a template edit that renders but fails nginx -t is refused: the installed file stays byte for byte and nginx keeps routing', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
-    const ng = await prepareNginx(cleanup);
     const master = cluster.masters.get('testing')!;
-    const ext = await freePort();
-    const apiPort = await freePort();
-    const configPath = join(ng.dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify({
-      Clusters: [{ Name: 'testing', ExternalPort: ext }],
-      Sentinels: [{ Host: cluster.sentinels[0]!.host, Port: cluster.sentinels[0]!.port }],
-      Watcher: FAST_WATCHER,
-      Syslog: { Enabled: false },
-      Templates: [ng.entry],
-    }));
-    const d = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', `127.0.0.1:${apiPort}`]);
-    await waitListening(d);
-    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'nginx routes to the master' });
+    const { ng, ext, api, daemon: d } = await startNginxDaemon(cleanup, cluster);
     const good = readFileSync(ng.outputPath, 'utf8');
     writeFileSync(ng.templatePath, readFileSync(ng.templatePath, 'utf8').replace('proxy_pass redis_{{.Name}};', 'proxy_pass redis_{{.Name}};\n        proxy_bogus_directive on;'));
     d.child.kill('SIGHUP');
-    const api = `http://127.0.0.1:${apiPort}`;
     const st = await waitFor(async () => {
       const s = await outputStatus(api, 'nginx');
       return s?.lastError ? s : undefined;

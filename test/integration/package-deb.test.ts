@@ -1,12 +1,13 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, routedTo, startCluster, useCleanup, waitFor, type Cleanup } from '../harness/index.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { ANY_PORT, runProcess, waitListening } from '../support/daemon-process.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { needTool } from '../support/tools.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,12 +16,6 @@ const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/dpkg-deb') &
 const installSkip = canInstall ? false : 'needs root and dpkg (installs the .deb)';
 const debs = () => readdirSync(DIR).filter((f) => f.endsWith('.deb')).sort();
 const rpms = () => readdirSync(DIR).filter((f) => f.endsWith('.rpm')).sort();
-
-function spawnInstalled(cleanup: Cleanup, bin: string, args: string[]): ChildProcess {
-  const child = spawn(bin, args, { stdio: 'ignore' });
-  cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
-  return child;
-}
 
 /** Build the packages, check them with rpm and lintian, install each .deb and run the installed binary against real servers, purge. */
 describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => {
@@ -60,11 +55,11 @@ describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => 
     const cfgDir = mkdtempSync(join(tmpdir(), 'rh-deb-'));
     const cfg = join(cfgDir, 'config.json');
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Syslog: { Enabled: false }, Consul: { Address: '127.0.0.1:1', TimeoutMs: 200 } }));
-    const port = await freePort();
-    const child = spawnInstalled(cleanup, '/usr/bin/redis-consul', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
-    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${port}/api/ping`)).text()) === 'Pong', { timeoutMs: 15000, what: 'installed binary answers /api/ping' });
-    child.kill('SIGTERM');
-    await waitFor(() => child.exitCode !== null, { timeoutMs: 10000, what: 'stopped' });
+    const d = runProcess(cleanup, '/usr/bin/redis-consul', ['-config', cfg, '-bind', ANY_PORT]);
+    const api = await waitListening(d);
+    await waitFor(async () => (await (await fetch(`${api}/api/ping`)).text()) === 'Pong', { timeoutMs: 15000, what: 'installed binary answers /api/ping' });
+    d.child.kill('SIGTERM');
+    await d.exited;
 
     execFileSync('dpkg', ['--purge', 'redishappy-consul'], { stdio: 'pipe' });
     assert.ok(!existsSync('/usr/bin/redishappy-consul') && !existsSync('/usr/lib/redishappy/redishappy-consul.mjs') && !existsSync('/var/log/redishappy-consul') && !existsSync('/etc/redishappy-consul') && !existsSync('/usr/share/man/man8/redishappy-consul.8.gz'), 'purged cleanly');
@@ -88,16 +83,15 @@ describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => 
 
     // The installed /usr/bin/redis-haproxy against real sentinels and a real HAProxy, through a failover.
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
+    // Until HAProxy routes to the first master (started again on new ports if a frontend port was taken).
+    const { setup, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: false, run: (scope, args) => runProcess(scope, '/usr/bin/redis-haproxy', args) });
     const ext = setup.externalPorts.get('testing')!;
-    spawnInstalled(cleanup, '/usr/bin/redis-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-    await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 30000, what: 'HAProxy routes to the first master' });
     await master.kill('SIGKILL');
     assert.ok(!master.running, 'the master really died');
     await waitFor(async () => (await routedTo(ext)) === replica.port, { timeoutMs: 60000, what: 'HAProxy routes to the new master' });
-    const topology = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/topology`)).json()) as Array<{ name: string; port: number }>;
+    const topology = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; port: number }>;
     assert.equal(topology.find((c) => c.name === 'testing')?.port, replica.port);
 
     execFileSync('dpkg', ['--purge', 'redishappy-haproxy'], { stdio: 'pipe' });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cleanup, freePort, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture } from '../harness/index.js';
-import { runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
+import { Cleanup, freePort, retryOnPortClash, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture } from '../harness/index.js';
+import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
 import { FAST_WATCHER } from '../support/watch.js';
 import { editJson, getUnix, logged, tcpSyslogReceiver, unixSyslogReceiver } from '../support/paths.js';
@@ -46,8 +46,7 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
     withCleanup(async (cleanup) => {
       const dir = mkdtempSync(join(tmpdir(), 'rh-paths-log-'));
       const logDir = join(dir, 'logs');
-      const port = await freePort();
-      const d = await start(cleanup, ['-config', config(dir), '-log', logDir, '-bind', `127.0.0.1:${port}`]);
+      const d = await start(cleanup, ['-config', config(dir), '-log', logDir, '-bind', ANY_PORT]);
       await waitListening(d);
       const file = join(logDir, 'redis-happy.log');
       await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes('master confirmed'), { timeoutMs: 15000, what: 'first log file written' });
@@ -66,10 +65,15 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
     withCleanup(async (cleanup) => {
       const dir = mkdtempSync(join(tmpdir(), 'rh-paths-level-'));
       const cfg = config(dir);
-      const port = await freePort();
-      const api = `http://127.0.0.1:${port}`;
-      const d = await start(cleanup, ['-config', cfg, '--log-level', 'warn', '-bind', `127.0.0.1:${port}`], { REDISHAPPY_LOG_LEVEL: 'debug' });
-      await waitFor(async () => (await confirmed(api, 'alpha')) === cluster.masters.get('alpha')!.port, { timeoutMs: 15000, what: 'alpha confirmed' });
+      // At warn the daemon does not log where its API listens, so the port is chosen in advance:
+      // if another process takes it first, the daemon exits "address already in use" and is started again.
+      const d = await retryOnPortClash(cleanup, 'redishappy --log-level warn', async (scope) => {
+        const port = await freePort();
+        const api = `http://127.0.0.1:${port}`;
+        const d = await start(scope, ['-config', cfg, '--log-level', 'warn', '-bind', `127.0.0.1:${port}`], { REDISHAPPY_LOG_LEVEL: 'debug' });
+        await waitFor(async () => (await confirmed(api, 'alpha').catch(() => null)) === cluster.masters.get('alpha')!.port, { timeoutMs: 15000, what: 'alpha confirmed', stopIf: () => daemonExited(d) });
+        return d;
+      });
       writeFileSync(cfg, '{ broken');
       d.child.kill('SIGHUP');
       await waitFor(() => logged(d, 'configuration reload rejected').length === 1, { timeoutMs: 10000, what: 'the error logged' });
@@ -98,9 +102,10 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
       u.child.kill('SIGTERM');
       assert.equal(await u.exited, 0);
 
-      const port = await freePort('::1');
-      const v6 = await start(cleanup, ['-config', cfg, '-bind', `[::1]:${port}`]);
-      await waitListening(v6);
+      const v6 = await start(cleanup, ['-config', cfg, '-bind', '[::1]:0']);
+      const v6api = await waitListening(v6);
+      const port = Number(new URL(v6api).port);
+      assert.equal(new URL(v6api).hostname, '[::1]');
       const r = await fetch(`http://[::1]:${port}/api/ping`);
       assert.equal(r.status, 200);
       assert.equal(await r.text(), 'Pong');
@@ -116,8 +121,7 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
       for (const [address, receiver] of [[join(dir, 'log.sock'), local], [`tcp://127.0.0.1:${tcp.port}`, tcp]] as const) {
         const sub = mkdtempSync(join(dir, 'd-'));
         const cfg = config(sub, { Syslog: { Enabled: true, Address: address, Facility: 'local0', Tag: 'rh-paths', Level: 'warn' } });
-        // The API is not used here: port 0 lets the kernel choose (no freePort race).
-        const d = await start(cleanup, ['-config', cfg, '-bind', '127.0.0.1:0']);
+        const d = await start(cleanup, ['-config', cfg, '-bind', ANY_PORT]);
         await waitListening(d);
         writeFileSync(cfg, '{ broken');
         d.child.kill('SIGHUP');
@@ -147,8 +151,7 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
         Syslog: { Enabled: false },
         Consul: { Address: consul.address, Services: [{ Cluster: 'one', Node: 'redis-1', Datacenter: 'dc1' }, { Cluster: 'two', Node: 'redis-2', Datacenter: 'dc1' }] },
       }));
-      const port = await freePort();
-      const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
+      const d = runBin(cleanup, 'redishappy-consul', ['-config', cfg, '-bind', ANY_PORT]);
       await waitListening(d);
       await waitFor(() => consul.agentServices.get('redishappy-consul-two')?.Port === two.masters.get('two')!.port && consul.agentServices.has('redishappy-consul-one'), { timeoutMs: 15000, what: 'both registered' });
       editJson(cfg, (c) => {
@@ -172,17 +175,27 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
     const dir = mkdtempSync(join(tmpdir(), 'rh-paths-creds-'));
     const cfg = join(dir, 'config.json');
     const write = (sentinels: unknown[]) => writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'alpha', ExternalPort: 7001 }], Sentinels: sentinels, Watcher: { ...FAST_WATCHER, Quorum: 1 }, Syslog: { Enabled: false } }));
-    const port = await freePort();
-    const api = `http://127.0.0.1:${port}`;
+    let api = ''; // set by run(): the daemon's API, on a port the kernel chose
     const key = `${locked.host}:${locked.port}`;
     const lockedEntry = async () => ((await (await fetch(`${api}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> }).sentinels[key];
     const configured = async () => ((await (await fetch(`${api}/api/configuration`)).json()) as { sentinels: Array<{ host: string; port: number }> }).sentinels.map((s) => s.port);
     const run = async () => {
-      const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
-      await waitListening(d);
+      const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', ANY_PORT]);
+      api = await waitListening(d);
       return d;
     };
-    return { master, open, locked, write, api, lockedEntry, configured, run };
+    return {
+      master,
+      open,
+      locked,
+      write,
+      get api() {
+        return api;
+      },
+      lockedEntry,
+      configured,
+      run,
+    };
   }
 
   it('SIGHUP replacing the sentinel list (and giving the new one its password) takes effect', { timeout: 60000 }, () =>

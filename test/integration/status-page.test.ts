@@ -2,9 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, startCluster, startRedis, startSentinel, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startCluster, startRedis, startSentinel, useCleanup, waitFor } from '../harness/index.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,17 +29,20 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     // A sentinel of another deployment: a standalone redis (really ROLE master) under the same name, at config-epoch 50.
     const stray = await startRedis(cleanup);
     const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
-    // A second cluster no sentinel monitors: never confirmed, so the page must make it stand out.
-    const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Clusters: unknown[]; Sentinels: unknown[]; Watcher: Record<string, unknown> };
-    config.Clusters.push({ Name: 'ghost', ExternalPort: await freePort() });
-    config.Sentinels.push({ Host: '127.0.0.1', Port: rogue.port });
-    config.Watcher = { ...FAST_WATCHER, StartupGraceMs: 1000 };
-    writeFileSync(setup.configPath, JSON.stringify(config));
-    const port = setup.apiPort;
-    const base = `http://127.0.0.1:${port}/`;
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${port}`]);
-    await waitListening(d);
+    // Started (and started again on new ports if a frontend port was taken) until HAProxy routes 'testing'.
+    const { api } = await startHaproxyDaemon(cleanup, cluster, {
+      runtime: true,
+      edit: (setup) => {
+        // A second cluster no sentinel monitors: never confirmed, so the page must make it stand out.
+        // Its port is never bound (no confirmed master, no frontend), so any number does.
+        const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Clusters: unknown[]; Sentinels: unknown[]; Watcher: Record<string, unknown> };
+        config.Clusters.push({ Name: 'ghost', ExternalPort: 16399 });
+        config.Sentinels.push({ Host: '127.0.0.1', Port: rogue.port });
+        config.Watcher = { ...FAST_WATCHER, StartupGraceMs: 1000 };
+        writeFileSync(setup.configPath, JSON.stringify(config));
+      },
+    });
+    const base = `${api}/`;
 
     const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     cleanup.add(() => browser.close());

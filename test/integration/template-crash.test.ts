@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 /** issue 14/16: a daemon killed with -9 while validating leaves a candidate; the next start removes it. */
@@ -36,9 +36,8 @@ describe('template output: kill -9 during validation', { timeout: 120000 }, () =
       Templates: [{ Name: 'env', TemplatePath: templatePath, OutputPath: outputPath, ValidateCommand: validate }],
     });
     const configPath = join(dir, 'config.json');
-    const api1 = await freePort();
     writeFileSync(configPath, config(`echo $$ > ${validating}; exec sleep 60`));
-    const first = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', `127.0.0.1:${api1}`]);
+    const first = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', ANY_PORT]);
     await waitListening(first);
     await waitFor(() => existsSync(validating) && readFileSync(validating, 'utf8').trim() !== '', { timeoutMs: 20000, what: 'validation under way' });
     first.child.kill('SIGKILL');
@@ -47,9 +46,8 @@ describe('template output: kill -9 during validation', { timeout: 120000 }, () =
     assert.equal(candidates().length, 1, `the kill left a candidate: ${readdirSync(dir).join(', ')}`);
     assert.equal(existsSync(outputPath), false, 'nothing was installed');
 
-    const api2 = await freePort();
     writeFileSync(configPath, config('grep -q REDIS_testing_HOST {file}'));
-    const second = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', `127.0.0.1:${api2}`]);
+    const second = runBin(cleanup, 'redishappy', ['-config', configPath, '-bind', ANY_PORT]);
     await waitListening(second);
     await waitFor(() => existsSync(outputPath), { timeoutMs: 20000, what: 'the file written by the second run' });
     assert.deepEqual(candidates(), [], 'the stale candidate was removed');

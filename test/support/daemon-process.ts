@@ -21,7 +21,12 @@ export function runBin(cleanup: Cleanup, bin: 'redishappy' | 'redishappy-haproxy
 
 /** Run a Node script (the daemon in some form) as a real child process, output captured, killed on cleanup. */
 export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): DaemonProcess {
-  const child = spawn(process.execPath, argv, {
+  return runProcess(cleanup, process.execPath, argv, env, cwd);
+}
+
+/** Run the daemon in any form (e.g. an installed /usr/bin/redis-haproxy) as a real child process, output captured, killed on cleanup. */
+export function runProcess(cleanup: Cleanup, command: string, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): DaemonProcess {
+  const child = spawn(command, argv, {
     cwd,
     env: { ...process.env, REDISHAPPY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,10 +61,32 @@ export function runNode(cleanup: Cleanup, argv: string[], env: NodeJS.ProcessEnv
   };
 }
 
-/** Wait until the daemon logs that its API is listening. */
-export async function waitListening(d: DaemonProcess, timeoutMs = 15000): Promise<void> {
-  await waitFor(() => {
-    if (d.child.exitCode !== null) throw new Error(`daemon exited (${d.child.exitCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}`);
-    return d.logs().some((l) => l.msg === 'API listening');
-  }, { timeoutMs, what: 'daemon API listening' });
+/**
+ * For a wait's `stopIf`: an exit of the daemon, with what it said, so the wait fails at once
+ * (an "address already in use" exit is one retryOnPortClash starts again).
+ */
+export function daemonExited(d: DaemonProcess): string | undefined {
+  if (d.child.exitCode === null && d.child.signalCode === null) return undefined;
+  return `redishappy exited (${d.child.exitCode ?? d.child.signalCode}): ${d.stderr()}\n${d.stdout().slice(-2000)}`;
+}
+
+/**
+ * `-bind` value for a daemon whose API only needs "some port": the kernel picks a free one when
+ * the daemon binds it (no freePort race); `waitListening` returns where it landed.
+ */
+export const ANY_PORT = '127.0.0.1:0';
+
+/** Where the daemon's API listens, from its "API listening" log line ("http://127.0.0.1:PORT", or a unix socket path). */
+export function apiAddress(d: DaemonProcess): string | undefined {
+  const line = d.logs().find((l) => l.msg === 'API listening');
+  return line ? String(line.address) : undefined;
+}
+
+/** Wait until the daemon logs that its API is listening; resolves to its address (see apiAddress). */
+export async function waitListening(d: DaemonProcess, timeoutMs = 15000): Promise<string> {
+  return waitFor(() => apiAddress(d), {
+    timeoutMs,
+    what: 'daemon API listening',
+    stopIf: () => daemonExited(d),
+  });
 }

@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nginxHead, startNginx, NGINX, type Cleanup, type NginxProcess } from '../harness/index.js';
+import { bindFailure, freePort, nginxHead, retryOnPortClash, routedTo, startNginx, waitFor, NGINX, type Cleanup, type ClusterFixture, type NginxProcess } from '../harness/index.js';
+import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from './daemon-process.js';
+import { FAST_WATCHER } from './watch.js';
 
 const EXAMPLE = new URL('../../examples/nginx/nginx_stream_template.conf', import.meta.url);
 
@@ -53,4 +55,65 @@ export async function prepareNginx(cleanup: Cleanup, opts: { name?: string; temp
       ReloadCommand: `echo reload >> ${reloadLog} && ${NGINX} -s reload ${flags} -c ${outputPath}`,
     },
   };
+}
+
+export interface NginxDaemon {
+  ng: NginxSetup;
+  daemon: DaemonProcess;
+  /** The daemon's API, on a port the kernel chose. */
+  api: string;
+  /** nginx's listening port for the cluster (ExternalPort). */
+  ext: number;
+  configPath: string;
+  /** Which try succeeded (see retryOnPortClash). */
+  attempt: number;
+}
+
+/**
+ * nginx (prepareNginx) driven by `bin/redishappy` for one cluster of `cluster` (its first
+ * sentinel), the API on a port the kernel picks, until nginx routes the cluster to its master.
+ * ExternalPort comes from freePort (nginx must be told it); if nginx cannot bind it on the reload
+ * (taken meanwhile), nginx and the daemon are stopped and everything starts again on a new port.
+ */
+export async function startNginxDaemon(
+  cleanup: Cleanup,
+  cluster: ClusterFixture,
+  opts: {
+    name?: string;
+    /** Change the daemon's configuration before it starts. */
+    edit?: (config: Record<string, unknown>) => void;
+    choosePort?: () => Promise<number>;
+    timeoutMs?: number;
+    attempts?: number;
+  } = {},
+): Promise<NginxDaemon> {
+  const name = opts.name ?? cluster.names[0]!;
+  return retryOnPortClash(
+    cleanup,
+    'nginx and redishappy',
+    async (scope, attempt) => {
+      const ng = await prepareNginx(scope);
+      const ext = await (opts.choosePort ?? freePort)();
+      const config: Record<string, unknown> = {
+        Clusters: [{ Name: name, ExternalPort: ext }],
+        Sentinels: [{ Host: cluster.sentinels[0]!.host, Port: cluster.sentinels[0]!.port }],
+        Watcher: FAST_WATCHER,
+        Syslog: { Enabled: false },
+        Templates: [ng.entry],
+      };
+      opts.edit?.(config);
+      const configPath = join(ng.dir, 'config.json');
+      writeFileSync(configPath, JSON.stringify(config));
+      const daemon = runBin(scope, 'redishappy', ['-config', configPath, '-bind', ANY_PORT]);
+      const api = await waitListening(daemon);
+      const master = cluster.masters.get(name)!;
+      await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, {
+        timeoutMs: opts.timeoutMs ?? 30000,
+        what: `nginx to route ${name} to its master`,
+        stopIf: () => bindFailure(ng.nginx, [ext]) ?? daemonExited(daemon),
+      });
+      return { ng, daemon, api, ext, configPath, attempt };
+    },
+    opts.attempts,
+  );
 }
