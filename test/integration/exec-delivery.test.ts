@@ -40,7 +40,8 @@ if (opts.failTimes) {
   writeFileSync(opts.counter, String(n + 1));
   if (n < opts.failTimes) { console.error('failing on purpose, run ' + (n + 1)); process.exit(3); }
 }
-if (opts.gate) while (!existsSync(opts.gate)) await new Promise((r) => setTimeout(r, 10));
+const gate = (opts.gateByCluster ?? {})[input.cluster] ?? opts.gate;
+if (gate) while (!existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
 const sleep = (opts.sleepByCluster ?? {})[input.cluster] ?? opts.sleepMs ?? 0;
 if (sleep) await new Promise((r) => setTimeout(r, sleep));
 console.log('hook ' + tag + ' handled ' + input.cluster);
@@ -242,7 +243,9 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const cleanup = testCleanup(t);
     const w = workspace();
     const { logger } = capturingLogger();
-    const opts = JSON.stringify({ sleepByCluster: { testing: 1000 } });
+    // Every run for "testing" waits at a gate the test opens only once "other" has been handled.
+    const gate = join(w.dir, 'gate-testing');
+    const opts = JSON.stringify({ gateByCluster: { testing: gate } });
     const output = createExecOutput(
       execSectionSchema.parse([
         { Command: process.execPath, Args: [w.script, 'all', opts] },
@@ -251,14 +254,18 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
       { logger },
     );
     cleanup.add(() => output.close());
+    const seq = (r: Run) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`;
     await output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
     await output.apply(snapshot(3, { other: B, testing: B }), [change('other', A, B)]);
     await output.apply(snapshot(4, { other: B, testing: C }), [change('testing', B, C, 3)]);
-    const runs = await waitFor(() => (w.runs().length === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
-    const seq = runs.map((r) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`);
-    // "other" is not held up by the slow "testing" events; "testing" events arrive in order, one at a time.
-    assert.deepEqual(seq.slice(0, 2).sort(), ['all:other:10.0.0.2', 'only-other:other:10.0.0.2']);
-    assert.deepEqual(seq.slice(2), ['all:testing:10.0.0.2', 'all:testing:10.0.0.3']);
+    // "other" is not held up by the held "testing" events.
+    const first = await waitFor(() => (details(output).deliveries === 2 ? w.runs() : undefined), { timeoutMs: 10000, what: '"other" handled while "testing" is held' });
+    assert.deepEqual(first.map(seq).sort(), ['all:other:10.0.0.2', 'only-other:other:10.0.0.2']);
+    assert.equal(details(output).queued, 2, 'both "testing" events still in hand');
+    writeFileSync(gate, '');
+    const runs = await waitFor(() => (details(output).deliveries === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
+    // "testing" events arrive in order, one at a time.
+    assert.deepEqual(runs.slice(2).map(seq), ['all:testing:10.0.0.2', 'all:testing:10.0.0.3']);
     const testing = runs.filter((r) => r.input.cluster === 'testing');
     assert.ok(testing[1]!.startedAt >= testing[0]!.endedAt, 'the second event for a cluster starts after the first finished');
     assert.equal(runs.filter((r) => r.tag === 'only-other').length, 1, 'the Clusters filter applies');
