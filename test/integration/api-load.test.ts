@@ -59,9 +59,20 @@ describe('API load does not delay failover handling', { timeout: 180000 }, () =>
       },
       (_err, result) => finish(result),
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    let responses = 0;
+    let loadOver = false;
+    instance.on('response', () => responses++);
+    void done.then(() => (loadOver = true));
+    cleanup.add(() => instance.stop());
+    // Under way: the load has reached the API before the first failover.
+    await waitFor(() => responses >= 2000, { timeoutMs: 30000, what: 'autocannon answered 2000 requests' });
     const loaded: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) loaded.push(await failover());
+    for (let i = 0; i < ROUNDS; i++) {
+      const before = responses;
+      loaded.push(await failover());
+      // The load really ran through this failover (it had not ended, and the API kept answering).
+      assert.ok(!loadOver && responses > before, `API load during failover ${i + 1}: ${responses - before} answers, load over: ${loadOver}`);
+    }
     instance.stop();
     const result = await done;
     const events = (await (await fetch(`${base}/api/events`)).json()) as { events: Array<{ type: string; sinceAnnouncementMs?: number | null }> };

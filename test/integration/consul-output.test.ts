@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import pino from 'pino';
@@ -7,11 +7,10 @@ import { OutputRunner } from '../../src/outputs/runner.js';
 import type { Output } from '../../src/outputs/types.js';
 import { TopologyStore } from '../../src/topology/store.js';
 import type { TopologySnapshot } from '../../src/topology/types.js';
-import { useCleanup, waitFor } from '../harness/index.js';
-import { ConsulStandIn } from '../support/consul-standin.js';
+import { Cleanup, waitFor } from '../harness/index.js';
+import { ConsulStandIn, type StandInCheck } from '../support/consul-standin.js';
 
 const log = pino({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ID = 'redishappy-consul-testing';
 const CHECK = `service:${ID}`;
 
@@ -19,8 +18,37 @@ const CHECK = `service:${ID}`;
  * The Consul output against the Consul STAND-IN (test/support/consul-standin.ts: no Consul binary
  * can be had here). The output is driven as the daemon drives it: topology store → OutputRunner.
  */
-describe('Consul output (against the Consul stand-in)', () => {
-  const cleanup = useCleanup();
+describe('Consul output (against the Consul stand-in)', { timeout: 60000 }, () => {
+  // Each test's stand-ins and runners are stopped when that test ends, passed or failed.
+  let cleanup = new Cleanup();
+  beforeEach(() => {
+    cleanup = new Cleanup();
+  });
+  afterEach(() => cleanup.run());
+
+  /** Resolves once the output has finished `rounds` more reconcile rounds (each one reads Consul back). */
+  async function reconciled(output: Output, rounds: number): Promise<void> {
+    let last = output.status().details?.lastReconcileAt;
+    for (let i = 0; i < rounds; i++) {
+      const seen = last;
+      last = await waitFor(() => (output.status().details?.lastReconcileAt !== seen ? output.status().details?.lastReconcileAt : undefined), { timeoutMs: 5000, what: `reconcile round ${i + 1} of ${rounds}` });
+    }
+  }
+
+  /** Every status a stand-in check takes from now on (the stand-in sets it on TTL expiry and on each update). */
+  function statusHistory(check: StandInCheck): string[] {
+    const history = [check.Status];
+    let status = check.Status;
+    Object.defineProperty(check, 'Status', {
+      enumerable: true,
+      get: () => status,
+      set: (v: StandInCheck['Status']) => {
+        status = v;
+        history.push(v);
+      },
+    });
+    return history;
+  }
 
   async function standIn(opts: { token?: string } = { token: 'secret-token' }) {
     const consul = new ConsulStandIn(opts);
@@ -132,8 +160,10 @@ describe('Consul output (against the Consul stand-in)', () => {
       await consul.setDown(true, how);
       confirm('testing', 6379);
       await waitFor(() => (runner.status().details?.consecutiveFailures as number) >= 3, { timeoutMs: 5000, what: 'failed attempts while down' });
+      const failed = runner.status().details?.consecutiveFailures as number;
       confirm('testing', 6380, 2); // a failover while Consul is down
-      await sleep(100);
+      // The new master change is tried at once (it does not wait for the backoff), and fails too.
+      await waitFor(() => (runner.status().details?.consecutiveFailures as number) > failed, { timeoutMs: 5000, what: 'an attempt with the new master while down' });
       await consul.setDown(false);
       await waitFor(() => consul.agentServices.get(ID)?.Port === 6380, { timeoutMs: 5000, what: 'the latest master registered once Consul is back' });
       await runner.idle();
@@ -184,7 +214,12 @@ describe('Consul output (against the Consul stand-in)', () => {
     await output.close();
     await assert.rejects(pending);
     const n = consul.requests.length;
-    await sleep(300);
+    // A reference output with the same 50 ms reconcile interval, on its own stand-in, left running:
+    // once it has read Consul back three times, the closed output's timers would have called too.
+    const ref = await setup({ ReconcileIntervalMs: 50, TtlSeconds: 1 });
+    ref.confirm('testing', 6379);
+    await ref.runner.idle();
+    await reconciled(ref.output, 3);
     assert.equal(consul.requests.length, n, 'no call after close');
     consul.setDelay(0);
   });
@@ -207,7 +242,7 @@ describe('Consul output (against the Consul stand-in)', () => {
   });
 
   it('reconcile never puts back an older master than an apply that ran meanwhile', async () => {
-    const { consul, runner, confirm } = await setup({ ReconcileIntervalMs: 50, TimeoutMs: 2000 });
+    const { consul, runner, output, confirm } = await setup({ ReconcileIntervalMs: 50, TimeoutMs: 2000 });
     confirm('testing', 6379);
     await runner.idle();
     consul.agentServices.delete(ID); // the next reconcile registers 6379 again...
@@ -217,7 +252,8 @@ describe('Consul output (against the Consul stand-in)', () => {
     confirm('testing', 6380, 2);
     await runner.idle();
     consul.setDelay(0);
-    await sleep(400);
+    // Two reconcile rounds after the apply (the second one begun after it): either would have put back an older master.
+    await reconciled(output, 2);
     assert.equal(consul.agentServices.get(ID)?.Port, 6380);
     const ports = registrations(consul).map((r) => (r.body as { Port: number }).Port);
     assert.equal(ports.at(-1), 6380, `registrations in order: ${ports.join(', ')}`);
@@ -228,8 +264,13 @@ describe('Consul output (against the Consul stand-in)', () => {
     const { consul, runner, output, confirm, setHealthy } = await setup({ TtlSeconds: 1 });
     confirm('testing', 6379);
     await runner.idle();
-    await sleep(2500); // the stand-in expires a TTL check that is not updated within 1 s
-    assert.equal(consul.checks.get(CHECK)?.Status, 'passing');
+    // The stand-in expires a TTL check that is not updated within 1 s: follow its state while it
+    // records passes over 2.5 s.
+    const history = statusHistory(consul.checks.get(CHECK)!);
+    const registeredAt = registrations(consul).at(-1)!.at;
+    await waitFor(() => consul.requests.some((r) => r.path.startsWith('/v1/agent/check/pass/') && r.at - registeredAt >= 2500), { timeoutMs: 15000, what: 'TTL passes recorded over 2.5 s' });
+    assert.deepEqual([...new Set(history)], ['passing'], 'the check never expired meanwhile');
+    assert.equal(registrations(consul).length, 1, 'the same check all along (not registered again)');
     assert.ok((output.status().details?.ttlPasses as number) >= 4);
     setHealthy(false);
     await waitFor(() => consul.checks.get(CHECK)?.Status === 'critical', { timeoutMs: 2000, what: 'TTL check failed' });
@@ -390,8 +431,8 @@ describe('Consul output (against the Consul stand-in)', () => {
       const { consul, runner, output, confirm } = await setup({ Mode: 'catalog', ReconcileIntervalMs: 100 });
       confirm('testing', 6379);
       await runner.idle();
-      await sleep(350);
-      assert.equal(registrations(consul, '/v1/catalog/register').length, 1);
+      await reconciled(output, 3);
+      assert.equal(registrations(consul, '/v1/catalog/register').length, 1, 'no registration by reconcile rounds without drift');
       consul.nodes.get('redishappy-testing')!.Services.delete(ID);
       await waitFor(() => consul.nodes.get('redishappy-testing')?.Services.has(ID), { timeoutMs: 3000, what: 're-registered' });
       assert.equal(output.status().details?.reconcileDrifts, 1);

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import pino from 'pino';
 import { createExecOutput, execSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { useCleanup, waitFor } from '../harness/index.js';
+import { Cleanup, waitFor } from '../harness/index.js';
 
 /**
  * The Exec output against real child processes: a Node script that records its stdin and
@@ -40,7 +40,8 @@ if (opts.failTimes) {
   writeFileSync(opts.counter, String(n + 1));
   if (n < opts.failTimes) { console.error('failing on purpose, run ' + (n + 1)); process.exit(3); }
 }
-if (opts.gate) while (!existsSync(opts.gate)) await new Promise((r) => setTimeout(r, 10));
+const gate = (opts.gateByCluster ?? {})[input.cluster] ?? opts.gate;
+if (gate) while (!existsSync(gate)) await new Promise((r) => setTimeout(r, 10));
 const sleep = (opts.sleepByCluster ?? {})[input.cluster] ?? opts.sleepMs ?? 0;
 if (sleep) await new Promise((r) => setTimeout(r, sleep));
 console.log('hook ' + tag + ' handled ' + input.cluster);
@@ -88,15 +89,26 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A clean-up list run when the current test ends (passed or failed), not at the end of the file. */
+function testCleanup(t: TestContext): Cleanup {
+  const c = new Cleanup();
+  t.after(() => c.run());
+  return c;
+}
+
+/** Timers and child processes alive in this process: what an output could still have scheduled or running. */
+function pendingWork(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'ProcessWrap').length;
+}
+
 function details(output: Output) {
   return output.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
 }
 
 
 describe('Exec output (real processes)', { timeout: 60000 }, () => {
-  const cleanup = useCleanup();
-
-  it('runs the command once per change with the event on stdin and in the environment, without waiting for it', async () => {
+  it('runs the command once per change with the event on stdin and in the environment, without waiting for it', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger, lines } = capturingLogger();
     // The command waits for a gate that is opened only after apply() returned: an apply that
@@ -146,11 +158,15 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.ok(delivered, 'delivery logged');
     assert.equal(delivered.output, 'hook rec handled testing', 'the command\'s output is in the log');
     assert.equal(delivered.delivery, deliveryId);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(w.runs().length, 1, 'exactly once');
+    // Exactly once: a later change for the same cluster goes through the same serial queue, so once
+    // it has run, any second run of the first event (a retry after success, a duplicate) would be on file before it.
+    await output.apply(snapshot(3, { testing: C }), [change('testing', B, C, 3)]);
+    const runs = await waitFor(() => (details(output).deliveries === 2 ? w.runs() : undefined), { timeoutMs: 10000, what: 'the next change delivered' });
+    assert.deepEqual(runs.map((r) => [r.input.deliveryId === deliveryId, (r.input.current as MasterAddress).ip]), [[true, '10.0.0.2'], [false, '10.0.0.3']], 'the first event ran exactly once, before the next');
   });
 
-  it('retries a failing command with backoff, keeps the same event, and reports the failure until it succeeds', async () => {
+  it('retries a failing command with backoff, keeps the same event, and reports the failure until it succeeds', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger, lines } = capturingLogger();
     const counter = join(w.dir, 'count');
@@ -172,7 +188,8 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.equal(lines.find((l) => l.msg === 'exec hook delivered')?.delivery, run!.input.deliveryId, 'the retry delivered the same event');
   });
 
-  it('kills a hanging command and its whole process group at the timeout, retries, then gives up after MaxAttempts', async () => {
+  it('kills a hanging command and its whole process group at the timeout, retries, then gives up after MaxAttempts', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger, lines } = capturingLogger();
     const pids = join(w.dir, 'pids');
@@ -191,7 +208,8 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.ok(lines.some((l) => l.msg === 'exec hook failed; giving up on this event' && l.level === 50));
   });
 
-  it('does not retry a command that cannot be started, and runs no shell unless asked', async () => {
+  it('does not retry a command that cannot be started, and runs no shell unless asked', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger } = capturingLogger();
     const marker = join(w.dir, 'should-not-exist');
@@ -199,14 +217,17 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => details(output).dropped === 2, { timeoutMs: 5000, what: 'both dropped' });
-    await new Promise((r) => setTimeout(r, 300));
+    // A dropped event has left its queue: nothing more can happen for it. A retried ENOENT would
+    // have counted a failure per attempt before being dropped.
     const d = details(output);
+    assert.equal(d.queued, 0);
     assert.equal(d.deliveryFailures, 2, 'one attempt each: ENOENT is permanent');
     assert.equal(existsSync(marker), false, 'the command string was not given to a shell');
     assert.match(d.hooks[1]!.lastError ?? '', /cannot run \/nonexistent\/hook/);
   });
 
-  it('passes Args as $1, $2 with Shell: true', async () => {
+  it('passes Args as $1, $2 with Shell: true', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger } = capturingLogger();
     const out = join(w.dir, 'shell.out');
@@ -218,10 +239,13 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.equal((JSON.parse(text.slice(text.indexOf('{'))) as { cluster: string }).cluster, 'testing');
   });
 
-  it('keeps each cluster in order while other clusters and commands go ahead', async () => {
+  it('keeps each cluster in order while other clusters and commands go ahead', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger } = capturingLogger();
-    const opts = JSON.stringify({ sleepByCluster: { testing: 1000 } });
+    // Every run for "testing" waits at a gate the test opens only once "other" has been handled.
+    const gate = join(w.dir, 'gate-testing');
+    const opts = JSON.stringify({ gateByCluster: { testing: gate } });
     const output = createExecOutput(
       execSectionSchema.parse([
         { Command: process.execPath, Args: [w.script, 'all', opts] },
@@ -230,24 +254,30 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
       { logger },
     );
     cleanup.add(() => output.close());
+    const seq = (r: Run) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`;
     await output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
     await output.apply(snapshot(3, { other: B, testing: B }), [change('other', A, B)]);
     await output.apply(snapshot(4, { other: B, testing: C }), [change('testing', B, C, 3)]);
-    const runs = await waitFor(() => (w.runs().length === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
-    const seq = runs.map((r) => `${r.tag}:${r.input.cluster}:${(r.input.current as MasterAddress).ip}`);
-    // "other" is not held up by the slow "testing" events; "testing" events arrive in order, one at a time.
-    assert.deepEqual(seq.slice(0, 2).sort(), ['all:other:10.0.0.2', 'only-other:other:10.0.0.2']);
-    assert.deepEqual(seq.slice(2), ['all:testing:10.0.0.2', 'all:testing:10.0.0.3']);
+    // "other" is not held up by the held "testing" events.
+    const first = await waitFor(() => (details(output).deliveries === 2 ? w.runs() : undefined), { timeoutMs: 10000, what: '"other" handled while "testing" is held' });
+    assert.deepEqual(first.map(seq).sort(), ['all:other:10.0.0.2', 'only-other:other:10.0.0.2']);
+    assert.equal(details(output).queued, 2, 'both "testing" events still in hand');
+    writeFileSync(gate, '');
+    const runs = await waitFor(() => (details(output).deliveries === 4 ? w.runs() : undefined), { timeoutMs: 10000, what: 'four runs' });
+    // "testing" events arrive in order, one at a time.
+    assert.deepEqual(runs.slice(2).map(seq), ['all:testing:10.0.0.2', 'all:testing:10.0.0.3']);
     const testing = runs.filter((r) => r.input.cluster === 'testing');
     assert.ok(testing[1]!.startedAt >= testing[0]!.endedAt, 'the second event for a cluster starts after the first finished');
     assert.equal(runs.filter((r) => r.tag === 'only-other').length, 1, 'the Clusters filter applies');
   });
 
-  it('close() kills a running command and stops retrying', async () => {
+  it('close() kills a running command and stops retrying', async (t) => {
+    const cleanup = testCleanup(t);
     const w = workspace();
     const { logger } = capturingLogger();
     const pids = join(w.dir, 'pids');
     const counter = join(w.dir, 'count');
+    const before = pendingWork();
     const output = createExecOutput(
       execSectionSchema.parse([
         { Command: `echo $$ >> ${pids}; exec sleep 600`, Shell: true, TimeoutMs: 600000 },
@@ -255,6 +285,7 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
       ]),
       { logger, retryMinMs: 300, retryMaxMs: 300 },
     );
+    cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
     assert.ok(alive(pid!));
@@ -262,7 +293,9 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     await output.close();
     await waitFor(() => !alive(pid!), { timeoutMs: 5000, what: 'running command killed on close' });
     const n = readFileSync(counter, 'utf8');
-    await new Promise((r) => setTimeout(r, 800));
+    // Settled: the output holds no timer (retry backoff, command timeout) and no child any more, so
+    // nothing can run later. A retry left scheduled would keep this above the count taken before.
+    await waitFor(() => pendingWork() <= before, { timeoutMs: 5000, what: 'no timer or child process left by the closed output' });
     assert.equal(readFileSync(counter, 'utf8'), n, 'no retry after close');
   });
 });

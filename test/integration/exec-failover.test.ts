@@ -37,6 +37,13 @@ function alive(pid: number): boolean {
   }
 }
 
+interface OutputView {
+  name: string;
+  appliedVersion: number | null;
+  lastError: string | null;
+  details: { deliveries: number; deliveryFailures: number; dropped: number; queued: number };
+}
+
 describe('Exec and Webhook in the daemon, with HAProxy (real sentinels, redis, haproxy)', { timeout: 180000 }, () => {
   const cleanup = useCleanup();
 
@@ -82,10 +89,23 @@ line({ phase: 'end' });
     const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
     await waitListening(d);
     await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
-    await new Promise((r) => setTimeout(r, 500));
+    /** Every output has applied the current topology (what /api/ready checks). */
+    const ready = async () => (await fetch(`${api}/api/ready`)).status === 200;
+    const outputs = async () => new Map(((await (await fetch(`${api}/api/outputs`)).json()) as { outputs: OutputView[] }).outputs.map((o) => [o.name, o]));
+    const hooks = async (name: string) => {
+      const o = (await outputs()).get(name)!;
+      const { deliveries, deliveryFailures, dropped, queued } = o.details;
+      return { deliveries, deliveryFailures, dropped, queued };
+    };
+    // Settled: the Exec and Webhook outputs have applied the first confirmation. A hook fired for it
+    // would be queued or delivered now (the slow ones never finish, so they would stay queued).
+    await waitFor(ready, { timeoutMs: 15000, what: 'every output applied the first confirmation' });
+    const none = { deliveries: 0, deliveryFailures: 0, dropped: 0, queued: 0 };
+    assert.deepEqual(await hooks('exec'), none, 'no command for the first confirmation after start');
+    assert.deepEqual(await hooks('webhook'), none, 'no POST for the first confirmation after start');
     const lines = (): Line[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
-    assert.equal(lines().length, 0, 'no command for the first confirmation after start');
-    assert.equal(signed.received.length + slowPost.received.length, 0, 'no POST for the first confirmation after start');
+    assert.equal(lines().length, 0);
+    assert.equal(signed.received.length + slowPost.received.length, 0);
 
     const configuration = JSON.stringify(await (await fetch(`${api}/api/configuration`)).json());
     assert.ok(!configuration.includes('shared-hmac-key') && !configuration.includes('hook-token'), configuration);
@@ -96,9 +116,12 @@ line({ phase: 'end' });
 
     // HAProxy switched although the slow command and the slow webhook never finish on their own: an
     // output waiting for another would never have switched (the wait above would time out).
-    const slowStart = await waitFor(() => lines().find((l) => l.who === 'slow' && l.phase === 'start'), { timeoutMs: 5000, what: 'slow command started' });
+    const slowStart = await waitFor(() => lines().find((l) => l.who === 'slow' && l.phase === 'start'), { timeoutMs: 10000, what: 'slow command started' });
+    await waitFor(() => slowPost.received.length === 1, { timeoutMs: 10000, what: 'slow webhook request in flight' });
+    // The Exec and Webhook outputs themselves applied the failover while their slow hooks still run:
+    // an output whose apply waited for its hooks would never be ready here.
+    await waitFor(ready, { timeoutMs: 15000, what: 'every output applied the failover while the slow hooks run' });
     assert.ok(!lines().some((l) => l.who === 'slow' && l.phase === 'end'), 'the slow command is still running');
-    await waitFor(() => slowPost.received.length === 1, { timeoutMs: 5000, what: 'slow webhook request in flight' });
     const topo = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; port: number; confirmedAt: string; agreeingSentinels: string[] }>;
     const confirmedAt = Date.parse(topo[0]!.confirmedAt);
     assert.equal(topo[0]!.port, replica.port);
@@ -140,14 +163,17 @@ line({ phase: 'end' });
       const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ agreeingSentinels: string[] }>;
       return t[0]!.agreeingSentinels.length === 3;
     }, { timeoutMs: 20000, what: 'all sentinels agree' });
-    await new Promise((r) => setTimeout(r, 1000));
+    // Settled: every output applied the latest topology, and the fast hooks are done. A duplicate
+    // change would have queued a second event behind each slow hook's first one, which never finishes.
+    await waitFor(async () => (await ready()) && (await hooks('exec')).deliveries === 1 && (await hooks('webhook')).deliveries === 1, { timeoutMs: 15000, what: 'outputs settled on the failover' });
+    assert.deepEqual(await hooks('exec'), { deliveries: 1, deliveryFailures: 0, dropped: 0, queued: 1 }, 'the fast command delivered once; only the slow one\'s event still in hand');
+    assert.deepEqual(await hooks('webhook'), { deliveries: 1, deliveryFailures: 0, dropped: 0, queued: 1 }, 'the signed POST delivered once; only the slow one\'s event still in hand');
     assert.deepEqual(lines().filter((l) => l.phase === 'start').map((l) => l.who).sort(), ['fast', 'slow'], 'each command ran exactly once');
     assert.equal(signed.received.length, 1, 'one POST per change');
     assert.equal(slowPost.received.length, 1, 'the slow webhook is not re-sent while it is being answered');
 
     // Status and metrics.
-    const outputs = ((await (await fetch(`${api}/api/outputs`)).json()) as { outputs: Array<{ name: string; lastError: string | null; details: Record<string, unknown> }> }).outputs;
-    const byName = new Map(outputs.map((o) => [o.name, o]));
+    const byName = await outputs();
     assert.deepEqual([...byName.keys()].sort(), ['exec', 'haproxy', 'webhook']);
     assert.equal(byName.get('exec')!.details.deliveries, 1, 'fast command delivered; slow one still running');
     assert.equal(byName.get('webhook')!.details.deliveries, 1);

@@ -8,6 +8,16 @@ import { prepareHaproxy } from '../support/haproxy-setup.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
+/** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 for (const runtime of [true, false]) {
   describe(`redishappy-haproxy end to end, ${runtime ? 'runtime API' : 'reload'} mode (real haproxy + sentinels)`, { timeout: 150000 }, () => {
     const cleanup = useCleanup();
@@ -34,13 +44,14 @@ for (const runtime of [true, false]) {
 
       // A client connected before the failover.
       const { client: early } = await connectThrough(ext);
+      cleanup.add(() => early.disconnect());
       const earlyClosed = new Promise<void>((resolve) => early.once('end', () => resolve()));
       await early.set('before', '1');
 
       await master.kill('SIGKILL');
       await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 30000, what: 'HAProxy routes to the promoted replica' });
       if (runtime) {
-        await Promise.race([earlyClosed, new Promise((_, rej) => setTimeout(() => rej(new Error('pre-failover connection not closed')), 10000))]);
+        await within(earlyClosed, 10000, 'the pre-failover connection to be closed');
         assert.equal(reloads(setup.reloadLog), 1, 'runtime mode switches without a reload');
       } else {
         assert.equal(reloads(setup.reloadLog), 2, 'exactly one reload for the failover');

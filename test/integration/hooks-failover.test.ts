@@ -79,6 +79,11 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     const fast = new Recording();
     const runners = [exec, hooks, fast].map((s) => new OutputRunner(s, log));
     for (const r of runners) cleanup.add(() => r.close());
+    const [execRunner, hooksRunner] = runners as [OutputRunner, OutputRunner, OutputRunner];
+    const counts = (r: OutputRunner) => {
+      const d = r.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number };
+      return { deliveries: d.deliveries, failures: d.deliveryFailures, dropped: d.dropped, queued: d.queued };
+    };
 
     const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: '127.0.0.1', port: cluster.sentinels[0]!.port }]));
     cleanup.add(() => w.watcher.stop());
@@ -86,7 +91,11 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 10000, what: 'master confirmed' });
-    assert.equal(existsSync(out), false, 'the first confirmation after start is not a failover: no hook');
+    // Settled: both hook outputs applied the first confirmation; a hook fired for it would be queued or delivered now.
+    const version = () => w.topology.snapshot().version;
+    await waitFor(() => runners.every((r) => r.status().appliedVersion === version()), { timeoutMs: 10000, what: 'outputs applied the first confirmation' });
+    assert.deepEqual([counts(execRunner), counts(hooksRunner)], [{ deliveries: 0, failures: 0, dropped: 0, queued: 0 }, { deliveries: 0, failures: 0, dropped: 0, queued: 0 }], 'the first confirmation after start is not a failover: no hook');
+    assert.equal(existsSync(out), false);
 
     await master.kill('SIGKILL');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 30000, what: 'failover' });
@@ -94,16 +103,23 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     // for it, this wait would time out.
     await waitFor(() => fast.applied.length >= 2, { timeoutMs: 15000, what: 'fast output applied while the slow webhook is held' });
     await waitFor(() => slow.received.length === 1, { timeoutMs: 10000, what: 'slow webhook request in flight' });
-    releaseSlow();
+    // The Webhook output itself applied the failover (apply only queues), and its other hooks were
+    // delivered, while the slow one is held: an apply or a hook that waited for it would stall here.
+    await waitFor(() => hooksRunner.status().appliedVersion === version() && good.received.length === 1 && counts(hooksRunner).deliveries === 2, { timeoutMs: 15000, what: 'webhook output applied and its other hooks delivered while the slow one is held' });
 
     const runs = await waitFor(() => {
       const lines = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { who: string; input: Record<string, unknown>; env: Record<string, string> }) : [];
       return lines.length >= 2 ? lines : undefined;
     }, { timeoutMs: 10000, what: 'both commands ran' });
-    // Let any duplicate (one per sentinel) have a chance to show up.
+    // Settled: every sentinel agrees, every output applied the latest topology, and the commands are
+    // done. A duplicate change would be queued or delivered by now, and behind the held slow hook it stays queued.
     await waitFor(() => w.topology.get('testing')!.agreeingSentinels.length === 3, { timeoutMs: 15000, what: 'all sentinels agree' });
+    await waitFor(() => runners.every((r) => r.status().appliedVersion === version()) && counts(execRunner).deliveries === 2, { timeoutMs: 15000, what: 'outputs settled on the failover' });
+    assert.deepEqual(counts(execRunner), { deliveries: 2, failures: 1, dropped: 0, queued: 0 }, 'each command delivered once (the flaky one after a retry)');
+    assert.deepEqual(counts(hooksRunner), { deliveries: 2, failures: 1, dropped: 0, queued: 1 }, 'each webhook once (the flaky one after a retry); only the held one\'s event in hand');
     const final = readFileSync(out, 'utf8').trim().split('\n');
     assert.equal(final.length, 2, 'each command ran exactly once for the failover (the flaky one after a retry)');
+    releaseSlow();
     for (const r of runs) {
       assert.equal(r.input.event, 'master-changed');
       assert.deepEqual(r.input.previous, { ip: '127.0.0.1', port: master.port });
@@ -116,6 +132,7 @@ appendFileSync(${JSON.stringify(out)}, JSON.stringify({ who: process.argv[2], in
     assert.equal(post.headers['x-redishappy-signature'], `sha256=${createHmac('sha256', 'hush').update(post.body).digest('hex')}`);
     assert.equal((JSON.parse(post.body) as { cluster: string }).cluster, 'testing');
     assert.equal(good.received.length, 1, 'one POST per change');
-    assert.equal(slow.received.length, 1);
+    await waitFor(() => counts(hooksRunner).deliveries === 3, { timeoutMs: 10000, what: 'the held webhook delivered once released' });
+    assert.equal(slow.received.length, 1, 'the held webhook was not sent again');
   });
 });

@@ -7,6 +7,16 @@ import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js
 import { runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
+/** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** /metrics, /api/health, /api/ready, /api/events and /api/stream against real sentinels. */
 describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => {
   const cleanup = useCleanup();
@@ -34,6 +44,7 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
 
     // Live stream: one SSE client follows the failover.
     const controller = new AbortController();
+    cleanup.add(() => controller.abort());
     const stream = await fetch(`${api}/api/stream`, { signal: controller.signal });
     assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
     const reader = stream.body!.getReader();
@@ -53,10 +64,10 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
         }
       }
     };
-    assert.ok(await sawMaster(master.port));
+    assert.ok(await within(sawMaster(master.port), 15000, 'the stream to show the master'));
 
     await master.kill('SIGKILL');
-    assert.ok(await Promise.race([sawMaster(replica.port), new Promise<boolean>((r) => setTimeout(() => r(false), 30000))]), 'stream shows the new master');
+    assert.ok(await within(sawMaster(replica.port), 30000, 'the stream to show the new master'), 'stream shows the new master');
     controller.abort();
 
     const events = (await (await fetch(`${api}/api/events`)).json()) as { events: Array<Record<string, unknown>> };

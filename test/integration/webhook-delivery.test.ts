@@ -1,11 +1,12 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createWebhookOutput, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { freePort, useCleanup, waitFor } from '../harness/index.js';
+import { Cleanup, freePort, waitFor } from '../harness/index.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
 /** The Webhook output against real HTTP servers on loopback. Fast retry timings; production uses 1 s → 30 s. */
@@ -37,16 +38,44 @@ function details(output: Output) {
   return output.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ hook: string; deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
 }
 
-async function timed<T>(p: Promise<T>): Promise<number> {
-  const t = performance.now();
-  await p;
-  return performance.now() - t;
+/** A clean-up list run when the current test ends (passed or failed), not at the end of the file. */
+function testCleanup(t: TestContext): Cleanup {
+  const c = new Cleanup();
+  t.after(() => c.run());
+  return c;
+}
+
+/**
+ * A receiver that holds every POST for cluster "testing" unanswered until release(), answers the
+ * others at once, and logs "received <cluster>:<ip>" / "answered <cluster>:<ip>" in the order they happen.
+ */
+async function gatedReceiver(cleanup: Cleanup) {
+  const log: string[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const e = JSON.parse(body) as { cluster: string; current: MasterAddress };
+      const tag = `${e.cluster}:${e.current.ip}`;
+      log.push(`received ${tag}`);
+      const answer = () => {
+        log.push(`answered ${tag}`);
+        res.writeHead(200).end('ok');
+      };
+      if (e.cluster === 'testing') void gate.then(answer);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.add(() => new Promise<void>((r) => { release(); server.closeAllConnections(); server.close(() => r()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, log, release: () => release() };
 }
 
 describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 }, () => {
-  const cleanup = useCleanup();
-
-  it('sends one signed JSON POST per change, with the documented headers', async () => {
+  it('sends one signed JSON POST per change, with the documented headers', async (t) => {
+    const cleanup = testCleanup(t);
     const rx = await startWebhookReceiver(cleanup);
     const { logger } = capturingLogger();
     const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: `${rx.url}?team=ops`, Secret: 'hush', Headers: { Authorization: 'Bearer t0k', 'X-Team': 'ops' } }]), { logger });
@@ -56,8 +85,12 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     const snap = snapshot(2, { testing: B });
     await output.apply(snap, [change('testing', A, B)]);
     await waitFor(() => details(output).deliveries === 1, { timeoutMs: 5000, what: 'delivered' });
-    await new Promise((r) => setTimeout(r, 200));
     assert.equal(rx.received.length, 1, 'one POST per change, none for the first confirmation after start');
+    // Exactly once: the next change for the cluster goes through the same serial queue, so a second
+    // POST of the first event (a retry after success, a duplicate) would arrive before it.
+    await output.apply(snapshot(3, { testing: C }), [change('testing', B, C, 3)]);
+    await waitFor(() => details(output).deliveries === 2, { timeoutMs: 5000, what: 'the next change delivered' });
+    assert.deepEqual(rx.events().map((e) => (e.current as MasterAddress).ip), ['10.0.0.2', '10.0.0.3'], 'each change POSTed once, in order');
 
     const post = rx.received[0]!;
     assert.equal(post.method, 'POST');
@@ -79,7 +112,8 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     assert.equal(details(output).hooks[0]!.hook, `${new URL(rx.url).origin}/hook`, 'the status names the hook by origin and path only (no query)');
   });
 
-  it('sends no signature header without a Secret', async () => {
+  it('sends no signature header without a Secret', async (t) => {
+    const cleanup = testCleanup(t);
     const rx = await startWebhookReceiver(cleanup);
     const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url }]), { logger: capturingLogger().logger });
     cleanup.add(() => output.close());
@@ -88,7 +122,8 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     assert.equal(rx.received[0]!.headers['x-redishappy-signature'], undefined);
   });
 
-  it('retries 5xx, 408, 429, timeouts and refused connections with the same delivery id and signature', async () => {
+  it('retries 5xx, 408, 429, timeouts and refused connections with the same delivery id and signature', async (t) => {
+    const cleanup = testCleanup(t);
     const statuses = [500, 503, 408, 429, 200];
     const rx = await startWebhookReceiver(cleanup, (n) => ({ status: statuses[n] ?? 200, body: `answer ${n}` }));
     const slowFirst = await startWebhookReceiver(cleanup, (n) => ({ status: 200, delayMs: n === 0 ? 2000 : 0 }));
@@ -132,47 +167,63 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
     assert.equal(output.status().lastError, null, 'no error left once every hook delivered');
   });
 
-  it('does not retry other 4xx answers (a permanent refusal), and counts the dropped event', async () => {
+  it('does not retry other 4xx answers (a permanent refusal), and counts the dropped event', async (t) => {
+    const cleanup = testCleanup(t);
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 401, body: 'bad token' }));
     const { logger, lines } = capturingLogger();
     const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url }]), { logger, retryMinMs: 50, retryMaxMs: 100 });
     cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => details(output).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
-    await new Promise((r) => setTimeout(r, 400));
+    // Dropped is final: the event has left its queue, so whatever was sent for it is on record now.
+    assert.equal(details(output).queued, 0);
+    assert.equal(details(output).deliveryFailures, 1);
     assert.equal(rx.received.length, 1, 'no retry');
     assert.match(output.status().lastError ?? '', /: HTTP 401: bad token$/);
     assert.ok(lines.some((l) => l.msg === 'webhook hook failed; giving up on this event'));
   });
 
-  it('gives up after MaxAttempts', async () => {
+  it('gives up after MaxAttempts', async (t) => {
+    const cleanup = testCleanup(t);
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 502 }));
     const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, MaxAttempts: 3 }]), { logger: capturingLogger().logger, retryMinMs: 20, retryMaxMs: 50 });
     cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => details(output).dropped === 1, { timeoutMs: 5000, what: 'dropped' });
-    await new Promise((r) => setTimeout(r, 300));
+    // Dropped is final: the event has left its queue, so every attempt made for it is on record now.
+    assert.equal(details(output).queued, 0);
+    assert.equal(details(output).deliveryFailures, 3);
     assert.equal(rx.received.length, 3);
   });
 
-  it('apply returns at once with a slow receiver; events of one cluster arrive in order, other clusters go ahead', async () => {
-    const rx = await startWebhookReceiver(cleanup, (_n, post) => ({ status: 200, delayMs: (JSON.parse(post.body) as { cluster: string }).cluster === 'testing' ? 1000 : 0 }));
-    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 5000 }]), { logger: capturingLogger().logger });
+  it('apply returns without waiting for the receiver; events of one cluster arrive in order, other clusters go ahead', async (t) => {
+    const cleanup = testCleanup(t);
+    // Every POST for "testing" is held unanswered until release(): an apply that waited for the
+    // receiver would never return, and "other" could only be delivered if it does not wait behind "testing".
+    const rx = await gatedReceiver(cleanup);
+    const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 30000 }]), { logger: capturingLogger().logger });
     cleanup.add(() => output.close());
-    const t1 = await timed(output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]));
-    const t2 = await timed(output.apply(snapshot(3, { other: B, testing: C }), [change('testing', B, C, 3), change('other', A, B)]));
-    assert.ok(t1 < 50 && t2 < 50, `apply took ${t1.toFixed(0)} / ${t2.toFixed(0)} ms`);
+    let applied = false;
+    void (async () => {
+      await output.apply(snapshot(2, { other: A, testing: B }), [change('testing', A, B)]);
+      await output.apply(snapshot(3, { other: B, testing: C }), [change('testing', B, C, 3), change('other', A, B)]);
+      applied = true;
+    })();
+    await waitFor(() => applied, { timeoutMs: 10000, what: 'both applies returned while the receiver holds the first POST' });
+    await waitFor(() => details(output).deliveries === 1 && rx.log.includes('received testing:10.0.0.2'), { timeoutMs: 10000, what: '"other" delivered while "testing" is held' });
+    // The two first POSTs travel on separate connections: either may arrive first.
+    assert.deepEqual([...rx.log].sort(), ['answered other:10.0.0.2', 'received other:10.0.0.2', 'received testing:10.0.0.2'], 'the second "testing" event waits for the first');
+    rx.release();
     await waitFor(() => details(output).deliveries === 3, { timeoutMs: 10000, what: 'three deliveries' });
-    const seq = rx.events().map((e) => `${String(e.cluster)}:${(e.current as MasterAddress).ip}`);
-    assert.deepEqual(seq, ['testing:10.0.0.2', 'other:10.0.0.2', 'testing:10.0.0.3'], 'other is not held up; testing stays in order');
-    const testing = rx.received.filter((r) => r.body.includes('"cluster":"testing"'));
-    assert.ok(testing[1]!.at - testing[0]!.at >= 900, 'the second event for a cluster is sent only after the first was answered');
+    assert.deepEqual(rx.log.slice(3), ['answered testing:10.0.0.2', 'received testing:10.0.0.3', 'answered testing:10.0.0.3'], 'testing stays in order, one at a time');
   });
 
-  it('close() aborts an in-flight request promptly', async () => {
+  it('close() aborts an in-flight request promptly', async (t) => {
+    const cleanup = testCleanup(t);
     // The receiver would answer after 10 minutes and the timeout is as far: only an abort lets close() return.
     const rx = await startWebhookReceiver(cleanup, () => ({ status: 200, delayMs: 600000 }));
     const output = createWebhookOutput(webhookSectionSchema.parse([{ Url: rx.url, TimeoutMs: 600000 }]), { logger: capturingLogger().logger });
+    cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     await waitFor(() => rx.received.length === 1, { timeoutMs: 5000, what: 'request in flight' });
     await output.close();
