@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import autocannon from 'autocannon';
 import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { runBin } from '../support/daemon-process.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 const ROUNDS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
@@ -19,11 +19,9 @@ describe('API load does not delay failover handling', { timeout: 180000 }, () =>
 
   it('propagation with and without autocannon hammering the API', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 2, sentinels: 3, downAfterMs: 1500 });
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`], { REDISHAPPY_LOG_LEVEL: 'info' });
-    await waitListening(d);
+    const { setup, api: base } = await startHaproxyDaemon(cleanup, cluster, { runtime: true, run: (scope, args) => runBin(scope, 'redishappy-haproxy', args, { REDISHAPPY_LOG_LEVEL: 'info' }) });
     const ext = setup.externalPorts.get('testing')!;
-    await waitFor(async () => (await routedTo(ext)) === cluster.masters.get('testing')!.port, { timeoutMs: 15000, what: 'routing' });
+    assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port, 'routing');
     const subs = cluster.sentinels.map((s) => s.client());
     let announced: { at: number; port: number } | null = null;
     for (const sub of subs) {
@@ -47,7 +45,6 @@ describe('API load does not delay failover handling', { timeout: 180000 }, () =>
     const quiet: number[] = [];
     for (let i = 0; i < ROUNDS; i++) quiet.push(await failover());
 
-    const base = `http://127.0.0.1:${setup.apiPort}`;
     let finish: (r: autocannon.Result) => void = () => {};
     const done = new Promise<autocannon.Result>((resolve) => (finish = resolve));
     const instance = autocannon(

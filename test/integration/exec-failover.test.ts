@@ -4,8 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
 /**
@@ -70,7 +69,7 @@ if (who === 'slow') await new Promise((r) => setTimeout(r, 600000)); // runs unt
 line({ phase: 'end' });
 `,
     );
-    const setup = await prepareHaproxy(cleanup, cluster, {
+    const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, {
       runtime: true,
       extra: {
         Exec: [
@@ -85,10 +84,7 @@ line({ phase: 'end' });
     });
 
     const ext = setup.externalPorts.get('testing')!;
-    const api = `http://127.0.0.1:${setup.apiPort}`;
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-    await waitListening(d);
-    await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+    assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the master');
     /** Every output has applied the current topology (what /api/ready checks). */
     const ready = async () => (await fetch(`${api}/api/ready`)).status === 200;
     const outputs = async () => new Map(((await (await fetch(`${api}/api/outputs`)).json()) as { outputs: OutputView[] }).outputs.map((o) => [o.name, o]));

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connectThrough, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
@@ -24,20 +23,18 @@ for (const runtime of [true, false]) {
 
     it('follows a kill -9 failover, never routes to the restarted old master, and reloads only on change', async () => {
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
-      const setup = await prepareHaproxy(cleanup, cluster, { runtime });
+      const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime });
       const master = cluster.masters.get('testing')!;
       const replica = cluster.replicas.get('testing')![0]!;
       const ext = setup.externalPorts.get('testing')!;
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
-      await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+      assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the master');
       assert.equal(reloads(setup.reloadLog), 1, 'one reload at start-up');
 
       // Steady state and a sentinel restart: no reload.
       await cluster.sentinels[1]!.kill('SIGKILL');
       await cluster.sentinels[1]!.restart();
       await waitFor(async () => {
-        const s = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
+        const s = (await (await fetch(`${api}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
         return Object.values(s.sentinels).length === 3 && Object.values(s.sentinels).every((x) => x.state === 3);
       }, { timeoutMs: 15000, what: 'sentinels alive after restart' });
       assert.equal(reloads(setup.reloadLog), 1, 'no reload on sentinel restart');
@@ -76,15 +73,12 @@ describe('redishappy-haproxy rejects what HAProxy rejects (real haproxy)', { tim
   const cleanup = useCleanup();
   it('a template that fails haproxy -c keeps the old file, shows the error, and the daemon stays healthy', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false });
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-    await waitListening(d);
+    const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: false });
     const ext = setup.externalPorts.get('testing')!;
-    await waitFor(async () => (await routedTo(ext)) === cluster.masters.get('testing')!.port, { timeoutMs: 15000, what: 'routing' });
+    assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port, 'routing');
     const good = readFileSync(setup.outputPath, 'utf8');
     writeFileSync(setup.templatePath, readFileSync(setup.templatePath, 'utf8').replace('mode tcp', 'mode tcp\n bogus-keyword here'));
     d.child.kill('SIGHUP');
-    const api = `http://127.0.0.1:${setup.apiPort}`;
     const status = await waitFor(async () => {
       const s = (await (await fetch(`${api}/api/haproxy/status`)).json()) as { lastError: string | null };
       return s.lastError ? s : undefined;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
+import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 /** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
@@ -26,10 +26,8 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     const dir = mkdtempSync(join(tmpdir(), 'rh-obs-'));
     const cfg = join(dir, 'config.json');
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }, { Name: 'ghost', ExternalPort: 6380 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Watcher: FAST_WATCHER, Syslog: { Enabled: false } }));
-    const port = await freePort();
-    const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', `127.0.0.1:${port}`]);
-    await waitListening(d);
-    const api = `http://127.0.0.1:${port}`;
+    const d = runBin(cleanup, 'redishappy', ['-config', cfg, '-bind', ANY_PORT]);
+    const api = await waitListening(d);
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
 
