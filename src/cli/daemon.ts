@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApi, listen, quorumFields, type HaproxyView } from '../api/server.js';
+import type { HaproxyView } from '../api/server.js';
+import { quorumFields } from '../api/fields.js';
+import { ApiPort } from '../api/port.js';
 import type { ListenTarget } from '../api/bind.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
@@ -62,6 +64,9 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly stream: EventStream;
   private api: FastifyInstance | null = null;
+  private port: ApiPort | null = null;
+  private apiStarting: Promise<void> | null = null;
+  private stopped = false;
   private events: Array<Record<string, unknown>> = [];
   private failovers: Array<Record<string, unknown>> = [];
   private reloading: Promise<boolean> | null = null;
@@ -142,18 +147,10 @@ export class Daemon {
     for (const output of outputs) await output.init?.();
     this.runners = outputs.map((s) => this.newRunner(s));
 
-    this.api = buildApi({
-      config: () => this.config,
-      topology: this.topology,
-      sentinels: () => this.watcher.sentinels(),
-      clusterStatus: (name) => this.watcher.clusterStatus(name),
-      outputs: () => this.runners.map((r) => r.status()),
-      haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
-      events: () => this.events,
-      metrics: this.metrics.registry,
-      stream: this.stream,
-    });
-    this.address = await listen(this.api, this.opts.listen);
+    // The port is bound now (a taken one stops the daemon before any output is touched); the API
+    // behind it is built after the first publish (see startApi).
+    this.port = new ApiPort(() => void this.startApi());
+    this.address = await this.port.listen(this.opts.listen);
     log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
 
     // Nothing reaches the outputs until the first publish below: until then they keep what they
@@ -185,9 +182,39 @@ export class Daemon {
     this.graceTimer = setTimeout(() => {
       this.graceOver = true;
       this.maybePublish();
+      void this.startApi();
     }, this.config.Watcher.StartupGraceMs);
     this.graceTimer.unref();
     this.maybePublish();
+  }
+
+  /**
+   * Builds the API (Fastify) and the metrics (prom-client) on the bound port, once. Loading them
+   * takes tens of milliseconds of the event loop, so it waits until the first publish has been
+   * applied (or the start-up grace period is over): a request that comes earlier starts it at
+   * once and is answered when it is ready.
+   */
+  private startApi(): Promise<void> {
+    this.apiStarting ??= (async () => {
+      const registry = await this.metrics.load();
+      const { startApi } = await import('../api/server.js');
+      if (this.stopped || !this.port) return;
+      this.api = await startApi(
+        {
+          config: () => this.config,
+          topology: this.topology,
+          sentinels: () => this.watcher.sentinels(),
+          clusterStatus: (name) => this.watcher.clusterStatus(name),
+          outputs: () => this.runners.map((r) => r.status()),
+          haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
+          events: () => this.events,
+          metrics: registry,
+          stream: this.stream,
+        },
+        this.port,
+      );
+    })().catch((err: unknown) => this.opts.logger.error({ err: (err as Error).message }, 'the API could not start'));
+    return this.apiStarting;
   }
 
   private published = false;
@@ -213,6 +240,7 @@ export class Daemon {
     this.published = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     for (const r of this.runners) r.submit(snapshot, []);
+    void this.runnersIdle().then(() => this.startApi());
   }
 
   /** SIGHUP: re-read the file; keep running on the old configuration if anything is wrong. */
@@ -259,8 +287,10 @@ export class Daemon {
 
   async stop(): Promise<void> {
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.stopped = true;
     this.stream.close();
     await this.api?.close();
+    await this.port?.close();
     await this.watcher.stop();
     await Promise.all(this.runners.map((r) => r.close()));
   }
