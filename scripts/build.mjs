@@ -41,6 +41,8 @@ cpSync(new URL('../src/api/page/index.html', import.meta.url), `${outDir}/page/i
 // Node just compiles): a short daemon run with an unreachable sentinel, asked once for its API, so
 // the code cache also holds what every start compiles (configuration, outputs, sentinel links,
 // API). It stops on SIGTERM and writes the cache as it exits.
+// BUILD_NODE_FLAGS: other launcher flags (measurements of V8 flags, bench/idle-memory.ts).
+const flags = (process.env.BUILD_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
 const warm = mkdtempSync(join(tmpdir(), 'rh-build-'));
 try {
   const config = join(warm, 'config.json');
@@ -49,7 +51,7 @@ try {
   writeFileSync(config, JSON.stringify({ Clusters: [{ Name: 'warm', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: 1 }], Syslog: { Enabled: false }, HAProxy: { TemplatePath: join(warm, 'tpl.cfg'), OutputPath: join(warm, 'out.cfg'), ReloadCommand: 'true' } }));
   const runner = join(warm, 'run.mjs');
   writeFileSync(runner, `const { main } = await import(${JSON.stringify(`${outDir}/redishappy.js`)});\nawait main('haproxy');\n`);
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', runner, '-config', config, '-bind', socket, '--log-level', 'silent'], { stdio: 'ignore', env: { ...process.env, REDISHAPPY_CODE_CACHE: 'write' } });
+  const child = spawn(process.execPath, [...flags, runner, '-config', config, '-bind', socket, '--log-level', 'silent'], { stdio: 'ignore', env: { ...process.env, REDISHAPPY_CODE_CACHE: 'write' } });
   const exited = new Promise((r) => child.once('exit', r));
   const deadline = Date.now() + 30000;
   let answered = false;

@@ -15,10 +15,11 @@ import vm from 'node:vm';
 const file = fileURLToPath(new URL('./redishappy.cjs', import.meta.url));
 const cacheFile = `${file}.cache`;
 const mode = process.env.REDISHAPPY_CODE_CACHE;
-const bytes = readFileSync(file);
+let bytes = readFileSync(file);
 const digest = createHash('sha256').update(bytes).digest();
 // The build writes ASCII only (esbuild's charset: 'ascii'): latin1 decodes it fastest.
-const source = bytes.toString('latin1');
+const wrapped = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('latin1')}\n})`;
+bytes = null; // the buffers are not kept: V8 has the source, and its own copy of the cache
 let cachedData;
 if (mode !== '0') {
   try {
@@ -28,7 +29,9 @@ if (mode !== '0') {
     // No cache: compile.
   }
 }
-const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+const script = new vm.Script(wrapped, { filename: file, cachedData });
+const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
+cachedData = null;
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
 
@@ -45,6 +48,6 @@ function save() {
 if (mode === 'write') process.once('exit', save);
 // Missing or refused (another Node than the build's): make one once this daemon has started,
 // so that it also holds the functions compiled during start-up.
-else if (mode !== '0' && (cachedData === undefined || script.cachedDataRejected)) setTimeout(save, 10000).unref();
+else if (mode !== '0' && !cacheUsed) setTimeout(save, 10000).unref();
 
 export const main = mod.exports.main;

@@ -140,19 +140,9 @@ export class Daemon {
     }
   }
 
-  /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
+  /** Start the watcher, the outputs (refusing to start if one cannot initialise) and the API port. */
   async start(): Promise<void> {
     const log = this.opts.logger;
-    const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
-    for (const output of outputs) await output.init?.();
-    this.runners = outputs.map((s) => this.newRunner(s));
-
-    // The port is bound now (a taken one stops the daemon before any output is touched); the API
-    // behind it is built after the first publish (see startApi).
-    this.port = new ApiPort(() => void this.startApi());
-    this.address = await this.port.listen(this.opts.listen);
-    log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
-
     // Nothing reaches the outputs until the first publish below: until then they keep what they
     // have (e.g. the HAProxy file a previous run wrote), rather than an empty or partial start-up state.
     this.topology.on('change', (change, snapshot) => {
@@ -169,7 +159,23 @@ export class Daemon {
     this.topology.on('replicas', (_cluster, snapshot) => {
       if (this.published) for (const r of this.runners) r.submit(snapshot, []);
     });
+    // The sentinel connections come up while the outputs load their templates and the port is
+    // bound: nothing is published before both are done (outputsReady), and a failure below stops
+    // the watcher again (main() calls stop()).
     this.watcher.start();
+
+    const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
+    for (const output of outputs) await output.init?.();
+    this.runners = outputs.map((s) => this.newRunner(s));
+
+    // The port is bound now (a taken one stops the daemon before any output is touched); the API
+    // behind it is built after the first publish (see startApi).
+    this.port = new ApiPort(() => void this.startApi());
+    this.address = await this.port.listen(this.opts.listen);
+    log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
+
+    this.outputsReady = true;
+    this.maybePublish();
 
     const timeoutMs = this.opts.startupSyncTimeoutMs ?? this.config.Watcher.CommandTimeoutMs * 3 + 500;
     let timer: NodeJS.Timeout | undefined;
@@ -218,6 +224,8 @@ export class Daemon {
   }
 
   private published = false;
+  /** Outputs initialised and the API port bound: the first publish may happen. */
+  private outputsReady = false;
   private graceOver = false;
   private graceTimer: NodeJS.Timeout | null = null;
 
@@ -228,7 +236,7 @@ export class Daemon {
    * never empties HAProxy.
    */
   private maybePublish(): void {
-    if (this.published) return;
+    if (this.published || !this.outputsReady) return;
     const snapshot = this.topology.snapshot();
     const unconfirmed = snapshot.clusters.filter((c) => !c.master).map((c) => c.name);
     if (unconfirmed.length > 0 && !this.graceOver) return;
