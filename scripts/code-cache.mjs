@@ -4,7 +4,8 @@
 // module.enableCompileCache()). The cache file holds the SHA-256 of the exact source it was made
 // from: it is only used for those bytes, and V8 itself refuses one made by another V8 version or
 // with other flags (then Node simply compiles, as without a cache).
-// REDISHAPPY_CODE_CACHE=0 turns it off; =write writes it when the process exits (the build).
+// REDISHAPPY_CODE_CACHE=0 turns it off; =write writes it when the process exits (the build);
+// =check says on standard error whether it was used (the tests).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -31,6 +32,7 @@ if (mode !== '0') {
 }
 const script = new vm.Script(wrapped, { filename: file, cachedData });
 const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
+if (mode === 'check') process.stderr.write(`code cache: ${cacheUsed ? 'used' : cachedData === undefined ? 'none' : 'rejected'}\n`);
 cachedData = null;
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,10 @@ describe('single-file bundle', { timeout: 90000 }, () => {
     const runner = join(out, 'run.mjs');
     writeFileSync(runner, `const { main } = await import(${JSON.stringify(bundle)});\nawait main('auto');\n`);
     assert.match(execFileSync(process.execPath, [runner, '--version'], { cwd: out, encoding: 'utf8' }), /^\d+\.\d+\.\d+/);
+    // Run as the launchers run it (their V8 flag), the build's code cache is accepted.
+    const checked = spawnSync(process.execPath, ['--max-semi-space-size=1', runner, '--version'], { cwd: out, encoding: 'utf8', env: { ...process.env, REDISHAPPY_CODE_CACHE: 'check' } });
+    assert.match(checked.stdout, /^\d+\.\d+\.\d+/);
+    assert.match(checked.stderr, /^code cache: used$/m);
 
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
     const cfg = join(out, 'config.json');
