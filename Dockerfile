@@ -14,5 +14,7 @@ USER redishappy
 ENV PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/api/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/usr/lib/redishappy/start.mjs"]
+# The V8 flag of the packages' launchers: a 1 MB young generation (memory), and the flags the
+# build's code cache was made with (start-up).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/usr/lib/redishappy/start.mjs"]
 CMD ["-config", "/etc/redishappy/config.json"]

@@ -42,6 +42,8 @@ export function startDaemon(cleanup: Cleanup, spec: DaemonSpec, config: string, 
   const out = openSync(join(tmpdir(), `rh-bench-${spec.key}.log`), 'a');
   const child = spawn(cmd!, args, { stdio: ['ignore', out, spec.key === 'ours' ? 'inherit' : 'ignore'], cwd: ROOT });
   closeSync(out);
+  // A command that cannot be run (wrong path) fails its scenario instead of the whole bench.
+  child.once('error', (err) => console.error(`bench: ${spec.key}: ${err.message}`));
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -70,8 +72,8 @@ export function percentiles(samples: number[]): { n: number; p50: number; p95: n
 /** How our daemon is launched: the bundle when dist/ has one (bin/run.js picks it), else tsx. */
 function ourLauncher(): string {
   if (process.env.BENCH_DAEMON_CMD) return 'BENCH_DAEMON_CMD';
-  const bundled = existsSync(`${ROOT}dist/redishappy.js`) && process.env.REDISHAPPY_FROM_SOURCE !== '1';
-  return bundled ? 'bundle (dist/redishappy.js)' : 'tsx (TypeScript compiled at start)';
+  const bundled = existsSync(`${ROOT}dist/redishappy.cjs`) && process.env.REDISHAPPY_FROM_SOURCE !== '1';
+  return bundled ? `bundle (dist/redishappy.js → redishappy.cjs, V8 code cache ${existsSync(`${ROOT}dist/redishappy.cjs.cache`) ? 'present' : 'absent'})` : 'tsx (TypeScript compiled at start)';
 }
 
 export function machine(): Record<string, unknown> {

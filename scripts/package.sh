@@ -17,7 +17,9 @@ for flavour in haproxy consul; do
   name="redishappy-$flavour"
   root=$(mktemp -d) && chmod 0755 "$root"
   install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/redishappy/page" "$root/etc/$name" "$root/lib/systemd/system" "$root/usr/share/doc/$name"
-  install -m 0644 "$build/redishappy.js" "$root/usr/lib/redishappy/redishappy.js"
+  # The entry (redishappy.js), the daemon (redishappy.cjs) and its V8 code cache (used only by the
+  # Node version that built it; another one just compiles, see scripts/code-cache.mjs).
+  install -m 0644 "$build/redishappy.js" "$build/redishappy.cjs" "$build/redishappy.cjs.cache" "$root/usr/lib/redishappy/"
   install -m 0644 "$build/page/index.html" "$root/usr/lib/redishappy/page/index.html"
   printf 'const { main } = await import("./redishappy.js");\nawait main("%s");\n' "$flavour" > "$root/usr/lib/redishappy/$name.mjs"
   printf '#!/bin/sh\nexec node --max-semi-space-size=1 /usr/lib/redishappy/%s.mjs "$@"\n' "$name" > "$root/usr/bin/$name"

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerFactory, type RouteHandlerMethod } from 'fastify';
 import { EventStream } from './stream.js';
 import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/output.js';
@@ -7,6 +7,8 @@ import type { TopologyStore } from '../topology/store.js';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
 import type { ListenTarget } from './bind.js';
+import type { ApiPort } from './port.js';
+import { quorumFields } from './fields.js';
 import type { Registry } from 'prom-client';
 
 export interface HaproxyView {
@@ -36,17 +38,18 @@ function statusPage(): string {
   return pageCache;
 }
 
-/** The quorum part of a cluster in /api/topology and the live state. */
-export function quorumFields(q: ClusterQuorumStatus) {
-  return { quorum: q.quorum, knownSentinels: q.knownSentinels, held: q.held, views: q.views };
-}
 
 const READ_METHODS = ['GET', 'HEAD'];
 const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
-/** Read-only HTTP API; every route answers GET and HEAD, any other method gets 405. */
-export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+export { quorumFields };
+
+/**
+ * Read-only HTTP API; every route answers GET and HEAD, any other method gets 405. Without a
+ * `serverFactory` call listen(); startApi() serves on a socket bound earlier.
+ */
+export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFactory } = {}): FastifyInstance {
+  const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true, ...opts });
 
   const routes = new Map<string, RouteHandlerMethod>();
   const text = 'text/plain; charset=utf-8';
@@ -128,4 +131,18 @@ export async function listen(app: FastifyInstance, target: ListenTarget): Promis
     return target.path;
   }
   return app.listen({ host: target.host, port: target.port, ipv6Only: false });
+}
+
+/** Builds the API on a socket bound earlier (ApiPort) and starts answering, waiting requests first. */
+export async function startApi(deps: ApiDeps, port: ApiPort): Promise<FastifyInstance> {
+  let handler: Parameters<ApiPort['attach']>[0] | null = null;
+  const app = buildApi(deps, {
+    serverFactory: (h) => {
+      handler = h;
+      return port.server;
+    },
+  });
+  await app.ready();
+  port.attach(handler!);
+  return app;
 }

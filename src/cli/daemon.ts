@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApi, listen, quorumFields, type HaproxyView } from '../api/server.js';
+import type { HaproxyView } from '../api/server.js';
+import { quorumFields } from '../api/fields.js';
+import { ApiPort } from '../api/port.js';
 import type { ListenTarget } from '../api/bind.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
@@ -62,6 +64,9 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly stream: EventStream;
   private api: FastifyInstance | null = null;
+  private port: ApiPort | null = null;
+  private apiStarting: Promise<void> | null = null;
+  private stopped = false;
   private events: Array<Record<string, unknown>> = [];
   private failovers: Array<Record<string, unknown>> = [];
   private reloading: Promise<boolean> | null = null;
@@ -135,27 +140,9 @@ export class Daemon {
     }
   }
 
-  /** Start outputs (refusing to start if one cannot initialise), the watcher and the API. */
+  /** Start the watcher, the outputs (refusing to start if one cannot initialise) and the API port. */
   async start(): Promise<void> {
     const log = this.opts.logger;
-    const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
-    for (const output of outputs) await output.init?.();
-    this.runners = outputs.map((s) => this.newRunner(s));
-
-    this.api = buildApi({
-      config: () => this.config,
-      topology: this.topology,
-      sentinels: () => this.watcher.sentinels(),
-      clusterStatus: (name) => this.watcher.clusterStatus(name),
-      outputs: () => this.runners.map((r) => r.status()),
-      haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
-      events: () => this.events,
-      metrics: this.metrics.registry,
-      stream: this.stream,
-    });
-    this.address = await listen(this.api, this.opts.listen);
-    log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
-
     // Nothing reaches the outputs until the first publish below: until then they keep what they
     // have (e.g. the HAProxy file a previous run wrote), rather than an empty or partial start-up state.
     this.topology.on('change', (change, snapshot) => {
@@ -172,7 +159,23 @@ export class Daemon {
     this.topology.on('replicas', (_cluster, snapshot) => {
       if (this.published) for (const r of this.runners) r.submit(snapshot, []);
     });
+    // The sentinel connections come up while the outputs load their templates and the port is
+    // bound: nothing is published before both are done (outputsReady), and a failure below stops
+    // the watcher again (main() calls stop()).
     this.watcher.start();
+
+    const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
+    for (const output of outputs) await output.init?.();
+    this.runners = outputs.map((s) => this.newRunner(s));
+
+    // The port is bound now (a taken one stops the daemon before any output is touched); the API
+    // behind it is built after the first publish (see startApi).
+    this.port = new ApiPort(() => void this.startApi());
+    this.address = await this.port.listen(this.opts.listen);
+    log.info({ address: this.address, flavour: this.opts.flavour }, 'API listening');
+
+    this.outputsReady = true;
+    this.maybePublish();
 
     const timeoutMs = this.opts.startupSyncTimeoutMs ?? this.config.Watcher.CommandTimeoutMs * 3 + 500;
     let timer: NodeJS.Timeout | undefined;
@@ -185,12 +188,44 @@ export class Daemon {
     this.graceTimer = setTimeout(() => {
       this.graceOver = true;
       this.maybePublish();
+      void this.startApi();
     }, this.config.Watcher.StartupGraceMs);
     this.graceTimer.unref();
     this.maybePublish();
   }
 
+  /**
+   * Builds the API (Fastify) and the metrics (prom-client) on the bound port, once. Loading them
+   * takes tens of milliseconds of the event loop, so it waits until the first publish has been
+   * applied (or the start-up grace period is over): a request that comes earlier starts it at
+   * once and is answered when it is ready.
+   */
+  private startApi(): Promise<void> {
+    this.apiStarting ??= (async () => {
+      const registry = await this.metrics.load();
+      const { startApi } = await import('../api/server.js');
+      if (this.stopped || !this.port) return;
+      this.api = await startApi(
+        {
+          config: () => this.config,
+          topology: this.topology,
+          sentinels: () => this.watcher.sentinels(),
+          clusterStatus: (name) => this.watcher.clusterStatus(name),
+          outputs: () => this.runners.map((r) => r.status()),
+          haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
+          events: () => this.events,
+          metrics: registry,
+          stream: this.stream,
+        },
+        this.port,
+      );
+    })().catch((err: unknown) => this.opts.logger.error({ err: (err as Error).message }, 'the API could not start'));
+    return this.apiStarting;
+  }
+
   private published = false;
+  /** Outputs initialised and the API port bound: the first publish may happen. */
+  private outputsReady = false;
   private graceOver = false;
   private graceTimer: NodeJS.Timeout | null = null;
 
@@ -201,7 +236,7 @@ export class Daemon {
    * never empties HAProxy.
    */
   private maybePublish(): void {
-    if (this.published) return;
+    if (this.published || !this.outputsReady) return;
     const snapshot = this.topology.snapshot();
     const unconfirmed = snapshot.clusters.filter((c) => !c.master).map((c) => c.name);
     if (unconfirmed.length > 0 && !this.graceOver) return;
@@ -213,6 +248,7 @@ export class Daemon {
     this.published = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     for (const r of this.runners) r.submit(snapshot, []);
+    void this.runnersIdle().then(() => this.startApi());
   }
 
   /** SIGHUP: re-read the file; keep running on the old configuration if anything is wrong. */
@@ -259,8 +295,10 @@ export class Daemon {
 
   async stop(): Promise<void> {
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.stopped = true;
     this.stream.close();
     await this.api?.close();
+    await this.port?.close();
     await this.watcher.stop();
     await Promise.all(this.runners.map((r) => r.close()));
   }

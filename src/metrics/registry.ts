@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
 import type { TopologyStore } from '../topology/store.js';
@@ -12,163 +12,197 @@ export interface MetricsSources {
   clusterStatus?(name: string): ClusterQuorumStatus;
 }
 
-/** Prometheus metrics; gauges read the live state at scrape time so nothing can drift. */
+/**
+ * Prometheus metrics; gauges read the live state at scrape time so nothing can drift.
+ * prom-client is loaded by load(), after the daemon's first publish (its evaluation would delay
+ * the start-up): what happens before that is kept and replayed.
+ */
 export class Metrics {
-  readonly registry = new Registry();
-  private readonly failovers: Counter<'cluster'>;
-  private readonly propagation: Gauge<'cluster' | 'output'>;
-  private readonly applySeconds: Gauge<'output'>;
-  private readonly applyFailures: Counter<'output'>;
+  private loaded: Promise<Registry> | null = null;
+  private instruments: Instruments | null = null;
+  private pending: Array<(m: Instruments) => void> = [];
 
-  constructor(sources: MetricsSources) {
-    const registers = [this.registry];
-    // The event-loop-lag histogram samples with a timer; prom-client's default 10 ms period alone
-    // costs about 1 % of a core on an idle daemon.
-    collectDefaultMetrics({ register: this.registry, prefix: 'redishappy_', eventLoopMonitoringPrecision: 1000 });
+  constructor(private readonly sources: MetricsSources) {}
 
-    new Gauge({
-      name: 'redishappy_sentinels',
-      help: 'Sentinels watched, by state (up, down, alive, unknown)',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        this.reset();
-        const counts: Record<string, number> = { up: 0, down: 0, alive: 0, unknown: 0 };
-        for (const s of Object.values(sources.sentinels())) counts[stateName[s.state]] = (counts[stateName[s.state]] ?? 0) + 1;
-        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-      },
+  /** Loads prom-client and registers every metric (once); resolves to the registry. */
+  load(): Promise<Registry> {
+    this.loaded ??= import('prom-client').then((prom) => {
+      const m = createInstruments(prom, this.sources);
+      this.instruments = m;
+      for (const record of this.pending) record(m);
+      this.pending = [];
+      return m.registry;
     });
-    new Gauge({
-      name: 'redishappy_cluster_master_info',
-      help: 'Confirmed master per cluster (value 1; address and config epoch in labels)',
-      labelNames: ['cluster', 'ip', 'port', 'config_epoch'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of sources.topology.snapshot().clusters) {
-          if (c.master) this.set({ cluster: c.name, ip: c.master.ip, port: String(c.master.port), config_epoch: String(c.configEpoch ?? '') }, 1);
-        }
-      },
-    });
-    new Gauge({
-      name: 'redishappy_cluster_confirmed',
-      help: '1 when the cluster has a confirmed master, else 0',
-      labelNames: ['cluster'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, c.master ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'redishappy_topology_version',
-      help: 'Topology version (increments on every confirmed change)',
-      registers,
-      collect() {
-        this.set(sources.topology.snapshot().version);
-      },
-    });
-    new Gauge({
-      name: 'redishappy_output_applied_version',
-      help: 'Topology version each output has applied (-1 = none yet)',
-      labelNames: ['output'],
-      registers,
-      collect() {
-        this.reset();
-        for (const o of sources.outputs()) this.set({ output: o.name }, o.appliedVersion ?? -1);
-      },
-    });
-    new Gauge({
-      name: 'redishappy_output_in_error',
-      help: '1 when the output\'s last attempt failed',
-      labelNames: ['output'],
-      registers,
-      collect() {
-        this.reset();
-        for (const o of sources.outputs()) this.set({ output: o.name }, o.lastError ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'redishappy_output_events',
-      help: 'Counters reported by each output (renders, reloads, reload_failures, validation_failures, runtime_switches, registrations, ...)',
-      labelNames: ['output', 'kind'],
-      registers,
-      collect() {
-        this.reset();
-        for (const o of sources.outputs()) {
-          for (const [k, v] of Object.entries(o.details ?? {})) {
-            if (typeof v === 'number' && Number.isFinite(v) && !/At$|Ms$/.test(k)) this.set({ output: o.name, kind: snake(k) }, v);
-          }
-        }
-      },
-    });
-    const clusterStatus = sources.clusterStatus;
-    if (clusterStatus) {
-      const perCluster = (name: string, help: string, value: (q: ClusterQuorumStatus) => number) =>
-        new Gauge({
-          name,
-          help,
-          labelNames: ['cluster'],
-          registers,
-          collect() {
-            this.reset();
-            for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, value(clusterStatus(c.name)));
-          },
-        });
-      perCluster('redishappy_cluster_held', '1 while a master change is held back (no quorum, sentinels disagree, or no confirmed master); the reason is in /api/topology', (q) => (q.held ? 1 : 0));
-      perCluster('redishappy_cluster_quorum', 'Sentinels that must agree before a master is confirmed', (q) => q.quorum);
-      perCluster('redishappy_cluster_sentinels_known', 'Sentinels counted for the cluster (configured and discovered, up or down, in the group)', (q) => q.knownSentinels);
-      perCluster('redishappy_cluster_sentinels_agreeing', 'Sentinels of the group whose settled view names the confirmed master', (q) => q.agreeingSentinels);
-    }
-    // Every labelled series of the configured clusters and outputs exists from the first scrape
-    // (Prometheus' instrumentation guidelines): 0 until something happens, so increase() and
-    // absent() work before the first failover. Read from the live configuration at scrape time,
-    // so a SIGHUP adds new clusters/outputs and drops removed ones.
-    const clusters = () => sources.topology.snapshot().clusters.map((c) => c.name);
-    const outputs = () => sources.outputs().map((o) => o.name);
-    this.failovers = new Counter({
-      name: 'redishappy_failovers_total',
-      help: 'Confirmed master changes (not counting the first confirmation after start)',
-      labelNames: ['cluster'],
-      registers,
-      collect: seriesFor(() => clusters().map((cluster) => ({ cluster })), (m, l) => m.inc(l, 0)),
-    });
-    this.propagation = new Gauge({
-      name: 'redishappy_failover_propagation_seconds',
-      help: 'Last failover: time from the sentinel announcement (+switch-master) to the output having applied it (0 until the first failover)',
-      labelNames: ['cluster', 'output'],
-      registers,
-      collect: seriesFor(() => clusters().flatMap((cluster) => outputs().map((output) => ({ cluster, output }))), (m, l) => m.inc(l, 0)),
-    });
-    this.applySeconds = new Gauge({
-      name: 'redishappy_output_last_apply_seconds',
-      help: 'Duration of the last successful apply per output',
-      labelNames: ['output'],
-      registers,
-      collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
-    });
-    this.applyFailures = new Counter({
-      name: 'redishappy_output_apply_failures_total',
-      help: 'Failed applies per output (each is retried)',
-      labelNames: ['output'],
-      registers,
-      collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
-    });
+    return this.loaded;
+  }
+
+  private record(fn: (m: Instruments) => void): void {
+    if (this.instruments) fn(this.instruments);
+    else this.pending.push(fn);
   }
 
   onChange(change: MasterChange): void {
-    if (change.previous) this.failovers.inc({ cluster: change.cluster });
+    if (change.previous) this.record((m) => m.failovers.inc({ cluster: change.cluster }));
   }
 
   onApplied(output: string, changes: MasterChange[], applyMs: number): void {
-    this.applySeconds.set({ output }, applyMs / 1000);
     const now = Date.now();
-    for (const c of changes) if (c.announcedAt !== null) this.propagation.set({ cluster: c.cluster, output }, (now - c.announcedAt) / 1000);
+    this.record((m) => {
+      m.applySeconds.set({ output }, applyMs / 1000);
+      for (const c of changes) if (c.announcedAt !== null) m.propagation.set({ cluster: c.cluster, output }, (now - c.announcedAt) / 1000);
+    });
   }
 
   onApplyFailed(output: string): void {
-    this.applyFailures.inc({ output });
+    this.record((m) => m.applyFailures.inc({ output }));
   }
+}
+
+interface Instruments {
+  registry: Registry;
+  failovers: Counter<'cluster'>;
+  propagation: Gauge<'cluster' | 'output'>;
+  applySeconds: Gauge<'output'>;
+  applyFailures: Counter<'output'>;
+}
+
+function createInstruments(prom: typeof import('prom-client'), sources: MetricsSources): Instruments {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = prom;
+  const registry = new Registry();
+  const registers = [registry];
+  // The event-loop-lag histogram samples with a timer; prom-client's default 10 ms period alone
+  // costs about 1 % of a core on an idle daemon.
+  collectDefaultMetrics({ register: registry, prefix: 'redishappy_', eventLoopMonitoringPrecision: 1000 });
+
+  new Gauge({
+    name: 'redishappy_sentinels',
+    help: 'Sentinels watched, by state (up, down, alive, unknown)',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.reset();
+      const counts: Record<string, number> = { up: 0, down: 0, alive: 0, unknown: 0 };
+      for (const s of Object.values(sources.sentinels())) counts[stateName[s.state]] = (counts[stateName[s.state]] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_cluster_master_info',
+    help: 'Confirmed master per cluster (value 1; address and config epoch in labels)',
+    labelNames: ['cluster', 'ip', 'port', 'config_epoch'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of sources.topology.snapshot().clusters) {
+        if (c.master) this.set({ cluster: c.name, ip: c.master.ip, port: String(c.master.port), config_epoch: String(c.configEpoch ?? '') }, 1);
+      }
+    },
+  });
+  new Gauge({
+    name: 'redishappy_cluster_confirmed',
+    help: '1 when the cluster has a confirmed master, else 0',
+    labelNames: ['cluster'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, c.master ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_topology_version',
+    help: 'Topology version (increments on every confirmed change)',
+    registers,
+    collect() {
+      this.set(sources.topology.snapshot().version);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_output_applied_version',
+    help: 'Topology version each output has applied (-1 = none yet)',
+    labelNames: ['output'],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of sources.outputs()) this.set({ output: o.name }, o.appliedVersion ?? -1);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_output_in_error',
+    help: '1 when the output\'s last attempt failed',
+    labelNames: ['output'],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of sources.outputs()) this.set({ output: o.name }, o.lastError ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_output_events',
+    help: 'Counters reported by each output (renders, reloads, reload_failures, validation_failures, runtime_switches, registrations, ...)',
+    labelNames: ['output', 'kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of sources.outputs()) {
+        for (const [k, v] of Object.entries(o.details ?? {})) {
+          if (typeof v === 'number' && Number.isFinite(v) && !/At$|Ms$/.test(k)) this.set({ output: o.name, kind: snake(k) }, v);
+        }
+      }
+    },
+  });
+  const clusterStatus = sources.clusterStatus;
+  if (clusterStatus) {
+    const perCluster = (name: string, help: string, value: (q: ClusterQuorumStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['cluster'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, value(clusterStatus(c.name)));
+        },
+      });
+    perCluster('redishappy_cluster_held', '1 while a master change is held back (no quorum, sentinels disagree, or no confirmed master); the reason is in /api/topology', (q) => (q.held ? 1 : 0));
+    perCluster('redishappy_cluster_quorum', 'Sentinels that must agree before a master is confirmed', (q) => q.quorum);
+    perCluster('redishappy_cluster_sentinels_known', 'Sentinels counted for the cluster (configured and discovered, up or down, in the group)', (q) => q.knownSentinels);
+    perCluster('redishappy_cluster_sentinels_agreeing', 'Sentinels of the group whose settled view names the confirmed master', (q) => q.agreeingSentinels);
+  }
+  // Every labelled series of the configured clusters and outputs exists from the first scrape
+  // (Prometheus' instrumentation guidelines): 0 until something happens, so increase() and
+  // absent() work before the first failover. Read from the live configuration at scrape time,
+  // so a SIGHUP adds new clusters/outputs and drops removed ones.
+  const clusters = () => sources.topology.snapshot().clusters.map((c) => c.name);
+  const outputs = () => sources.outputs().map((o) => o.name);
+  const failovers = new Counter({
+    name: 'redishappy_failovers_total',
+    help: 'Confirmed master changes (not counting the first confirmation after start)',
+    labelNames: ['cluster'],
+    registers,
+    collect: seriesFor(() => clusters().map((cluster) => ({ cluster })), (m, l) => m.inc(l, 0)),
+  });
+  const propagation = new Gauge({
+    name: 'redishappy_failover_propagation_seconds',
+    help: 'Last failover: time from the sentinel announcement (+switch-master) to the output having applied it (0 until the first failover)',
+    labelNames: ['cluster', 'output'],
+    registers,
+    collect: seriesFor(() => clusters().flatMap((cluster) => outputs().map((output) => ({ cluster, output }))), (m, l) => m.inc(l, 0)),
+  });
+  const applySeconds = new Gauge({
+    name: 'redishappy_output_last_apply_seconds',
+    help: 'Duration of the last successful apply per output',
+    labelNames: ['output'],
+    registers,
+    collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
+  });
+  const applyFailures = new Counter({
+    name: 'redishappy_output_apply_failures_total',
+    help: 'Failed applies per output (each is retried)',
+    labelNames: ['output'],
+    registers,
+    collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
+  });
+  return { registry, failovers, propagation, applySeconds, applyFailures };
 }
 
 type Labels = Record<string, string>;
