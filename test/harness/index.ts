@@ -1,4 +1,4 @@
-export { freePort, waitFor, withFreePort, isAddressInUse } from './wait.js';
+export { freePort, waitFor, within, withFreePort, isAddressInUse } from './wait.js';
 export { bindFailure, retryOnPortClash, type BindingServer } from './ports.js';
 export { exitMark, exitsSince, type UnexpectedExit } from './exits.js';
 export { Cleanup, useCleanup } from './cleanup.js';

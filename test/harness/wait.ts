@@ -107,3 +107,13 @@ export async function withFreePort<T>(host: string, start: (port: number) => Pro
   // `start` registers what it spawns with the caller's Cleanup: nothing to stop per attempt here.
   return retryOnPortClash(new Cleanup(), `start on a free ${host} port`, async () => start(await freePort(host)), attempts);
 }
+
+/** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,21 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connectThrough, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { connectThrough, routedTo, startCluster, useCleanup, waitFor, within } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
-
-/** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 for (const runtime of [true, false]) {
   describe(`redishappy-haproxy end to end, ${runtime ? 'runtime API' : 'reload'} mode (real haproxy + sentinels)`, { timeout: 150000 }, () => {

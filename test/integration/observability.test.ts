@@ -3,19 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { startCluster, useCleanup, waitFor, within } from '../harness/index.js';
 import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
 import { FAST_WATCHER } from '../support/watch.js';
-
-/** p, or a rejection naming `what` after ms; the timer is cleared either way (nothing left behind). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** /metrics, /api/health, /api/ready, /api/events and /api/stream against real sentinels. */
 describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => {
