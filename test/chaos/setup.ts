@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { routedTo, startCluster, waitFor, type Cleanup, type ClusterFixture, type RedisNode } from '../harness/index.js';
-import { runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
+import { bindFailure, retryOnPortClash, routedTo, startCluster, waitFor, type Cleanup, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
 import { prepareHaproxy, type HaproxySetup } from '../support/haproxy-setup.js';
 import type { Switch } from './scenario.js';
 
@@ -11,6 +11,13 @@ export interface ChaosRig {
   /** HAProxy's external port for the cluster: where the writers connect. */
   ext: number;
   daemon: DaemonProcess;
+  /**
+   * The API of the daemon last started, e.g. "http://127.0.0.1:41234", and its port. Each start
+   * binds a port the kernel picks (no freePort race), so these change with every startDaemon;
+   * after a kill they still name the dead daemon's address.
+   */
+  apiBase: string;
+  apiPort: number;
   /** Every change of master announced by +switch-master, as first seen by the test's own subscribers. */
   switches: Switch[];
   /** Every +switch-master message from every sentinel (each sentinel publishes it, some late). */
@@ -43,20 +50,16 @@ export interface RigOptions {
    * comes a few ms too late and Sentinel fails the healthy new master over a second time.
    */
   downAfterMs?: number;
-  /** Edit the redishappy configuration before the daemon first starts. */
+  /**
+   * Edit the redishappy configuration before the daemon first starts. Called again on the new
+   * files if the rig has to start HAProxy and the daemon again (a frontend port was taken).
+   */
   configure?: (cfg: Record<string, Record<string, unknown>>) => void;
 }
 
 /** A cluster (1 master, N replicas, 3 sentinels), HAProxy in master-worker mode and the daemon routing to the master. */
 export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise<ChaosRig> {
   const cluster = await startCluster(cleanup, { names: ['testing'], replicas: opts.replicas ?? 1, sentinels: 3, downAfterMs: opts.downAfterMs ?? 1500 });
-  const setup = await prepareHaproxy(cleanup, cluster, { runtime: opts.runtime ?? true });
-  if (opts.configure) {
-    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
-    opts.configure(cfg);
-    writeFileSync(setup.configPath, JSON.stringify(cfg));
-  }
-  const ext = setup.externalPorts.get('testing')!;
   const switches: Switch[] = [];
   const messages: ChaosRig['messages'] = [];
   const sentinelEvents: ChaosRig['sentinelEvents'] = [];
@@ -76,29 +79,33 @@ export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise
     });
   }
   if (process.env.CHAOS_DEBUG) cleanup.add(() => cluster.sentinels.forEach((s) => s.output().split('\n').forEach((l) => console.log(`SENTINEL ${s.port} ${l}`))));
-  const base = `http://127.0.0.1:${setup.apiPort}`;
+  /** Start the daemon under `scope`, its API on a port the kernel picks, and point the rig at it. */
+  const start = async (scope: Cleanup) => {
+    const d = runBin(scope, opts.bin ?? 'redishappy-haproxy', ['-config', rig.setup.configPath, '-bind', ANY_PORT]);
+    rig.apiBase = await waitListening(d);
+    rig.apiPort = Number(new URL(rig.apiBase).port);
+    rig.daemon = d;
+    // CHAOS_DEBUG=1: the daemon's log, for finding out why a scenario failed.
+    if (process.env.CHAOS_DEBUG) scope.add(() => d.stdout().split('\n').forEach((l) => l && console.log(`DAEMON ${l}`)));
+    return d;
+  };
   const rig: ChaosRig = {
     cluster,
-    setup,
-    ext,
+    setup: undefined as unknown as HaproxySetup,
+    ext: 0,
+    apiBase: '',
+    apiPort: 0,
     switches,
     messages,
     sentinelEvents,
     odownAt: (port) => sentinelEvents.find((e) => e.channel === '+odown' && e.text.startsWith(`master testing 127.0.0.1 ${port} `))?.at,
     daemon: undefined as unknown as DaemonProcess,
-    async startDaemon() {
-      const d = runBin(cleanup, opts.bin ?? 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
-      rig.daemon = d;
-      // CHAOS_DEBUG=1: the daemon's log, for finding out why a scenario failed.
-      if (process.env.CHAOS_DEBUG) cleanup.add(() => d.stdout().split('\n').forEach((l) => l && console.log(`DAEMON ${l}`)));
-      return d;
-    },
-    reloads: () => (existsSync(setup.reloadLog) ? readFileSync(setup.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0),
+    startDaemon: () => start(cleanup),
+    reloads: () => (existsSync(rig.setup.reloadLog) ? readFileSync(rig.setup.reloadLog, 'utf8').split('\n').filter(Boolean).length : 0),
     async api<T>(path: string) {
-      return (await (await fetch(`${base}${path}`)).json()) as T;
+      return (await (await fetch(`${rig.apiBase}${path}`)).json()) as T;
     },
-    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    metrics: async () => (await fetch(`${rig.apiBase}/metrics`)).text(),
     async haproxyDetails() {
       const o = await rig.api<Outputs>('/api/outputs');
       return o.outputs.find((x) => x.name === 'haproxy')!.details;
@@ -109,8 +116,25 @@ export async function chaosRig(cleanup: Cleanup, opts: RigOptions = {}): Promise
       return n;
     },
   };
-  await rig.startDaemon();
-  await waitRouted(ext, cluster.masters.get('testing')!.port, 15000, 'HAProxy routes to the initial master');
+  // HAProxy's frontend port comes from freePort (it is in the config before HAProxy binds it): if
+  // it was taken meanwhile, HAProxy and the daemon are stopped and started again on a new one.
+  await retryOnPortClash(cleanup, 'chaos rig (HAProxy and redishappy)', async (scope) => {
+    const setup = await prepareHaproxy(scope, cluster, { runtime: opts.runtime ?? true, apiPort: false });
+    if (opts.configure) {
+      const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
+      opts.configure(cfg);
+      writeFileSync(setup.configPath, JSON.stringify(cfg));
+    }
+    rig.setup = setup;
+    rig.ext = setup.externalPorts.get('testing')!;
+    const d = await start(scope);
+    await waitFor(async () => (await routedTo(rig.ext).catch(() => 0)) === cluster.masters.get('testing')!.port, {
+      timeoutMs: 15000,
+      intervalMs: 20,
+      what: 'HAProxy routes to the initial master',
+      stopIf: () => bindFailure(setup.haproxy, [rig.ext]) ?? daemonExited(d),
+    });
+  });
   return rig;
 }
 

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { routedTo, startCluster, startRedis, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { editJson } from '../support/paths.js';
 import { StandInSentinel, type StandInMode } from '../support/stand-in-sentinel.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
@@ -90,15 +90,15 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     bad.mode = 'honest';
     await bad.start();
     cleanup.add(() => bad.stop());
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
-    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Sentinels: Array<{ Host: string; Port: number }> };
-    cfg.Sentinels.push({ Host: '127.0.0.1', Port: bad.port });
-    writeFileSync(setup.configPath, JSON.stringify(cfg));
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-    await waitListening(d);
+    // The stand-in listed after the real sentinel; the API on a port the kernel picks; HAProxy routes
+    // to the master (everything started again on new ports if HAProxy could not bind the frontend's).
+    const { setup, daemon: d, api: base } = await startHaproxyDaemon(cleanup, cluster, {
+      runtime: true,
+      edit: (s) => editJson(s.configPath, (cfg) => cfg.Sentinels.push({ Host: '127.0.0.1', Port: bad.port })),
+    });
     const ext = setup.externalPorts.get('testing')!;
-    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
-    const api = async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${setup.apiPort}${path}`)).json()) as T;
+    assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the master');
+    const api = async <T>(path: string) => (await (await fetch(`${base}${path}`)).json()) as T;
     const badKey = `127.0.0.1:${bad.port}`;
     const state = async () => (await api<{ sentinels: Record<string, { state: number; lastError: string | null }> }>('/api/sentinels')).sentinels[badKey];
     const file = readFileSync(setup.outputPath, 'utf8');

@@ -2,9 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Cleanup, routedTo, startCluster, waitFor } from '../harness/index.js';
-import { waitListening } from '../support/daemon-process.js';
 import { bundlePath, runBundle } from '../support/bundle-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
@@ -20,13 +19,13 @@ describe('single-file bundle: HAProxy failover end to end (real haproxy + sentin
       try {
         bundlePath();
         const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
-        const setup = await prepareHaproxy(cleanup, cluster, { runtime });
         const master = cluster.masters.get('testing')!;
         const replica = cluster.replicas.get('testing')![0]!;
+        // The bundle, its API on a port the kernel picks, until HAProxy routes to the master
+        // (started again on new ports if HAProxy could not bind the frontend's).
+        const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime, run: (scope, args) => runBundle(scope, 'haproxy', args) });
         const ext = setup.externalPorts.get('testing')!;
-        const d = runBundle(cleanup, 'haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-        await waitListening(d);
-        await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'HAProxy routes to the master' });
+        assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the master');
         assert.equal(reloads(setup.reloadLog), 1, 'one reload at start-up');
 
         await master.kill('SIGKILL');
@@ -40,7 +39,7 @@ describe('single-file bundle: HAProxy failover end to end (real haproxy + sentin
           assert.ok(live.length >= 1, 'the bundle switched through the runtime API');
         } else assert.equal(live.length, 0);
         if (!runtime) assert.ok(reloads(setup.reloadLog) >= 2, 'reload mode reloaded for the failover');
-        const status = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/haproxy/status`)).json()) as { lastError: string | null };
+        const status = (await (await fetch(`${api}/api/haproxy/status`)).json()) as { lastError: string | null };
         assert.equal(status.lastError, null);
 
         d.child.kill('SIGTERM');

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { editJson } from '../support/paths.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
@@ -14,15 +14,10 @@ describe('redishappy-haproxy: simultaneous failovers', { timeout: 150000 }, () =
   it('three clusters failing over at once: every one followed, one reload (ReloadSettleMs)', async () => {
     const names = ['alpha', 'beta', 'gamma'];
     const cluster = await startCluster(cleanup, { names, replicas: 1, sentinels: 3 });
-    const setup = await prepareHaproxy(cleanup, cluster, { runtime: false, extra: {} });
-    // Rewrite the HAProxy section with a settle window.
-    const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { HAProxy: Record<string, unknown> };
-    cfg.HAProxy.ReloadSettleMs = 1500;
-    (await import('node:fs')).writeFileSync(setup.configPath, JSON.stringify(cfg));
-
-    const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-    await waitListening(d);
-    for (const n of names) await waitFor(async () => (await routedTo(setup.externalPorts.get(n)!)) === cluster.masters.get(n)!.port, { timeoutMs: 15000, what: `${n} routed` });
+    // The HAProxy section with a settle window; the API on a port the kernel picks; every cluster
+    // routed to its master (started again on new ports if HAProxy could not bind a frontend's).
+    const { setup, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: false, edit: (s) => editJson(s.configPath, (cfg) => (cfg.HAProxy.ReloadSettleMs = 1500)) });
+    for (const n of names) assert.equal(await routedTo(setup.externalPorts.get(n)!), cluster.masters.get(n)!.port, `${n} routed`);
     assert.equal(reloads(setup.reloadLog), 1, 'the start-up state is one reload, whatever the number of clusters');
 
     await Promise.all(names.map((n) => cluster.forceFailover(n, cluster.sentinels[0]!)));
@@ -32,7 +27,7 @@ describe('redishappy-haproxy: simultaneous failovers', { timeout: 150000 }, () =
     }
     // Sentinel decides when each failover ends: one reload when the three confirmations fell within
     // the settle window of the first (the usual case), else one per burst, never one per failover.
-    const events = ((await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/events`)).json()) as { events: Array<{ type: string; at: string; from: unknown }> }).events;
+    const events = ((await (await fetch(`${api}/api/events`)).json()) as { events: Array<{ type: string; at: string; from: unknown }> }).events;
     const confirmed = events.filter((e) => e.type === 'failover' && e.from !== null).map((e) => Date.parse(e.at)).sort((a, b) => a - b);
     assert.equal(confirmed.length, 3, 'three failovers confirmed');
     let bursts = 1;

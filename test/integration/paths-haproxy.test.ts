@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cleanup, routedTo, startCluster, startRedis, startSentinel, waitFor } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { loopbackTemplate, prepareHaproxy } from '../support/haproxy-setup.js';
+import { bindFailure, Cleanup, retryOnPortClash, routedTo, startCluster, startRedis, startSentinel, waitFor } from '../harness/index.js';
+import { ANY_PORT, daemonExited, runBin, waitListening } from '../support/daemon-process.js';
+import { loopbackTemplate, prepareHaproxy, startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { accepts, editJson, logged, reloadCount, silentSocket } from '../support/paths.js';
 
 /** Parses, but fails when executed: there is no 6th cluster. */
@@ -23,13 +23,11 @@ describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon proc
   it('SIGHUP: an output that cannot start keeps the previous configuration; removing a cluster takes its frontend out; /api/template, /api/haproxy, /api/ready', { timeout: 90000 }, () =>
     withCleanup(async (cleanup) => {
       const cluster = await startCluster(cleanup, { names: ['alpha', 'beta'], replicas: 0, sentinels: 1 });
-      const setup = await prepareHaproxy(cleanup, cluster, { runtime: false });
-      const api = `http://127.0.0.1:${setup.apiPort}`;
+      // API on a port the kernel picks; both clusters routed (started again on new ports if HAProxy could not bind a frontend's).
+      const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: false });
       const [alphaExt, betaExt] = [setup.externalPorts.get('alpha')!, setup.externalPorts.get('beta')!];
       const [alpha, beta] = [cluster.masters.get('alpha')!, cluster.masters.get('beta')!];
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
-      await waitFor(async () => (await routedTo(alphaExt)) === alpha.port && (await routedTo(betaExt)) === beta.port, { timeoutMs: 15000, what: 'both clusters routed' });
+      assert.deepEqual([await routedTo(alphaExt), await routedTo(betaExt)], [alpha.port, beta.port], 'both clusters routed');
 
       // The API shows the template in use and the file HAProxy runs; ready once applied.
       const template = readFileSync(setup.templatePath, 'utf8');
@@ -95,12 +93,13 @@ describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon proc
         c.HAProxy.ValidateCommand = '';
         c.HAProxy.ReloadCommand = `echo reload >> ${setup.reloadLog}`;
       });
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
+      // HAProxy is never reloaded here (the reload command only logs): no frontend port is bound, and the API is on a port the kernel picks.
+      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', ANY_PORT]);
+      const api = await waitListening(d);
       assert.equal(logged(d, 'HAProxy output ready')[0]?.validate, false);
       await waitFor(() => reloadCount(setup.reloadLog) === 1, { timeoutMs: 15000, what: 'the reload' });
       assert.match(readFileSync(setup.outputPath, 'utf8'), /bogus-keyword here/, 'written without validation');
-      const status = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/haproxy/status`)).json()) as { lastError: string | null; validationFailures?: number };
+      const status = (await (await fetch(`${api}/api/haproxy/status`)).json()) as { lastError: string | null; validationFailures?: number };
       assert.equal(status.lastError, null);
     }),
   );
@@ -112,31 +111,32 @@ describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon proc
       const good = readFileSync(setup.templatePath, 'utf8');
       const installed = readFileSync(setup.outputPath, 'utf8');
       writeFileSync(setup.templatePath, `${good}\n# ${EXEC_FAILURE}\n`);
-      const bad = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+      const bad = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', ANY_PORT]);
       assert.equal(await bad.exited, 1);
       assert.match(bad.stderr(), /cannot start: .*haproxy_template\.cfg/);
       assert.match(bad.stderr(), /index|range/i);
       assert.equal(readFileSync(setup.outputPath, 'utf8'), installed, 'installed file untouched');
 
       writeFileSync(setup.templatePath, good);
-      const first = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(first);
-      const second = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
+      // The API port used twice: the first daemon binds a port the kernel picks and holds it while
+      // the second is pointed at the same address, so the clash is certain (no freePort race, and
+      // so nothing to retry).
+      const first = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', ANY_PORT]);
+      const api = await waitListening(first);
+      const second = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', new URL(api).host]);
       assert.equal(await second.exited, 1);
       assert.match(second.stderr(), /address already in use/);
-      assert.equal((await fetch(`http://127.0.0.1:${setup.apiPort}/api/ping`)).status, 200, 'the first daemon is unaffected');
+      assert.equal((await fetch(`${api}/api/ping`)).status, 200, 'the first daemon is unaffected');
     }),
   );
 
   it('live switch refused because the file was edited outside redishappy: falls back to a reload', { timeout: 90000 }, () =>
     withCleanup(async (cleanup) => {
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
-      const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
       const [master, replica] = [cluster.masters.get('testing')!, cluster.replicas.get('testing')![0]!];
+      const { setup, daemon: d } = await startHaproxyDaemon(cleanup, cluster, { runtime: true });
       const ext = setup.externalPorts.get('testing')!;
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
-      await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'routing to the master' });
+      assert.equal(await routedTo(ext), master.port, 'routing to the master');
       assert.equal(reloadCount(setup.reloadLog), 1);
       appendFileSync(setup.outputPath, '# edited by hand\n');
 
@@ -153,23 +153,29 @@ describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon proc
   it('a runtime API that accepts and never answers: the command times out and the failover is applied by a reload', { timeout: 90000 }, () =>
     withCleanup(async (cleanup) => {
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
-      const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
-      const hung = join(setup.dir, 'hung.sock');
-      const silent = await silentSocket(cleanup, hung);
-      editJson(setup.configPath, (c) => {
-        c.HAProxy.RuntimeSocket = hung;
-        c.HAProxy.RuntimeTimeoutMs = 1000;
-      });
       const [master, replica] = [cluster.masters.get('testing')!, cluster.replicas.get('testing')![0]!];
+      // HAProxy, the hung socket and the daemon (API on a port the kernel picks), until HAProxy routes
+      // to the master; all started again on new ports if HAProxy could not bind the frontend's.
+      const { setup, silent, d, api } = await retryOnPortClash(cleanup, 'HAProxy and redishappy', async (scope) => {
+        const setup = await prepareHaproxy(scope, cluster, { runtime: true, apiPort: false });
+        const hung = join(setup.dir, 'hung.sock');
+        const silent = await silentSocket(scope, hung);
+        editJson(setup.configPath, (c) => {
+          c.HAProxy.RuntimeSocket = hung;
+          c.HAProxy.RuntimeTimeoutMs = 1000;
+        });
+        const d = runBin(scope, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', ANY_PORT]);
+        const api = await waitListening(d);
+        const ext = setup.externalPorts.get('testing')!;
+        await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 15000, what: 'routing to the master', stopIf: () => bindFailure(setup.haproxy, [ext]) ?? daemonExited(d) });
+        return { setup, silent, d, api };
+      });
       const ext = setup.externalPorts.get('testing')!;
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
-      await waitFor(async () => (await routedTo(ext)) === master.port, { timeoutMs: 15000, what: 'routing to the master' });
 
       await master.kill('SIGKILL');
       await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 40000, what: 'routing to the promoted replica' });
       assert.ok(silent.connections() >= 1, 'the daemon really talked to the hung socket');
-      const status = (await (await fetch(`http://127.0.0.1:${setup.apiPort}/api/haproxy/status`)).json()) as Record<string, unknown>;
+      const status = (await (await fetch(`${api}/api/haproxy/status`)).json()) as Record<string, unknown>;
       assert.match(JSON.stringify(status), /no answer from HAProxy runtime socket/);
       assert.ok(logged(d, 'live switch through the HAProxy runtime API failed').length >= 1);
       assert.ok(reloadCount(setup.reloadLog) >= 2, 'applied by a reload');
@@ -185,13 +191,15 @@ describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon proc
       const mh = await startRedis(cleanup, { extraConf: ['replica-announce-ip localhost'] });
       const rh = await startRedis(cleanup, { replicaOf: { host: 'localhost', port: mh.port }, extraConf: ['replica-announce-ip localhost'] });
       const sh = await startSentinel(cleanup, { monitors: [{ name: 'named', host: 'localhost', port: mh.port, quorum: 1 }], extraConf: ['sentinel announce-hostnames yes', 'sentinel announce-ip localhost'] });
-      const fake = { names: ['six', 'named'], sentinels: [s6] } as unknown as Parameters<typeof prepareHaproxy>[1];
-      const setup = await prepareHaproxy(cleanup, fake, { runtime: true });
-      editJson(setup.configPath, (c) => (c.Sentinels = [{ Host: '::1', Port: s6.port }, { Host: 'localhost', Port: sh.port }]));
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
+      // Not a ClusterFixture: what startHaproxyDaemon reads of one (names, sentinels, masters to wait for).
+      const fake = { names: ['six', 'named'], sentinels: [s6], masters: new Map([['six', m6], ['named', mh]]) } as unknown as Parameters<typeof startHaproxyDaemon>[1];
+      const { setup, daemon: d } = await startHaproxyDaemon(cleanup, fake, {
+        runtime: true,
+        edit: (s) => editJson(s.configPath, (c) => (c.Sentinels = [{ Host: '::1', Port: s6.port }, { Host: 'localhost', Port: sh.port }])),
+        timeoutMs: 20000,
+      });
       const [ext6, extH] = [setup.externalPorts.get('six')!, setup.externalPorts.get('named')!];
-      await waitFor(async () => (await routedTo(ext6)) === m6.port && (await routedTo(extH)) === mh.port, { timeoutMs: 20000, what: 'both routed' });
+      assert.deepEqual([await routedTo(ext6), await routedTo(extH)], [m6.port, mh.port], 'both routed');
       assert.match(readFileSync(setup.outputPath, 'utf8'), new RegExp(`server R_six_1 ::1:${m6.port} `));
       assert.match(readFileSync(setup.outputPath, 'utf8'), new RegExp(`server R_named_1 localhost:${mh.port} `));
 

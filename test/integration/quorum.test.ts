@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { routedTo, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
-import { runBin, waitListening } from '../support/daemon-process.js';
-import { prepareHaproxy } from '../support/haproxy-setup.js';
+import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { editJson } from '../support/paths.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
 /**
@@ -59,29 +59,30 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       // Another deployment: a standalone redis (really ROLE master) monitored under the same name at config-epoch 50.
       const stray = await startRedis(cleanup);
       const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
-      const setup = await prepareHaproxy(cleanup, cluster, { runtime: true });
-      const cfg = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { Sentinels: Array<{ Host: string; Port: number }> };
-      const real = { Host: '127.0.0.1', Port: cluster.sentinels[0]!.port };
-      const wrong = { Host: '127.0.0.1', Port: rogue.port };
-      cfg.Sentinels = rogueFirst ? [wrong, real] : [real, wrong];
-      writeFileSync(setup.configPath, JSON.stringify(cfg));
-      const ext = setup.externalPorts.get('testing')!;
-      const api = async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${setup.apiPort}${path}`)).json()) as T;
-
-      const d = runBin(cleanup, 'redishappy-haproxy', ['-config', setup.configPath, '-bind', `127.0.0.1:${setup.apiPort}`]);
-      await waitListening(d);
       // The fault is real: the rogue sentinel names the stray at epoch 50, and the stray answers ROLE master.
       assert.equal(await stray.role(), 'master');
       const rogueView = await call(rogue, 'SENTINEL', 'MASTER', 'testing') as string[];
       assert.equal(rogueView[rogueView.indexOf('config-epoch') + 1], '50');
       assert.equal(Number(rogueView[rogueView.indexOf('port') + 1]), stray.port);
 
+      const real = { Host: '127.0.0.1', Port: cluster.sentinels[0]!.port };
+      const wrong = { Host: '127.0.0.1', Port: rogue.port };
+      // API on a port the kernel picks; HAProxy and the daemon started again if a frontend port was taken.
+      const { setup, daemon: d, api: base } = await startHaproxyDaemon(cleanup, cluster, {
+        runtime: true,
+        edit: (s) => editJson(s.configPath, (cfg) => (cfg.Sentinels = rogueFirst ? [wrong, real] : [real, wrong])),
+        // waitRouted (the default): HAProxy routes to the real master before the checks below start.
+        timeoutMs: 20000,
+      });
+      const ext = setup.externalPorts.get('testing')!;
+      const api = async <T>(path: string) => (await (await fetch(`${base}${path}`)).json()) as T;
+
       // From the first routed connection on, every new client connection must land on the real master.
       const landed = async () => {
         const port = await routedTo(ext).catch(() => 0);
         return port === stray.port ? `a client connection landed on the other deployment's redis (${stray.port})` : null;
       };
-      await waitFor(async () => (await routedTo(ext).catch(() => 0)) === master.port, { timeoutMs: 20000, what: 'HAProxy routes to the real master' });
+      assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the real master');
       const rogueKey = `127.0.0.1:${rogue.port}`;
       await watchUntil({
         never: landed,
