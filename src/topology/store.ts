@@ -13,8 +13,6 @@ interface TopologyEvents {
   replicas: [cluster: string, snapshot: TopologySnapshot];
 }
 
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /**
  * The single source of truth: per configured cluster, the confirmed master and how it was
  * confirmed. Emits `change` only when a confirmed master really changes.
@@ -23,6 +21,13 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
   private clusters = new Map<string, ClusterState>();
   private version = 0;
   private cached: TopologySnapshot | null = null;
+  /**
+   * Per cluster, the copy handed out in snapshots, made again only when that cluster changes; and
+   * the names in snapshot order. A snapshot is then a list of references: with 1,000 clusters
+   * failing over, one change no longer copies and sorts all of them.
+   */
+  private copies = new Map<string, ClusterState>();
+  private order: string[] = [];
 
   constructor(definitions: readonly ClusterDefinition[]) {
     super();
@@ -37,6 +42,8 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
       next.set(def.name, old ? { ...old, externalPort: def.externalPort } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [] });
     }
     this.clusters = next;
+    this.copies.clear();
+    this.order = [...next.keys()].sort();
     this.version++;
     this.cached = null;
     if (emit) this.emit('reconfigured', this.snapshot());
@@ -51,11 +58,18 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
   }
 
   snapshot(): TopologySnapshot {
-    if (!this.cached) {
-      const clusters = [...this.clusters.values()].map((c) => ({ ...c, master: c.master ? { ...c.master } : null, agreeingSentinels: [...c.agreeingSentinels], replicas: (c.replicas ?? []).map((r) => ({ ...r })) })).sort(byName);
-      this.cached = Object.freeze({ clusters, version: this.version });
-    }
+    if (!this.cached) this.cached = Object.freeze({ clusters: this.order.map((name) => this.copyOf(name)), version: this.version });
     return this.cached;
+  }
+
+  private copyOf(name: string): ClusterState {
+    let copy = this.copies.get(name);
+    if (!copy) {
+      const c = this.clusters.get(name)!;
+      copy = Object.freeze({ ...c, master: c.master ? Object.freeze({ ...c.master }) : null, agreeingSentinels: Object.freeze([...c.agreeingSentinels]) as string[], replicas: Object.freeze((c.replicas ?? []).map((r) => Object.freeze({ ...r }))) as MasterAddress[] });
+      this.copies.set(name, copy);
+    }
+    return copy;
   }
 
   /**
@@ -68,6 +82,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     const key = (list: readonly MasterAddress[]) => list.map((r) => `${r.ip} ${r.port}`).sort().join(',');
     if (key(current.replicas ?? []) === key(replicas)) return false;
     this.clusters.set(name, { ...current, replicas: replicas.map((r) => ({ ip: r.ip, port: r.port })) });
+    this.copies.delete(name);
     this.cached = null;
     this.emit('replicas', name, this.snapshot());
     return true;
@@ -83,6 +98,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     if (current.master && current.master.ip === master.ip && current.master.port === master.port) {
       if (current.configEpoch !== configEpoch || current.agreeingSentinels.join() !== agreeing.join()) {
         this.clusters.set(name, { ...current, configEpoch, agreeingSentinels: agreeing });
+        this.copies.delete(name);
         this.cached = null;
       }
       return null;
@@ -92,6 +108,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     const replicas = current.replicas?.filter((r) => !(r.ip === master.ip && r.port === master.port));
     this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing, ...(replicas ? { replicas } : {}) });
     this.version++;
+    this.copies.delete(name);
     this.cached = null;
     const change: MasterChange = { cluster: name, previous: current.master, current: { ...master }, configEpoch, confirmedAt, announcedAt };
     this.emit('change', change, this.snapshot());

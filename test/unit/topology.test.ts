@@ -36,6 +36,23 @@ describe('topology store', () => {
     assert.equal(snap.clusters[0]?.master?.ip, '10.0.0.1');
   });
 
+  it('a change copies only the changed cluster: the others are the same objects, all frozen', () => {
+    const t = new TopologyStore([{ name: 'a', externalPort: 1 }, { name: 'b', externalPort: 2 }, { name: 'c', externalPort: 3 }]);
+    for (const n of ['a', 'b', 'c']) t.confirm(n, { ip: '10.0.0.1', port: 1 }, 1, ['s1'], null);
+    const before = t.snapshot();
+    t.confirm('b', { ip: '10.0.0.2', port: 1 }, 2, ['s1'], null);
+    const after = t.snapshot();
+    assert.equal(after.clusters[0], before.clusters[0], 'a: not copied again');
+    assert.equal(after.clusters[2], before.clusters[2], 'c: not copied again');
+    assert.notEqual(after.clusters[1], before.clusters[1]);
+    assert.equal(before.clusters[1]?.master?.ip, '10.0.0.1', 'the earlier snapshot still says what it said');
+    assert.equal(after.clusters[1]?.master?.ip, '10.0.0.2');
+    assert.ok(Object.isFrozen(after.clusters[1]) && Object.isFrozen(after.clusters[1]?.master) && Object.isFrozen(after.clusters[1]?.agreeingSentinels));
+    t.setReplicas('c', [{ ip: '10.0.0.9', port: 9 }]);
+    assert.notEqual(t.snapshot().clusters[2], after.clusters[2], 'a replica change copies that cluster');
+    assert.deepEqual(t.snapshot().clusters[2]?.replicas, [{ ip: '10.0.0.9', port: 9 }]);
+  });
+
   it('reconfigure keeps kept clusters and drops removed ones', () => {
     const t = new TopologyStore([{ name: 'a', externalPort: 1 }, { name: 'b', externalPort: 2 }]);
     t.confirm('a', { ip: '10.0.0.1', port: 1 }, 1, ['s1'], null);
