@@ -1,4 +1,4 @@
-import { after } from 'node:test';
+import { after, type TestContext } from 'node:test';
 
 /** LIFO list of clean-up steps; run() never throws and runs every step. */
 export class Cleanup {
@@ -25,4 +25,21 @@ export function useCleanup(): Cleanup {
   const c = new Cleanup();
   after(() => c.run());
   return c;
+}
+
+/** A Cleanup run when the current test ends (passed or failed), not at the end of the file. */
+export function testCleanup(t: TestContext): Cleanup {
+  const c = new Cleanup();
+  t.after(() => c.run());
+  return c;
+}
+
+/** Runs `fn` with its own Cleanup, run when `fn` settles. */
+export async function withCleanup(fn: (cleanup: Cleanup) => Promise<void>): Promise<void> {
+  const cleanup = new Cleanup();
+  try {
+    await fn(cleanup);
+  } finally {
+    await cleanup.run();
+  }
 }

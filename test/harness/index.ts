@@ -1,7 +1,7 @@
 export { freePort, waitFor, within, withFreePort, isAddressInUse } from './wait.js';
 export { bindFailure, retryOnPortClash, type BindingServer } from './ports.js';
 export { exitMark, exitsSince, type UnexpectedExit } from './exits.js';
-export { Cleanup, useCleanup } from './cleanup.js';
+export { Cleanup, testCleanup, useCleanup, withCleanup } from './cleanup.js';
 export type { ManagedProcess } from './process.js';
 export { startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelNode } from './redis.js';
 export { startCluster, sentinelFailover, type ClusterFixture } from './cluster.js';

@@ -1,4 +1,4 @@
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import pino from 'pino';
 import { createExecOutput, execSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { Cleanup, waitFor } from '../harness/index.js';
+import { testCleanup, waitFor } from '../harness/index.js';
 
 /**
  * The Exec output against real child processes: a Node script that records its stdin and
@@ -87,13 +87,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A clean-up list run when the current test ends (passed or failed), not at the end of the file. */
-function testCleanup(t: TestContext): Cleanup {
-  const c = new Cleanup();
-  t.after(() => c.run());
-  return c;
 }
 
 /** Timers and child processes alive in this process: what an output could still have scheduled or running. */

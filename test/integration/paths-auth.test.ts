@@ -1,16 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cleanup, makeTestCertificates, startRedis, startSentinel, waitFor } from '../harness/index.js';
+import { makeTestCertificates, startRedis, startSentinel, waitFor, withCleanup } from '../harness/index.js';
 import { startWatcher, testConfig } from '../support/watch.js';
-
-async function withCleanup(fn: (cleanup: Cleanup) => Promise<void>): Promise<void> {
-  const cleanup = new Cleanup();
-  try {
-    await fn(cleanup);
-  } finally {
-    await cleanup.run();
-  }
-}
 
 const ALIVE = 3;
 

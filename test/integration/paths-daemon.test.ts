@@ -3,20 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cleanup, freePort, retryOnPortClash, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture } from '../harness/index.js';
+import { Cleanup, freePort, retryOnPortClash, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture, withCleanup } from '../harness/index.js';
 import { ANY_PORT, daemonExited, runBin, waitListening, type DaemonProcess } from '../support/daemon-process.js';
 import { ConsulStandIn } from '../support/consul-standin.js';
 import { FAST_WATCHER } from '../support/watch.js';
 import { editJson, getUnix, logged, tcpSyslogReceiver, unixSyslogReceiver } from '../support/paths.js';
-
-async function withCleanup(fn: (cleanup: Cleanup) => Promise<void>): Promise<void> {
-  const cleanup = new Cleanup();
-  try {
-    await fn(cleanup);
-  } finally {
-    await cleanup.run();
-  }
-}
 
 const confirmed = async (api: string, name: string) => {
   const t = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; port: number | null }>;

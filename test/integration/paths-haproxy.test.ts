@@ -2,22 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bindFailure, Cleanup, retryOnPortClash, routedTo, startCluster, startRedis, startSentinel, waitFor } from '../harness/index.js';
+import { bindFailure, retryOnPortClash, routedTo, startCluster, startRedis, startSentinel, waitFor, withCleanup } from '../harness/index.js';
 import { ANY_PORT, daemonExited, runBin, waitListening } from '../support/daemon-process.js';
 import { loopbackTemplate, prepareHaproxy, startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { accepts, editJson, logged, reloadCount, silentSocket } from '../support/paths.js';
 
 /** Parses, but fails when executed: there is no 6th cluster. */
 const EXEC_FAILURE = '{{ (index .Clusters 5).Name }}';
-
-async function withCleanup(fn: (cleanup: Cleanup) => Promise<void>): Promise<void> {
-  const cleanup = new Cleanup();
-  try {
-    await fn(cleanup);
-  } finally {
-    await cleanup.run();
-  }
-}
 
 describe('HAProxy paths a user will hit (real haproxy, sentinels and daemon process)', { timeout: 300000 }, () => {
   it('SIGHUP: an output that cannot start keeps the previous configuration; removing a cluster takes its frontend out; /api/template, /api/haproxy, /api/ready', { timeout: 90000 }, () =>

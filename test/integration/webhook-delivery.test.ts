@@ -1,4 +1,4 @@
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +6,7 @@ import pino from 'pino';
 import { createWebhookOutput, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { Cleanup, freePort, waitFor } from '../harness/index.js';
+import { Cleanup, testCleanup, freePort, waitFor } from '../harness/index.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
 /** The Webhook output against real HTTP servers on loopback. Fast retry timings; production uses 1 s → 30 s. */
@@ -36,13 +36,6 @@ function capturingLogger() {
 
 function details(output: Output) {
   return output.status().details as { deliveries: number; deliveryFailures: number; dropped: number; queued: number; hooks: Array<{ hook: string; deliveries: number; failures: number; dropped: number; lastDeliveryAt: string | null; lastError: string | null }> };
-}
-
-/** A clean-up list run when the current test ends (passed or failed), not at the end of the file. */
-function testCleanup(t: TestContext): Cleanup {
-  const c = new Cleanup();
-  t.after(() => c.run());
-  return c;
 }
 
 /**
