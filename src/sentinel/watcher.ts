@@ -76,6 +76,10 @@ interface GroupState {
   views: SentinelView[];
   /** Members of the group that have no view (down, or not answering yet). */
   silent: string[];
+  /** The known sentinels form unrelated groups and none can be chosen (see group.ts). */
+  unrelated: string[][] | null;
+  /** Configured sentinels whose first answer the choice of group waits for. */
+  waitingFor: string[];
 }
 
 /** Something the watcher noticed, for the events log and the status page. */
@@ -311,7 +315,11 @@ export class SentinelWatcher implements LinkListener {
         this.log.warn({ sentinel: link.location, reason, state: stateName[next] }, 'sentinel is down');
         this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next], reason });
       }
-      if (this.pendingFirstRound.delete(link.location)) this.checkReady();
+      if (this.pendingFirstRound.delete(link.location)) {
+        // A choice of group may have been waiting for this sentinel's first answer.
+        for (const c of this.config.Clusters) if (!this.topology.get(c.Name)?.master || this.holdReason.has(c.Name)) void this.decide(c.Name);
+        this.checkReady();
+      }
     } else if (next === SentinelState.Alive) {
       const wasDown = this.reportedDown.delete(link.location);
       this.log.info({ sentinel: link.location, state: stateName[next] }, wasDown ? 'sentinel is back' : 'sentinel is alive');
@@ -320,6 +328,8 @@ export class SentinelWatcher implements LinkListener {
   }
 
   onViews(link: SentinelLink, views: MasterView[]): void {
+    // No longer pending before deciding: the group's choice may have been waiting for this answer.
+    const first = this.pendingFirstRound.delete(link.location);
     const byName = new Map(views.map((v) => [v.name, v]));
     for (const cluster of this.config.Clusters) {
       let perSentinel = this.views.get(cluster.Name);
@@ -332,7 +342,7 @@ export class SentinelWatcher implements LinkListener {
       const unchanged = sameView(before, view);
       if (!unchanged || !this.topology.get(cluster.Name)?.master || this.holdReason.has(cluster.Name)) void this.decide(cluster.Name);
     }
-    if (this.pendingFirstRound.delete(link.location)) this.checkReady();
+    if (first) this.checkReady();
   }
 
   needsFullPolls(): boolean {
@@ -451,7 +461,7 @@ export class SentinelWatcher implements LinkListener {
       const key = link.id ?? link.location;
       if (linkOf.has(key)) continue;
       linkOf.set(key, link);
-      members.push({ key, location: link.location, id: link.id, listed: refsOf(link.location) });
+      members.push({ key, location: link.location, id: link.id, listed: refsOf(link.location), configured: link.configured, pending: this.pendingFirstRound.has(link.location) });
     }
     // Peers listed by a member but not watched yet still belong to the group.
     const memberLocations = new Set(members.map((m) => m.location));
@@ -463,7 +473,8 @@ export class SentinelWatcher implements LinkListener {
         members.push({ key: ref.id ?? ref.location, location: ref.location, id: ref.id, listed: null });
       }
     }
-    const group = groupOf(members);
+    const confirmed = this.topology.get(name);
+    const group = groupOf(members, { anchor: confirmed?.master ? confirmed.agreeingSentinels : [] });
     const countedKeys = new Set(group.counted);
     const counted: SentinelLink[] = [];
     const listedOnly: string[] = [];
@@ -482,7 +493,7 @@ export class SentinelWatcher implements LinkListener {
       else silent.push(link.location);
     }
     const setting = this.config.Clusters.find((c) => c.Name === name)?.Quorum ?? this.config.Watcher.Quorum;
-    return { quorum: quorumFor(setting, group.counted.length), counted, countedKeys, listedOnly, views, silent };
+    return { quorum: quorumFor(setting, group.counted.length), counted, countedKeys, listedOnly, views, silent, unrelated: group.unrelated, waitingFor: group.waitingFor };
   }
 
   /** Quorum, hold reason and each sentinel's view per cluster (API, metrics, status page). */
@@ -540,6 +551,11 @@ export class SentinelWatcher implements LinkListener {
 
   private decision(name: string, floor: number): { d: Decision; g: GroupState } {
     const g = this.groupFor(name);
+    if (g.unrelated) {
+      const groups = g.unrelated.map((c) => `{${c.join(', ')}}`).join(' and ');
+      return { d: { kind: 'none', reason: `the sentinels known for this cluster form ${g.unrelated.length} unrelated groups, ${groups}, with as many configured sentinels in each: nothing tells which one is right; list the sentinels of one group only` }, g };
+    }
+    if (g.waitingFor.length) return { d: { kind: 'none', reason: `waiting for the first answer of configured sentinel ${g.waitingFor.join(', ')} (it may belong to another sentinel group)` }, g };
     return { d: chooseMaster(g.views, { quorum: g.quorum, minEpoch: floor }), g };
   }
 

@@ -109,6 +109,99 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     });
   }
 
+  /** Another deployment: its own master and `size` sentinels monitoring it under the same name, at config-epoch 50. */
+  async function otherDeployment(size: number) {
+    const other = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: size, downAfterMs: 60000 });
+    await restartAtEpoch(other, 50);
+    await other.waitForSentinelsDiscovered();
+    const view = await other.sentinelMaster('testing');
+    // The fault is real: the other group names its own master, which answers ROLE master, at epoch 50.
+    assert.equal(view.configEpoch, 50);
+    assert.equal(await other.masters.get('testing')!.role(), 'master');
+    return other;
+  }
+
+  it('a sentinel of another deployment with 4 peers of its own: its whole group is left out, and with one real sentinel down a failover is still followed', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    // Bigger than the real group: counted together (Q 5 of 8) its 5 would be enough on their own.
+    const other = await otherDeployment(5);
+    const stray = other.masters.get('testing')!;
+    const [s1, s2, s3] = cluster.sentinels as [RedisNode, RedisNode, RedisNode];
+    const w = startWatcher(testConfig([{ name: 'testing' }], [s1, other.sentinels[0]!, s2].map((s) => ({ host: s.host, port: s.port }))));
+    cleanup.add(() => w.watcher.stop());
+    await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'the real master confirmed' });
+    // Every sentinel of the other deployment is discovered, watched, and left out.
+    const otherKeys = other.sentinels.map((s) => `${s.host}:${s.port}`);
+    await waitFor(() => otherKeys.every((k) => w.watcher.sentinels()[k]?.outOfGroup.includes('testing')), { timeoutMs: 15000, what: 'the other group seen and left out' });
+    const status = w.watcher.clusterStatus('testing');
+    assert.deepEqual([status.quorum, status.knownSentinels], [2, 3]);
+    assert.equal(status.views.filter((v) => v.configEpoch === 50 && v.port === stray.port && !v.inGroup).length, 5);
+
+    // One real sentinel down (a discovered one), then the real master dies.
+    await s3.kill('SIGKILL');
+    await waitFor(() => w.watcher.sentinels()[`${s3.host}:${s3.port}`]?.state === 2, { timeoutMs: 10000, what: 'the real sentinel marked down' });
+    await master.kill('SIGKILL');
+    await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 40000, what: 'the failover followed with one real sentinel down' });
+    assert.ok(w.changes.every((c) => c.current?.port !== stray.port), 'the other deployment\'s master was never confirmed');
+    assert.ok((w.topology.get('testing')?.configEpoch ?? 99) < 50);
+  });
+
+  it('two unrelated groups named equally in the list: nothing is confirmed, and the reason names both groups', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+    const other = await otherDeployment(3);
+    const w = startWatcher(testConfig([{ name: 'testing' }], [cluster.sentinels[0]!, other.sentinels[0]!].map((s) => ({ host: s.host, port: s.port }))));
+    cleanup.add(() => w.watcher.stop());
+    const held = await waitFor(() => {
+      const h = w.watcher.clusterStatus('testing').held;
+      return h?.reason.includes('unrelated groups') ? h : undefined;
+    }, { timeoutMs: 15000, what: 'the cluster held for two unrelated groups' });
+    for (const s of [...cluster.sentinels, ...other.sentinels]) assert.ok(held.reason.includes(`${s.host}:${s.port}`), `the reason names ${s.port}: ${held.reason}`);
+    // Every sentinel of both groups answered (so the watcher knows both groups whole), and still nothing.
+    await waitFor(() => w.watcher.clusterStatus('testing').views.length === 6, { timeoutMs: 15000, what: 'views of all six sentinels' });
+    assert.equal(w.master('testing'), null);
+    assert.equal(w.changes.length, 0);
+  });
+
+  for (const paused of ['real', 'rogue'] as const) {
+    it(`a lone rogue sentinel and the real group, the ${paused} sentinel answering last: the real master, never the stray, and a failover with one real sentinel down`, async () => {
+      const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
+      const master = cluster.masters.get('testing')!;
+      const replica = cluster.replicas.get('testing')![0]!;
+      const stray = await startRedis(cleanup);
+      const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
+      const real = cluster.sentinels[0]!;
+      const late = paused === 'real' ? real : rogue;
+      const early = paused === 'real' ? rogue : real;
+      // Force the order of arrival: the paused sentinel accepts the connection but answers nothing until resumed.
+      late.pause();
+      cleanup.add(() => late.resume());
+      const w = startWatcher(testConfig([{ name: 'testing' }], [real, rogue].map((s) => ({ host: s.host, port: s.port })), { Watcher: { PollIntervalMs: 200, CommandTimeoutMs: 3000, DiscoveryIntervalMs: 1000, ReconnectMinMs: 100, ReconnectMaxMs: 500 } }));
+      cleanup.add(() => w.watcher.stop());
+      const earlyKey = `${early.host}:${early.port}`;
+      await waitFor(() => w.watcher.sentinels()[earlyKey]?.state === 3, { timeoutMs: 10000, what: 'the early sentinel answered' });
+      // The paused one really has not answered; nothing is confirmed while its group is unknown.
+      assert.notEqual(w.watcher.sentinels()[`${late.host}:${late.port}`]?.state, 3);
+      const waiting = await waitFor(() => w.watcher.clusterStatus('testing').held?.reason, { timeoutMs: 10000, what: 'a hold reason' });
+      // The rogue answering first: nobody is linked yet, so both count (quorum 2) and the rogue alone is not enough.
+      // The real one answering first: its group is known, and the choice waits for the other configured sentinel.
+      assert.match(waiting, paused === 'real' ? /no 2 sentinels agree/ : new RegExp(`waiting for the first answer of configured sentinel 127\\.0\\.0\\.1:${late.port}`));
+      assert.equal(w.master('testing'), null);
+      late.resume();
+      await waitFor(() => w.master('testing')?.port === master.port, { timeoutMs: 15000, what: 'the real master confirmed' });
+      await waitFor(() => w.watcher.sentinels()[`${rogue.host}:${rogue.port}`]?.outOfGroup.includes('testing'), { timeoutMs: 10000, what: 'the rogue shown outside the group' });
+
+      // One real sentinel (discovered) down, then the real master dies: 2 of 3 are enough.
+      const down = cluster.sentinels[2]!;
+      await down.kill('SIGKILL');
+      await waitFor(() => w.watcher.sentinels()[`${down.host}:${down.port}`]?.state === 2, { timeoutMs: 10000, what: 'the real sentinel marked down' });
+      await master.kill('SIGKILL');
+      await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 40000, what: 'the failover followed' });
+      assert.ok(w.changes.every((c) => c.current?.port !== stray.port), 'the stray was never confirmed');
+    });
+  }
+
   for (const size of [3, 5]) {
     it(`a group of ${size}: with ${Math.floor((size - 1) / 2)} sentinel(s) down a failover is still followed; with a majority down a lone sentinel's new master is held, with the reason shown`, async () => {
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: size, quorum: Math.floor(size / 2) + 1, downAfterMs: SAFE_DOWN_AFTER_MS });

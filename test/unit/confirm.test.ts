@@ -139,4 +139,60 @@ describe('sentinel group (who counts for the quorum)', () => {
     assert.deepEqual(g.counted, ['id-a', 'id-b']);
     assert.deepEqual(g.outside, ['id-c']);
   });
+
+  // A group as the watcher sees it: `configured` members named in the config, the others discovered.
+  const deployment = (prefix: string, size: number, configured: number) =>
+    Array.from({ length: size }, (_, i) => ({
+      ...m(`${prefix}${i + 1}`, Array.from({ length: size }, (_, j) => `${prefix}${j + 1}`).filter((_, j) => j !== i)),
+      configured: i < configured,
+    }));
+
+  it('another deployment with peers of its own is left out, whatever its size (it never outvotes the real group)', () => {
+    for (const foreign of [2, 3, 4, 5, 7]) {
+      const g = groupOf([...deployment('real', 3, 2), ...deployment('other', foreign, 1)]);
+      assert.deepEqual(g.counted, ['real1', 'real2', 'real3'], `foreign group of ${foreign}`);
+      assert.equal(g.outside.length, foreign);
+      assert.equal(quorumFor('majority', g.counted.length), 2);
+    }
+  });
+
+  it('two unrelated groups with as many configured sentinels each: nobody counts, and both are named', () => {
+    const g = groupOf([...deployment('real', 3, 1), ...deployment('other', 5, 1)]);
+    assert.deepEqual(g.counted, []);
+    assert.deepEqual(g.unrelated, [['real1', 'real2', 'real3'], ['other1', 'other2', 'other3', 'other4', 'other5']]);
+  });
+
+  it('the group that confirmed the current master keeps counting', () => {
+    const members = [...deployment('real', 3, 1), ...deployment('other', 5, 1)];
+    assert.deepEqual(groupOf(members, { anchor: ['real2', 'real3'] }).counted, ['real1', 'real2', 'real3']);
+    assert.deepEqual(groupOf(members, { anchor: ['other1', 'other4'] }).counted, ['other1', 'other2', 'other3', 'other4', 'other5']);
+  });
+
+  it('before the first confirmation, waits for a configured sentinel that has not answered unless it is a known peer', () => {
+    // real1 answered and lists real2/real3; `stray` (configured) has not answered yet.
+    const pending = { ...m('stray', null), configured: true, pending: true };
+    const g = groupOf([{ ...m('real1', ['real2', 'real3']), configured: true }, m('real2', null), m('real3', null), pending]);
+    assert.deepEqual(g.waitingFor, ['stray']);
+    assert.deepEqual(groupOf([{ ...m('real1', ['real2', 'real3']), configured: true }, m('real2', null), m('real3', null), pending], { anchor: ['real1', 'real2'] }).waitingFor, []);
+    // A configured peer that has not answered yet but that real1 lists is no reason to wait.
+    const peer = { ...m('real2', null), configured: true, pending: true };
+    assert.deepEqual(groupOf([{ ...m('real1', ['real2', 'real3']), configured: true }, peer, m('real3', null)]).waitingFor, []);
+  });
+
+  it('property: a group never counts sentinels of two unrelated deployments, and the counted one holds the most configured', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), fc.nat(3), fc.nat(3), (a, b, ca, cb) => {
+        const members = [...deployment('a', a, Math.min(ca, a)), ...deployment('b', b, Math.min(cb, b))];
+        const g = groupOf(members);
+        const hasA = g.counted.some((k) => k.startsWith('a'));
+        const hasB = g.counted.some((k) => k.startsWith('b'));
+        if (hasA && hasB) return a === 1 && b === 1; // two lone sentinels: nobody is linked yet
+        const [na, nb] = [Math.min(ca, a), Math.min(cb, b)];
+        if (a > 1 && b > 1) return na === nb ? g.unrelated !== null && g.counted.length === 0 : hasA === na > nb && hasB === nb > na;
+        // A lone sentinel is left out next to a linked group.
+        return a > 1 ? hasA && !hasB : hasB && !hasA;
+      }),
+      { seed: 15, numRuns: 2000 },
+    );
+  });
 });
