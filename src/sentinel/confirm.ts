@@ -99,7 +99,8 @@ export function chooseMaster(views: readonly SentinelView[], opts: RuleOptions):
   if (fresh === 'split') return { kind: 'none', reason: `sentinels disagree at config-epoch ${freshList[0]!.configEpoch} (quorum ${quorum}): ${describeViews(views)}` };
   if (fresh) return { kind: 'candidate', ...fresh, agreeing: [...fresh.agreeing].sort() };
   const stale = pick(backed);
-  if (stale && stale !== 'split') return { kind: 'below-floor', ...stale, agreeing: [...stale.agreeing].sort() };
+  if (stale === 'split') return { kind: 'none', reason: `sentinels disagree at config-epoch ${backed[0]!.configEpoch}, below the confirmed ${minEpoch} (quorum ${quorum}): ${describeViews(views)}` };
+  if (stale) return { kind: 'below-floor', ...stale, agreeing: [...stale.agreeing].sort() };
   if (usable.length === 0) {
     const placeholders = views.every((v) => isPlaceholder(v.ip, v.port));
     return { kind: 'none', reason: placeholders ? 'sentinels report only placeholder addresses' : `no settled view: ${describeViews(views)}` };

@@ -76,6 +76,8 @@ interface GroupState {
   views: SentinelView[];
   /** Members of the group that have no view (down, or not answering yet). */
   silent: string[];
+  /** Members left out of the group (locations). */
+  outside: string[];
   /** The known sentinels form unrelated groups and none can be chosen (see group.ts). */
   unrelated: string[][] | null;
   /** Configured sentinels whose first answer the choice of group waits for. */
@@ -105,6 +107,8 @@ export class SentinelWatcher implements LinkListener {
   private dirty = new Set<string>();
   /** Last hold reason per cluster, so a persistent problem is logged once, not every poll. */
   private holdReason = new Map<string, { reason: string; since: string }>();
+  /** Per cluster, the sentinels last logged as left out of its group (logged on change only). */
+  private leftOut = new Map<string, string>();
   /** cluster → sentinel location → the peers it lists for that cluster (SENTINEL SENTINELS). */
   private peerLists = new Map<string, Map<string, PeerInfo[]>>();
   private pendingFirstRound = new Set<string>();
@@ -493,7 +497,8 @@ export class SentinelWatcher implements LinkListener {
       else silent.push(link.location);
     }
     const setting = this.config.Clusters.find((c) => c.Name === name)?.Quorum ?? this.config.Watcher.Quorum;
-    return { quorum: quorumFor(setting, group.counted.length), counted, countedKeys, listedOnly, views, silent, unrelated: group.unrelated, waitingFor: group.waitingFor };
+    const outside = members.filter((m) => group.outside.includes(m.key)).map((m) => m.location);
+    return { quorum: quorumFor(setting, group.counted.length), counted, countedKeys, listedOnly, views, silent, outside, unrelated: group.unrelated, waitingFor: group.waitingFor };
   }
 
   /** Quorum, hold reason and each sentinel's view per cluster (API, metrics, status page). */
@@ -551,12 +556,27 @@ export class SentinelWatcher implements LinkListener {
 
   private decision(name: string, floor: number): { d: Decision; g: GroupState } {
     const g = this.groupFor(name);
+    this.logLeftOut(name, g);
     if (g.unrelated) {
       const groups = g.unrelated.map((c) => `{${c.join(', ')}}`).join(' and ');
       return { d: { kind: 'none', reason: `the sentinels known for this cluster form ${g.unrelated.length} unrelated groups, ${groups}, with as many configured sentinels in each: nothing tells which one is right; list the sentinels of one group only` }, g };
     }
     if (g.waitingFor.length) return { d: { kind: 'none', reason: `waiting for the first answer of configured sentinel ${g.waitingFor.join(', ')} (it may belong to another sentinel group)` }, g };
     return { d: chooseMaster(g.views, { quorum: g.quorum, minEpoch: floor }), g };
+  }
+
+  /** Says once per change which sentinels do not count for a cluster, and what they claim. */
+  private logLeftOut(name: string, g: GroupState): void {
+    const out = g.outside.filter((l) => this.views.get(name)?.has(l));
+    const key = out.join(',');
+    if ((this.leftOut.get(name) ?? '') === key) return;
+    this.leftOut.set(name, key);
+    if (out.length === 0) return;
+    const claims = out.map((l) => {
+      const v = this.views.get(name)!.get(l)!;
+      return `${l} names ${joinHostPort(v.ip, v.port)} at epoch ${v.configEpoch}`;
+    });
+    this.log.warn({ cluster: name, sentinels: out, claims }, "sentinels not in the cluster's sentinel group (they list none of its sentinels and none lists them): not counted for the quorum");
   }
 
   private probe(name: string, target: { ip: string; port: number }) {

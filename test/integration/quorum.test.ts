@@ -138,6 +138,12 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     const status = w.watcher.clusterStatus('testing');
     assert.deepEqual([status.quorum, status.knownSentinels], [2, 3]);
     assert.equal(status.views.filter((v) => v.configEpoch === 50 && v.port === stray.port && !v.inGroup).length, 5);
+    // Logged on change (not per poll), naming each left-out sentinel and what it claims.
+    const leftOut = () => w.logLines.filter((l) => l.includes("not in the cluster's sentinel group")).map((l) => JSON.parse(l) as { sentinels: string[]; claims: string[] });
+    const lastLeftOut = await waitFor(() => leftOut().at(-1)?.sentinels.length === 5 ? leftOut().at(-1) : undefined, { timeoutMs: 10000, what: 'the left-out sentinels logged' });
+    assert.deepEqual([...lastLeftOut.sentinels].sort(), [...otherKeys].sort());
+    assert.ok(lastLeftOut.claims.every((c) => c.endsWith(`names 127.0.0.1:${stray.port} at epoch 50`)), lastLeftOut.claims.join('; '));
+    assert.ok(leftOut().length <= 5, `logged ${leftOut().length} times`);
 
     // One real sentinel down (a discovered one), then the real master dies.
     await s3.kill('SIGKILL');
