@@ -107,6 +107,8 @@ export class SentinelWatcher implements LinkListener {
   private dirty = new Set<string>();
   /** Last hold reason per cluster, so a persistent problem is logged once, not every poll. */
   private holdReason = new Map<string, { reason: string; since: string }>();
+  /** Per cluster, what kind of hold was last logged (see hold()). */
+  private holdSituation = new Map<string, string>();
   /** Per cluster, the sentinels last logged as left out of its group (logged on change only). */
   private leftOut = new Map<string, string>();
   /** cluster → sentinel location → the peers it lists for that cluster (SENTINEL SENTINELS). */
@@ -522,15 +524,25 @@ export class SentinelWatcher implements LinkListener {
     };
   }
 
-  private hold(name: string, reason: string, level: 'info' | 'warn'): void {
-    if (this.holdReason.get(name)?.reason === reason) return;
-    this.holdReason.set(name, { reason, since: new Date().toISOString() });
+  /**
+   * Keeps the last confirmed master and says why. The reason shown (API, page) is always the latest;
+   * the log and the events get one line per situation, so views changing within one situation (a
+   * failover going through its steps) do not repeat it.
+   */
+  private hold(name: string, reason: string, level: 'info' | 'warn', situation = reason): void {
+    const previous = this.holdReason.get(name);
+    if (previous?.reason === reason) return;
+    const same = this.holdSituation.get(name) === situation && previous !== undefined;
+    this.holdReason.set(name, { reason, since: same ? previous.since : new Date().toISOString() });
+    this.holdSituation.set(name, situation);
+    if (same) return;
     const current = this.topology.get(name)?.master;
     this.log[level]({ cluster: name, reason, keeping: current ? joinHostPort(current.ip, current.port) : null }, 'no new master confirmed');
     this.emitEvent({ type: 'hold', cluster: name, reason });
   }
 
   private release(name: string): void {
+    this.holdSituation.delete(name);
     if (this.holdReason.delete(name)) this.emitEvent({ type: 'hold-released', cluster: name });
   }
 
@@ -616,8 +628,11 @@ export class SentinelWatcher implements LinkListener {
     const { d: decision, g } = this.decision(name, floor);
     if (decision.kind === 'none') {
       const silent = g.silent.length ? `; no view from ${g.silent.join(', ')}` : '';
+      const reason = `${decision.reason} [quorum ${g.quorum} of ${g.countedKeys.size} sentinels${silent}]`;
+      // Sentinels marking the master down or failing over: a failover going through its steps, said once (info).
+      if (g.views.some((v) => !isSettled(v.flags))) this.hold(name, `failover in progress, waiting for the sentinels to settle: ${reason}`, 'info', 'failover in progress');
       // No sentinel view at all is normal while sentinels are down: keep the last confirmed master.
-      this.hold(name, `${decision.reason} [quorum ${g.quorum} of ${g.countedKeys.size} sentinels${silent}]`, current.master ? 'warn' : 'info');
+      else this.hold(name, reason, current.master ? 'warn' : 'info');
       return;
     }
     const target = joinHostPort(decision.master.ip, decision.master.port);
