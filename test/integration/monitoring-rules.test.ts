@@ -20,6 +20,43 @@ function promtool(args: string[], cwd: string): string {
   }
 }
 
+interface Panel {
+  title?: string;
+  targets?: Array<{ expr?: string }>;
+  /** A row's panels (collapsed rows hold theirs here). */
+  panels?: Panel[];
+}
+interface Dashboard {
+  panels: Panel[];
+  annotations?: { list: Array<{ expr?: string }> };
+  templating?: { list: Array<{ type: string; name: string; query?: string | { query?: string } }> };
+}
+
+/**
+ * Every PromQL expression of a dashboard: panel targets (rows' panels too, at any depth),
+ * annotations, and the series selector inside each query variable's label_values(...).
+ */
+function dashboardQueries(dash: Dashboard): string[] {
+  const exprs: string[] = [];
+  const walk = (panels: Panel[]): void => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) if (t.expr) exprs.push(t.expr);
+      walk(p.panels ?? []);
+    }
+  };
+  walk(dash.panels);
+  for (const a of dash.annotations?.list ?? []) if (a.expr) exprs.push(a.expr);
+  for (const v of dash.templating?.list ?? []) {
+    if (v.type !== 'query') continue;
+    const query = (typeof v.query === 'string' ? v.query : v.query?.query ?? '').trim();
+    // label_values(selector, label) or label_values(label): the selector is PromQL.
+    const m = /^label_values\((?:(.+),\s*)?([a-zA-Z_]\w*)\s*\)$/.exec(query);
+    assert.ok(m, `variable ${v.name}: ${query} is not label_values([selector,] label)`);
+    if (m[1]) exprs.push(m[1]);
+  }
+  return exprs;
+}
+
 /** deploy/prometheus and deploy/grafana checked with the real promtool. */
 describe('shipped alerts and dashboard (promtool)', { skip }, () => {
   it('alerts.yml passes promtool check rules', () => {
@@ -36,19 +73,19 @@ describe('shipped alerts and dashboard (promtool)', { skip }, () => {
     assert.equal(alerts.length, 7);
     for (const a of alerts) {
       const name = a.split('\n')[0]!;
-      assert.match(a, /severity: (critical|warning|info)/, name);
-      assert.match(a, /summary: /, name);
-      assert.match(a, /description: /, name);
+      const severity = /^ {10}severity: (critical|warning|info)$/m.exec(a)?.[1];
+      assert.ok(severity, `${name}: severity critical, warning or info`);
+      // Every alert but the informational one waits before firing: a blip is not an incident.
+      if (severity !== 'info') assert.match(a, /^ {8}for: \d+[smh]$/m, `${name} has no for:`);
+      assert.match(a, /^ {10}summary: /m, name);
+      assert.match(a, /^ {10}description: /m, name);
     }
   });
 
-  it('the Grafana dashboard is valid JSON and every query parses as PromQL', () => {
-    const dash = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/redishappy.json'), 'utf8')) as {
-      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
-      annotations?: { list: Array<{ expr?: string }> };
-    };
-    const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-    for (const a of dash.annotations?.list ?? []) if (a.expr) exprs.push(a.expr);
+  it('the Grafana dashboard is valid JSON and every query (panels, rows, annotations, variables) parses as PromQL', () => {
+    const dash = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/redishappy.json'), 'utf8')) as Dashboard;
+    const exprs = dashboardQueries(dash);
+    assert.ok(exprs.includes('redishappy_topology_version{job=~"$job"}'), 'the instance variable\'s selector is checked');
     assert.ok(exprs.length >= 10, `${exprs.length} queries`);
     // Grafana's variables are replaced the way Grafana would before the query reaches Prometheus.
     const promql = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replace(/\$(job|instance)\b/g, '.*'));

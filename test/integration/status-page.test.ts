@@ -4,12 +4,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startCluster, startRedis, startSentinel, useCleanup, waitFor } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { inCI } from '../support/tools.js';
 import { FAST_WATCHER } from '../support/watch.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 // In CI (which installs Debian's chromium) a missing browser fails the test; locally it is skipped, saying why.
-const SKIP = !HAVE_CHROMIUM && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium); in CI this test fails instead` : false;
+const SKIP = !HAVE_CHROMIUM && !inCI() ? `${CHROMIUM} is not installed (apt-get install chromium); in CI this test fails instead` : false;
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 async function backgroundOf(page: Page): Promise<number[]> {

@@ -32,6 +32,8 @@ class redishappy (
 ) {
   $pkg = "redishappy-${flavour}"
 
+  # The flavour depends on redishappy-common (same version); Puppet's apt provider (the default
+  # on Debian) installs it with the flavour, as apt-get does.
   package { $pkg:
     ensure => $package_ensure,
   }
@@ -44,7 +46,7 @@ class redishappy (
     'Consul'           => $flavour ? { 'consul' => $consul, default => undef },
   }.filter |$k, $v| { $v != undef }
 
-  file { "/etc/${name_}/config.json":
+  file { "/etc/${pkg}/config.json":
     ensure  => file,
     owner   => 'root',
     group   => 'redishappy',
@@ -57,7 +59,7 @@ class redishappy (
     ensure    => $service_ensure,
     enable    => true,
     # A changed config is applied with SIGHUP (systemctl reload), without a restart.
-    restart   => "/bin/systemctl reload ${name_}",
-    subscribe => File["/etc/${name_}/config.json"],
+    restart   => "/bin/systemctl reload ${pkg}",
+    subscribe => File["/etc/${pkg}/config.json"],
   }
 }
