@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { canonicalize, formatPath } from './canonicalize.js';
 import { applyEnvOverrides } from './env.js';
@@ -106,6 +107,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       else {
         if (config) config.HAProxy = parsed.data;
         problems.push(...checkTemplateFile(parsed.data.TemplatePath, 'HAProxy.TemplatePath'));
+        if (resolve(parsed.data.OutputPath) === resolve(parsed.data.TemplatePath)) problems.push(`HAProxy.OutputPath: ${parsed.data.OutputPath} is HAProxy.TemplatePath (writing it would overwrite the template)`);
       }
     }
   }
@@ -127,7 +129,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Templates']));
     else {
       if (config) config.Templates = parsed.data;
-      problems.push(...checkTemplatesSection(parsed.data, config?.HAProxy?.OutputPath));
+      problems.push(...checkTemplatesSection(parsed.data, config?.HAProxy));
       parsed.data.forEach((t, i) => problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`)));
     }
   }

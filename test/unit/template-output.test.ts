@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { TemplateFileOutput } from '../../src/outputs/template/file-output.js';
@@ -54,6 +54,36 @@ describe('Templates section', () => {
     assert.ok(problems.some((p) => p.startsWith('Templates[2].OutputPath:') && p.includes('HAProxy.OutputPath')), problems.join('\n'));
     const reserved = problemsOf(JSON.stringify({ ...base, Templates: [{ Name: 'HAProxy', TemplatePath: tmpl, OutputPath: join(dir, 'o3') }] }));
     assert.ok(reserved.some((p) => p.startsWith('Templates[0].Name: must not be one of')), reserved.join('\n'));
+  });
+
+  it('compares OutputPaths as resolved paths and refuses an OutputPath that is any TemplatePath', () => {
+    const own = join(dir, 'own.tmpl');
+    const other = join(dir, 'other.tmpl');
+    const hpTmpl = join(dir, 'hp.tmpl');
+    for (const f of [own, other, hpTmpl]) writeFileSync(f, '{{range .Clusters}}{{.Name}}\n{{end}}');
+    const rel = relative(process.cwd(), join(dir, 'same-out'));
+    const problems = problemsOf(JSON.stringify({
+      ...base,
+      HAProxy: { TemplatePath: hpTmpl, OutputPath: other, ReloadCommand: 'true' },
+      Templates: [
+        { Name: 'a', TemplatePath: tmpl, OutputPath: `./${rel}` },
+        { Name: 'b', TemplatePath: tmpl, OutputPath: `${dir}/./x/../same-out` },
+        { Name: 'c', TemplatePath: own, OutputPath: own },
+        { Name: 'd', TemplatePath: other, OutputPath: join(dir, 'd-out') },
+        { Name: 'e', TemplatePath: tmpl, OutputPath: `${dir}/x/../other.tmpl` },
+        { Name: 'f', TemplatePath: tmpl, OutputPath: hpTmpl },
+      ],
+    }));
+    assert.deepEqual(problems.sort(), [
+      `HAProxy.OutputPath: ${other} is Templates[3].TemplatePath (writing it would overwrite that template)`,
+      `Templates[1].OutputPath: ${dir}/./x/../same-out is also written by Templates[0]`,
+      `Templates[2].OutputPath: ${own} is its own TemplatePath (writing it would overwrite the template)`,
+      `Templates[4].OutputPath: ${dir}/x/../other.tmpl is Templates[3].TemplatePath (writing it would overwrite that template)`,
+      `Templates[4].OutputPath: ${dir}/x/../other.tmpl is also written by HAProxy.OutputPath`,
+      `Templates[5].OutputPath: ${hpTmpl} is HAProxy.TemplatePath (writing it would overwrite that template)`,
+    ].sort(), problems.join('\n'));
+    const selfHp = problemsOf(JSON.stringify({ ...base, HAProxy: { TemplatePath: hpTmpl, OutputPath: `${hpTmpl}/.`, ReloadCommand: 'true' } }));
+    assert.deepEqual(selfHp, [`HAProxy.OutputPath: ${hpTmpl}/. is HAProxy.TemplatePath (writing it would overwrite the template)`]);
   });
 });
 
