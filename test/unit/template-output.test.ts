@@ -56,6 +56,26 @@ describe('Templates section', () => {
     assert.ok(reserved.some((p) => p.startsWith('Templates[0].Name: must not be one of')), reserved.join('\n'));
   });
 
+  it('reports every problem at once: an entry refused by the schema does not hide the checks of the others', () => {
+    const problems = problemsOf(JSON.stringify({
+      ...base,
+      Templates: [
+        { Name: 'a', TemplatePath: join(dir, 'missing.tmpl'), OutputPath: join(dir, 'r-a') },
+        { Name: 'b', TemplatePath: tmpl, ValidateTimeoutMs: 'soon' },
+        { Name: 'A', TemplatePath: tmpl, OutputPath: join(dir, 'r-c') },
+        { Name: 'd', TemplatePath: tmpl, OutputPath: join(dir, 'r-a') },
+      ],
+    }));
+    assert.deepEqual(problems.sort(), [
+      `Templates[0].TemplatePath: template file ${join(dir, 'missing.tmpl')} does not exist`,
+      'Templates[1].OutputPath: is required',
+      'Templates[1].ValidateTimeoutMs: must be a number of milliseconds',
+      'Templates[2].Name: "A" is already used by Templates[0] (names are compared without case)',
+      `Templates[3].OutputPath: ${join(dir, 'r-a')} is also written by Templates[0]`,
+    ].sort(), problems.join('\n'));
+    assert.deepEqual(problemsOf(JSON.stringify({ ...base, Templates: { Name: 'a' } })), ['Templates: must be a list of template outputs']);
+  });
+
   it('compares OutputPaths as resolved paths and refuses an OutputPath that is any TemplatePath', () => {
     const own = join(dir, 'own.tmpl');
     const other = join(dir, 'other.tmpl');
