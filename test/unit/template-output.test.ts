@@ -216,6 +216,18 @@ describe('template file output', () => {
     assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.tmp')), [], 'no candidate left either');
   });
 
+  it('without a ReloadCommand, a pending-reload marker left by an earlier run is removed once the file is written', async () => {
+    const { out, d, outputPath } = makeOutput('marker', { validate: '' });
+    const marker = join(d, '.out.txt.redishappy-reload-pending');
+    writeFileSync(marker, '2026-01-01T00:00:00.000Z\n');
+    await out.init();
+    assert.equal(out.status().details?.reloadOwed, true, 'the marker was seen');
+    await out.apply(snapshot(1, 6379), []);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n');
+    assert.equal(out.status().details?.reloadOwed, false);
+    assert.equal(existsSync(marker), false, 'stale marker removed');
+  });
+
   it('removes candidates left by a dead process at init, and keeps those of live ones', async () => {
     const { out, d } = makeOutput('stale');
     const dead = spawnSync('true').pid!;

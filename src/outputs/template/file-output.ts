@@ -260,6 +260,8 @@ export class TemplateFileOutput implements Output {
     if (!reload) {
       await dirSynced;
       this.reloadOwed = false;
+      // Nothing to reload: a marker left by an earlier run (with a ReloadCommand then) is stale.
+      await rm(this.pendingMarker, { force: true }).catch(() => undefined);
       this.log.info({ outputPath: path }, `${this.label} file written`);
       return false;
     }
