@@ -112,7 +112,7 @@ function snapshot(version: number, port: number, replicas: Array<{ ip: string; p
 }
 const change = (from: number, to: number): MasterChange => ({ cluster: 'a', previous: { ip: '127.0.0.1', port: from }, current: { ip: '127.0.0.1', port: to }, configEpoch: 2, confirmedAt: '', announcedAt: null });
 
-function makeOutput(sub: string, extra: { validate?: string; reload?: string; prevalidate?: boolean; template?: string } = {}) {
+function makeOutput(sub: string, extra: { validate?: string; reload?: string; prevalidate?: boolean; template?: string; clusterNames?: string[] } = {}) {
   const d = join(dir, sub);
   rmSync(d, { recursive: true, force: true });
   spawnSync('mkdir', ['-p', d]);
@@ -124,7 +124,7 @@ function makeOutput(sub: string, extra: { validate?: string; reload?: string; pr
     label: `template output ${sub}`,
     section: 'Templates[0]',
     logger,
-    clusterNames: ['a'],
+    clusterNames: extra.clusterNames ?? ['a'],
     config: {
       TemplatePath: templatePath,
       OutputPath: join(d, 'out.txt'),
@@ -287,24 +287,38 @@ describe('shipped examples', () => {
 
   it('the JSON and env templates render parseable files with replicas, epochs and unconfirmed clusters', async () => {
     for (const [name, file] of [['json', 'masters.json.tmpl'], ['env', 'masters.env.tmpl']] as const) {
-      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8') });
+      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8'), clusterNames: ['b', 'a', 'c'] });
       await out.init();
+      // Given out of order: the files list clusters sorted by name. c has no confirmed master.
       const snap: TopologySnapshot = {
         version: 7,
         clusters: [
-          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.2', port: 6379 }] },
+          { name: 'c', externalPort: 7002, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [{ ip: '10.0.2.2', port: 6379 }] },
+          { name: 'b', externalPort: 7001, master: { ip: '10.0.1.1', port: 6380 }, configEpoch: 5, confirmedAt: '2026-01-02T00:00:00.000Z', agreeingSentinels: [], replicas: [] },
+          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.3', port: 6379 }, { ip: '10.0.0.2', port: 6379 }] },
         ],
       };
       await out.apply(snap, []);
       const text = readFileSync(outputPath, 'utf8');
       if (name === 'json') {
-        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<{ name: string; ip: string; replicas: Array<{ ip: string }> }> };
+        // JSON.parse fails on a missing or trailing comma between clusters or replicas.
+        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<Record<string, unknown>> };
         assert.equal(parsed.version, 7);
-        assert.equal(parsed.epoch, 3);
-        assert.deepEqual(parsed.clusters[0]!.replicas, [{ ip: '10.0.0.2', port: 6379 }]);
+        assert.equal(parsed.epoch, 5, 'the highest config epoch');
+        assert.deepEqual(parsed.clusters, [
+          { name: 'a', confirmed: true, ip: '10.0.0.1', port: 6379, externalPort: 7000, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', replicas: [{ ip: '10.0.0.2', port: 6379 }, { ip: '10.0.0.3', port: 6379 }] },
+          { name: 'b', confirmed: true, ip: '10.0.1.1', port: 6380, externalPort: 7001, configEpoch: 5, confirmedAt: '2026-01-02T00:00:00.000Z', replicas: [] },
+          { name: 'c', confirmed: false, ip: '', port: 0, externalPort: 7002, configEpoch: 0, confirmedAt: '', replicas: [{ ip: '10.0.2.2', port: 6379 }] },
+        ]);
       } else {
-        assert.match(text, /^REDIS_a_HOST=10\.0\.0\.1$/m);
-        assert.match(text, /^REDIS_a_PORT=6379$/m);
+        // Only confirmed clusters (.Clusters): c has no lines.
+        assert.deepEqual(text.split('\n').filter((l) => l && !l.startsWith('#')), [
+          'REDISHAPPY_VERSION=7',
+          'REDIS_a_HOST=10.0.0.1',
+          'REDIS_a_PORT=6379',
+          'REDIS_b_HOST=10.0.1.1',
+          'REDIS_b_PORT=6380',
+        ]);
       }
     }
   });
