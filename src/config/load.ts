@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { canonicalize, formatPath } from './canonicalize.js';
 import { applyEnvOverrides } from './env.js';
@@ -7,7 +8,7 @@ import { haproxySectionSchema, type HaproxySection } from '../outputs/haproxy/co
 import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../outputs/consul/config.js';
 import { joinHostPort } from './address.js';
 import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../outputs/hooks/config.js';
-import { checkTemplatesSection, templatesSectionSchema, type TemplateOutputConfig } from '../outputs/template/config.js';
+import { checkTemplatesSection, templateOutputSchema, templatesSectionSchema, type TemplateOutputConfig } from '../outputs/template/config.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
 import { parseTemplate, TemplateError } from '../template/index.js';
 
@@ -106,6 +107,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       else {
         if (config) config.HAProxy = parsed.data;
         problems.push(...checkTemplateFile(parsed.data.TemplatePath, 'HAProxy.TemplatePath'));
+        if (resolve(parsed.data.OutputPath) === resolve(parsed.data.TemplatePath)) problems.push(`HAProxy.OutputPath: ${parsed.data.OutputPath} is HAProxy.TemplatePath (writing it would overwrite the template)`);
       }
     }
   }
@@ -123,12 +125,24 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 
   // Template outputs work with every executable, like the hooks.
   if (canonical.Templates !== undefined && canonical.Templates !== null) {
-    const parsed = templatesSectionSchema.safeParse(canonical.Templates);
-    if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Templates']));
-    else {
-      if (config) config.Templates = parsed.data;
-      problems.push(...checkTemplatesSection(parsed.data, config?.HAProxy?.OutputPath));
-      parsed.data.forEach((t, i) => problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`)));
+    if (!Array.isArray(canonical.Templates)) {
+      const parsed = templatesSectionSchema.safeParse(canonical.Templates);
+      if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Templates']));
+    } else {
+      // Each entry on its own: one refused entry does not hide the problems of the others
+      // (cross-entry checks and template files), so every problem is reported at once.
+      const entries = canonical.Templates.map((entry: unknown, i) => {
+        const parsed = templateOutputSchema.safeParse(entry);
+        if (parsed.success) return parsed.data;
+        problems.push(...issuesToProblems(parsed.error.issues, ['Templates', i]));
+        return undefined;
+      });
+      problems.push(...checkTemplatesSection(entries, config?.HAProxy));
+      entries.forEach((t, i) => {
+        if (t) problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`));
+      });
+      const valid = entries.filter((t): t is TemplateOutputConfig => t !== undefined);
+      if (config && valid.length === entries.length) config.Templates = valid;
     }
   }
 

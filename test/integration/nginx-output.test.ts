@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptingWorkers, freePort, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { acceptingWorkers, freePort, nginxHead, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
-import { prepareNginx, exampleNginxTemplate, startNginxDaemon } from '../support/nginx-setup.js';
+import { prepareNginx, exampleNginxTemplate, nginxFiles, startNginxDaemon } from '../support/nginx-setup.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 /**
@@ -16,6 +16,23 @@ const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8')
 
 interface OutputsBody {
   outputs?: Array<{ name: string; lastError: string | null; appliedVersion: number | null; details?: Record<string, unknown> }>;
+}
+
+/** Value of one series on /metrics (labels as written by prom-client, in order), or undefined. */
+async function metric(api: string, series: string): Promise<number | undefined> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** True while a process (or, for a negative id, a process group) exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function outputStatus(api: string, name: string) {
@@ -127,6 +144,86 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     assert.equal(reloads(ng.reloadLog), 1, 'no reload for the refused file');
     assert.deepEqual(readdirSync(ng.dir).filter((n) => n.endsWith('.tmp')), [], 'the refused candidate was removed');
     assert.equal(await routedTo(ext), master.port);
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+  });
+
+  it('a template output whose reload hangs does not hold back HAProxy or a JSON file output; once it fails it shows in /api/outputs and /metrics', async () => {
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
+    const master = cluster.masters.get('testing')!;
+    const replica = cluster.replicas.get('testing')![0]!;
+    // nginx's files, but its reload never returns: the reload shell records its pid (= its
+    // process group) and becomes a long sleep. ReloadTimeoutMs is longer than the whole test.
+    const ng = nginxFiles();
+    const nginxExt = await freePort(); // nginx -t does not bind; only so that the file is a valid config
+    writeFileSync(ng.templatePath, readFileSync(ng.templatePath, 'utf8').replace('listen 127.0.0.1:{{.ExternalPort}};', `listen 127.0.0.1:${nginxExt};`));
+    const installed = `${nginxHead(ng.dir)}stream {\n}\n`;
+    writeFileSync(ng.outputPath, installed);
+    const pidLog = join(ng.dir, 'reload-pids');
+    const reloadPids = () => (existsSync(pidLog) ? readFileSync(pidLog, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+    // The reload commands run in their own process groups, which outlive the daemon: kill them.
+    cleanup.add(() => {
+      for (const pid of reloadPids()) if (alive(-pid)) process.kill(-pid, 'SIGKILL');
+    });
+    const jsonPath = join(ng.dir, 'masters.json');
+    const templates = [
+      { ...ng.entry, ReloadCommand: `echo $$ >> ${pidLog}; exec sleep 300`, ReloadTimeoutMs: 120000 },
+      { Name: 'masters-json', TemplatePath: new URL('../../examples/file/masters.json.tmpl', import.meta.url).pathname, OutputPath: jsonPath },
+    ];
+    const { setup: hp, api, daemon: d } = await startHaproxyDaemon(cleanup, cluster, {
+      runtime: false,
+      edit: (setup) => {
+        const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, unknown>;
+        config.Templates = templates;
+        writeFileSync(setup.configPath, JSON.stringify(config));
+      },
+    });
+    const ext = hp.externalPorts.get('testing')!;
+
+    // The fault really happened: nginx's first reload is running and has not returned.
+    const [stuck] = await waitFor(() => (reloadPids().length > 0 ? reloadPids() : undefined), { timeoutMs: 15000, what: "nginx's reload command to start" });
+    assert.ok(alive(stuck!), 'the reload command is still running');
+    type Json = { clusters: Array<{ name: string; confirmed: boolean; ip: string; port: number; replicas: Array<{ ip: string; port: number }> }> };
+    const readJson = () => (existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as Json) : undefined);
+    // Replicas as the real sentinels report them.
+    const before = await waitFor(() => {
+      const j = readJson();
+      return j && j.clusters[0]?.replicas.length === 1 ? j : undefined;
+    }, { timeoutMs: 20000, what: 'the JSON file to list the replica' });
+    assert.equal(before.clusters[0]!.name, 'testing');
+    assert.equal(before.clusters[0]!.confirmed, true);
+    assert.equal(before.clusters[0]!.port, master.port);
+    assert.deepEqual(before.clusters[0]!.replicas, [{ ip: '127.0.0.1', port: replica.port }]);
+
+    await master.kill('SIGKILL');
+    assert.equal(master.running, false, 'the master really died');
+    await waitFor(async () => (await routedTo(ext).catch(() => 0)) === replica.port, { timeoutMs: 40000, what: 'HAProxy switched to the promoted replica' });
+    const after = await waitFor(() => {
+      const j = readJson();
+      return j && j.clusters[0]!.port === replica.port ? j : undefined;
+    }, { timeoutMs: 15000, what: 'the JSON file to name the new master' });
+    assert.ok(!after.clusters[0]!.replicas.some((r) => r.port === replica.port), 'the new master is not listed as a replica');
+    // Both switched while nginx's first reload was still hanging.
+    assert.deepEqual(reloadPids(), [stuck], 'still the first reload');
+    assert.ok(alive(stuck!), 'and it is still running');
+    assert.equal((await outputStatus(api, 'nginx'))?.details?.reloadFailures, 0);
+
+    // Now the stuck reload fails (killed): the failure shows, the others stay clean.
+    process.kill(-stuck!, 'SIGKILL');
+    const failed = await waitFor(async () => {
+      const s = await outputStatus(api, 'nginx');
+      return s?.lastError ? s : undefined;
+    }, { timeoutMs: 15000, what: "nginx's failed reload in /api/outputs" });
+    assert.match(String(failed.lastError), /reload command killed by SIGKILL/);
+    assert.ok(Number(failed.details?.reloadFailures) >= 1);
+    assert.ok((await metric(api, 'redishappy_output_apply_failures_total{output="nginx"}'))! >= 1, 'nginx apply failures counted');
+    assert.equal(await metric(api, 'redishappy_output_in_error{output="nginx"}'), 1);
+    assert.ok((await metric(api, 'redishappy_output_events{output="nginx",kind="reload_failures"}'))! >= 1);
+    for (const name of ['haproxy', 'masters-json']) {
+      assert.equal((await outputStatus(api, name))?.lastError, null, `${name} has no error`);
+      assert.equal(await metric(api, `redishappy_output_apply_failures_total{output="${name}"}`), 0, `${name} never failed`);
+      assert.equal(await metric(api, `redishappy_output_in_error{output="${name}"}`), 0);
+    }
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
   });

@@ -21,29 +21,32 @@ export function exampleNginxTemplate(dir: string): string {
   return t;
 }
 
-export interface NginxSetup {
+export interface NginxFiles {
   dir: string;
-  nginx: NginxProcess;
   templatePath: string;
   outputPath: string;
   reloadLog: string;
-  /** One entry of the Templates section driving this nginx. */
+  /** One entry of the Templates section driving an nginx started with `-c outputPath`. */
   entry: Record<string, unknown>;
 }
 
-/** nginx running a config with no stream servers yet, and a Templates entry that drives it. */
-export async function prepareNginx(cleanup: Cleanup, opts: { name?: string; template?: (dir: string) => string } = {}): Promise<NginxSetup> {
+export interface NginxSetup extends NginxFiles {
+  nginx: NginxProcess;
+}
+
+/**
+ * A directory with the template and a Templates entry for an nginx that is NOT started and whose
+ * output file does not exist yet (a first install); start it later with startNginx(outputPath, dir).
+ */
+export function nginxFiles(opts: { name?: string; template?: (dir: string) => string } = {}): NginxFiles {
   const dir = mkdtempSync(join(tmpdir(), 'rh-nginx-e2e-'));
   const templatePath = join(dir, 'nginx_stream_template.conf');
   const outputPath = join(dir, 'nginx.conf');
   const reloadLog = join(dir, 'reloads.log');
   writeFileSync(templatePath, (opts.template ?? exampleNginxTemplate)(dir));
-  writeFileSync(outputPath, `${nginxHead(dir)}stream {\n}\n`);
-  const nginx = await startNginx(cleanup, { configPath: outputPath, dir });
   const flags = `-p ${dir} -e ${join(dir, 'error.log')}`;
   return {
     dir,
-    nginx,
     templatePath,
     outputPath,
     reloadLog,
@@ -55,6 +58,14 @@ export async function prepareNginx(cleanup: Cleanup, opts: { name?: string; temp
       ReloadCommand: `echo reload >> ${reloadLog} && ${NGINX} -s reload ${flags} -c ${outputPath}`,
     },
   };
+}
+
+/** nginx running a config with no stream servers yet, and a Templates entry that drives it. */
+export async function prepareNginx(cleanup: Cleanup, opts: { name?: string; template?: (dir: string) => string } = {}): Promise<NginxSetup> {
+  const files = nginxFiles(opts);
+  writeFileSync(files.outputPath, `${nginxHead(files.dir)}stream {\n}\n`);
+  const nginx = await startNginx(cleanup, { configPath: files.outputPath, dir: files.dir });
+  return { ...files, nginx };
 }
 
 export interface NginxDaemon {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { TemplateFileOutput } from '../../src/outputs/template/file-output.js';
@@ -55,6 +55,56 @@ describe('Templates section', () => {
     const reserved = problemsOf(JSON.stringify({ ...base, Templates: [{ Name: 'HAProxy', TemplatePath: tmpl, OutputPath: join(dir, 'o3') }] }));
     assert.ok(reserved.some((p) => p.startsWith('Templates[0].Name: must not be one of')), reserved.join('\n'));
   });
+
+  it('reports every problem at once: an entry refused by the schema does not hide the checks of the others', () => {
+    const problems = problemsOf(JSON.stringify({
+      ...base,
+      Templates: [
+        { Name: 'a', TemplatePath: join(dir, 'missing.tmpl'), OutputPath: join(dir, 'r-a') },
+        { Name: 'b', TemplatePath: tmpl, ValidateTimeoutMs: 'soon' },
+        { Name: 'A', TemplatePath: tmpl, OutputPath: join(dir, 'r-c') },
+        { Name: 'd', TemplatePath: tmpl, OutputPath: join(dir, 'r-a') },
+      ],
+    }));
+    assert.deepEqual(problems.sort(), [
+      `Templates[0].TemplatePath: template file ${join(dir, 'missing.tmpl')} does not exist`,
+      'Templates[1].OutputPath: is required',
+      'Templates[1].ValidateTimeoutMs: must be a number of milliseconds',
+      'Templates[2].Name: "A" is already used by Templates[0] (names are compared without case)',
+      `Templates[3].OutputPath: ${join(dir, 'r-a')} is also written by Templates[0]`,
+    ].sort(), problems.join('\n'));
+    assert.deepEqual(problemsOf(JSON.stringify({ ...base, Templates: { Name: 'a' } })), ['Templates: must be a list of template outputs']);
+  });
+
+  it('compares OutputPaths as resolved paths and refuses an OutputPath that is any TemplatePath', () => {
+    const own = join(dir, 'own.tmpl');
+    const other = join(dir, 'other.tmpl');
+    const hpTmpl = join(dir, 'hp.tmpl');
+    for (const f of [own, other, hpTmpl]) writeFileSync(f, '{{range .Clusters}}{{.Name}}\n{{end}}');
+    const rel = relative(process.cwd(), join(dir, 'same-out'));
+    const problems = problemsOf(JSON.stringify({
+      ...base,
+      HAProxy: { TemplatePath: hpTmpl, OutputPath: other, ReloadCommand: 'true' },
+      Templates: [
+        { Name: 'a', TemplatePath: tmpl, OutputPath: `./${rel}` },
+        { Name: 'b', TemplatePath: tmpl, OutputPath: `${dir}/./x/../same-out` },
+        { Name: 'c', TemplatePath: own, OutputPath: own },
+        { Name: 'd', TemplatePath: other, OutputPath: join(dir, 'd-out') },
+        { Name: 'e', TemplatePath: tmpl, OutputPath: `${dir}/x/../other.tmpl` },
+        { Name: 'f', TemplatePath: tmpl, OutputPath: hpTmpl },
+      ],
+    }));
+    assert.deepEqual(problems.sort(), [
+      `HAProxy.OutputPath: ${other} is Templates[3].TemplatePath (writing it would overwrite that template)`,
+      `Templates[1].OutputPath: ${dir}/./x/../same-out is also written by Templates[0]`,
+      `Templates[2].OutputPath: ${own} is its own TemplatePath (writing it would overwrite the template)`,
+      `Templates[4].OutputPath: ${dir}/x/../other.tmpl is Templates[3].TemplatePath (writing it would overwrite that template)`,
+      `Templates[4].OutputPath: ${dir}/x/../other.tmpl is also written by HAProxy.OutputPath`,
+      `Templates[5].OutputPath: ${hpTmpl} is HAProxy.TemplatePath (writing it would overwrite that template)`,
+    ].sort(), problems.join('\n'));
+    const selfHp = problemsOf(JSON.stringify({ ...base, HAProxy: { TemplatePath: hpTmpl, OutputPath: `${hpTmpl}/.`, ReloadCommand: 'true' } }));
+    assert.deepEqual(selfHp, [`HAProxy.OutputPath: ${hpTmpl}/. is HAProxy.TemplatePath (writing it would overwrite the template)`]);
+  });
 });
 
 function snapshot(version: number, port: number, replicas: Array<{ ip: string; port: number }> = []): TopologySnapshot {
@@ -62,7 +112,7 @@ function snapshot(version: number, port: number, replicas: Array<{ ip: string; p
 }
 const change = (from: number, to: number): MasterChange => ({ cluster: 'a', previous: { ip: '127.0.0.1', port: from }, current: { ip: '127.0.0.1', port: to }, configEpoch: 2, confirmedAt: '', announcedAt: null });
 
-function makeOutput(sub: string, extra: { validate?: string; reload?: string; prevalidate?: boolean; template?: string } = {}) {
+function makeOutput(sub: string, extra: { validate?: string; reload?: string; prevalidate?: boolean; template?: string; clusterNames?: string[] } = {}) {
   const d = join(dir, sub);
   rmSync(d, { recursive: true, force: true });
   spawnSync('mkdir', ['-p', d]);
@@ -74,7 +124,7 @@ function makeOutput(sub: string, extra: { validate?: string; reload?: string; pr
     label: `template output ${sub}`,
     section: 'Templates[0]',
     logger,
-    clusterNames: ['a'],
+    clusterNames: extra.clusterNames ?? ['a'],
     config: {
       TemplatePath: templatePath,
       OutputPath: join(d, 'out.txt'),
@@ -166,6 +216,18 @@ describe('template file output', () => {
     assert.deepEqual(readdirSync(d).filter((n) => n.endsWith('.tmp')), [], 'no candidate left either');
   });
 
+  it('without a ReloadCommand, a pending-reload marker left by an earlier run is removed once the file is written', async () => {
+    const { out, d, outputPath } = makeOutput('marker', { validate: '' });
+    const marker = join(d, '.out.txt.redishappy-reload-pending');
+    writeFileSync(marker, '2026-01-01T00:00:00.000Z\n');
+    await out.init();
+    assert.equal(out.status().details?.reloadOwed, true, 'the marker was seen');
+    await out.apply(snapshot(1, 6379), []);
+    assert.equal(readFileSync(outputPath, 'utf8'), 'a 127.0.0.1:6379\n');
+    assert.equal(out.status().details?.reloadOwed, false);
+    assert.equal(existsSync(marker), false, 'stale marker removed');
+  });
+
   it('removes candidates left by a dead process at init, and keeps those of live ones', async () => {
     const { out, d } = makeOutput('stale');
     const dead = spawnSync('true').pid!;
@@ -225,24 +287,38 @@ describe('shipped examples', () => {
 
   it('the JSON and env templates render parseable files with replicas, epochs and unconfirmed clusters', async () => {
     for (const [name, file] of [['json', 'masters.json.tmpl'], ['env', 'masters.env.tmpl']] as const) {
-      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8') });
+      const { out, outputPath } = makeOutput(`example-${name}`, { validate: '', template: readFileSync(join(examples, 'file', file), 'utf8'), clusterNames: ['b', 'a', 'c'] });
       await out.init();
+      // Given out of order: the files list clusters sorted by name. c has no confirmed master.
       const snap: TopologySnapshot = {
         version: 7,
         clusters: [
-          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.2', port: 6379 }] },
+          { name: 'c', externalPort: 7002, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [{ ip: '10.0.2.2', port: 6379 }] },
+          { name: 'b', externalPort: 7001, master: { ip: '10.0.1.1', port: 6380 }, configEpoch: 5, confirmedAt: '2026-01-02T00:00:00.000Z', agreeingSentinels: [], replicas: [] },
+          { name: 'a', externalPort: 7000, master: { ip: '10.0.0.1', port: 6379 }, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', agreeingSentinels: [], replicas: [{ ip: '10.0.0.3', port: 6379 }, { ip: '10.0.0.2', port: 6379 }] },
         ],
       };
       await out.apply(snap, []);
       const text = readFileSync(outputPath, 'utf8');
       if (name === 'json') {
-        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<{ name: string; ip: string; replicas: Array<{ ip: string }> }> };
+        // JSON.parse fails on a missing or trailing comma between clusters or replicas.
+        const parsed = JSON.parse(text) as { version: number; epoch: number; clusters: Array<Record<string, unknown>> };
         assert.equal(parsed.version, 7);
-        assert.equal(parsed.epoch, 3);
-        assert.deepEqual(parsed.clusters[0]!.replicas, [{ ip: '10.0.0.2', port: 6379 }]);
+        assert.equal(parsed.epoch, 5, 'the highest config epoch');
+        assert.deepEqual(parsed.clusters, [
+          { name: 'a', confirmed: true, ip: '10.0.0.1', port: 6379, externalPort: 7000, configEpoch: 3, confirmedAt: '2026-01-01T00:00:00.000Z', replicas: [{ ip: '10.0.0.2', port: 6379 }, { ip: '10.0.0.3', port: 6379 }] },
+          { name: 'b', confirmed: true, ip: '10.0.1.1', port: 6380, externalPort: 7001, configEpoch: 5, confirmedAt: '2026-01-02T00:00:00.000Z', replicas: [] },
+          { name: 'c', confirmed: false, ip: '', port: 0, externalPort: 7002, configEpoch: 0, confirmedAt: '', replicas: [{ ip: '10.0.2.2', port: 6379 }] },
+        ]);
       } else {
-        assert.match(text, /^REDIS_a_HOST=10\.0\.0\.1$/m);
-        assert.match(text, /^REDIS_a_PORT=6379$/m);
+        // Only confirmed clusters (.Clusters): c has no lines.
+        assert.deepEqual(text.split('\n').filter((l) => l && !l.startsWith('#')), [
+          'REDISHAPPY_VERSION=7',
+          'REDIS_a_HOST=10.0.0.1',
+          'REDIS_a_PORT=6379',
+          'REDIS_b_HOST=10.0.1.1',
+          'REDIS_b_PORT=6380',
+        ]);
       }
     }
   });

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -54,19 +55,44 @@ export const templatesSectionSchema = z.array(templateOutputSchema, { error: 'mu
 
 export type TemplateOutputConfig = z.infer<typeof templateOutputSchema>;
 
-/** Cross-entry checks: names unique (case-insensitively), no two outputs writing the same file. */
-export function checkTemplatesSection(list: readonly TemplateOutputConfig[], haproxyOutputPath?: string): string[] {
+/** The fields the cross-entry checks look at. */
+export type TemplatePaths = Pick<TemplateOutputConfig, 'Name' | 'TemplatePath' | 'OutputPath'>;
+
+/**
+ * Cross-entry checks: names unique (case-insensitively), no two outputs writing the same file, and
+ * no output writing over a template (its own, another entry's or HAProxy's). Paths are compared
+ * resolved (`./a` and `a` are one file). `undefined` entries (refused by the schema) are skipped,
+ * so the others are still checked and keep their indexes.
+ */
+export function checkTemplatesSection(list: ReadonlyArray<TemplatePaths | undefined>, haproxy?: { OutputPath: string; TemplatePath: string }): string[] {
   const problems: string[] = [];
   const names = new Map<string, number>();
   const paths = new Map<string, number>();
+  const templates = new Map<string, string>();
+  if (haproxy) templates.set(resolve(haproxy.TemplatePath), 'HAProxy.TemplatePath');
   list.forEach((t, i) => {
+    if (t && !templates.has(resolve(t.TemplatePath))) templates.set(resolve(t.TemplatePath), `Templates[${i}].TemplatePath`);
+  });
+  list.forEach((t, i) => {
+    if (!t) return;
     const prev = names.get(t.Name.toLowerCase());
     if (prev !== undefined) problems.push(`Templates[${i}].Name: "${t.Name}" is already used by Templates[${prev}] (names are compared without case)`);
     else names.set(t.Name.toLowerCase(), i);
-    const p = paths.get(t.OutputPath);
+    const out = resolve(t.OutputPath);
+    const p = paths.get(out);
     if (p !== undefined) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is also written by Templates[${p}]`);
-    else paths.set(t.OutputPath, i);
-    if (haproxyOutputPath !== undefined && t.OutputPath === haproxyOutputPath) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is also written by HAProxy.OutputPath`);
+    else paths.set(out, i);
+    if (haproxy && out === resolve(haproxy.OutputPath)) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is also written by HAProxy.OutputPath`);
+    if (out === resolve(t.TemplatePath)) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is its own TemplatePath (writing it would overwrite the template)`);
+    else {
+      const tpl = templates.get(out);
+      if (tpl !== undefined) problems.push(`Templates[${i}].OutputPath: ${t.OutputPath} is ${tpl} (writing it would overwrite that template)`);
+    }
   });
+  if (haproxy) {
+    const out = resolve(haproxy.OutputPath);
+    const tpl = list.findIndex((t) => t !== undefined && resolve(t.TemplatePath) === out);
+    if (tpl >= 0) problems.push(`HAProxy.OutputPath: ${haproxy.OutputPath} is Templates[${tpl}].TemplatePath (writing it would overwrite that template)`);
+  }
   return problems;
 }

@@ -12,8 +12,8 @@ import { ValidationCache } from './validation-cache.js';
 /**
  * The pipeline every template output shares (HAProxy, nginx, a plain file): render the WHOLE
  * state, do nothing when the file already says that, write a candidate beside the file, validate
- * it, fsync + rename it into place, reload with a deadline, put the previous file back when the
- * reload fails, and keep a pending-reload marker across a crash. Subclasses add extras by
+ * it, fsync + rename it into place, reload with a deadline, put the previous file back (if there
+ * was one) when the reload fails, and keep a pending-reload marker across a crash. Subclasses add extras by
  * overriding `applyLive` (HAProxy's runtime API) and `extraDetails`.
  */
 
@@ -207,7 +207,10 @@ export class TemplateFileOutput implements Output {
     }
   }
 
-  /** Candidate → validate → rename → reload; on reload failure the previous file is put back. Returns whether a reload ran. */
+  /**
+   * Candidate → validate → rename → reload; on reload failure the previous file is put back (the
+   * new one stays when there was none). Returns whether a reload ran.
+   */
   private async replaceAndReload(text: string, previous: string | null, started: number): Promise<boolean> {
     const path = this.cfg.OutputPath;
     let candidate = await this.takeStaged(text);
@@ -257,6 +260,8 @@ export class TemplateFileOutput implements Output {
     if (!reload) {
       await dirSynced;
       this.reloadOwed = false;
+      // Nothing to reload: a marker left by an earlier run (with a ReloadCommand then) is stale.
+      await rm(this.pendingMarker, { force: true }).catch(() => undefined);
       this.log.info({ outputPath: path }, `${this.label} file written`);
       return false;
     }
@@ -276,11 +281,23 @@ export class TemplateFileOutput implements Output {
     this.counters.reloadFailures++;
     this.reloadOwed = true;
     const why = describeShellFailure(r, this.cfg.ReloadTimeoutMs);
-    let restored = 'the previous file was put back';
-    try {
-      await restoreFile(path, previous);
-    } catch (err) {
-      restored = `putting the previous file back failed too: ${(err as Error).message}`;
+    // With a previous file, putting it back keeps the disk equal to what the proxy still runs.
+    // Without one (first install: the proxy typically is not running yet, so its reload fails),
+    // there is nothing to go back to: the new file passed validation and stays, so the proxy can
+    // be started with it; the reload stays owed (marker kept) and is retried. A retry of that
+    // reload finds the same file in place: it stays too.
+    let restored: string;
+    if (previous === null) {
+      restored = 'the new file stays (there was no previous file); reload retried';
+    } else if (previous === text) {
+      restored = 'the file already held this content and stays; reload retried';
+    } else {
+      restored = 'the previous file was put back';
+      try {
+        await restoreFile(path, previous);
+      } catch (err) {
+        restored = `putting the previous file back failed too: ${(err as Error).message}`;
+      }
     }
     this.log.error({ result: why, output: firstLines(r.output), ms: r.durationMs }, `${this.label} reload command failed; ${restored}`);
     throw this.fail(`reload command ${why}${r.output ? `: ${firstLines(r.output)}` : ''} (${restored})`);
