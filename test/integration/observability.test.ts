@@ -102,6 +102,8 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     const [, s1, s2] = cluster.sentinels;
     await Promise.all([s1!.kill('SIGKILL'), s2!.kill('SIGKILL')]);
     assert.ok(!s1!.running && !s2!.running, 'two of the three sentinels really stopped');
+    // What the "below quorum" alert reads: only one sentinel left to agree, of the 2 needed.
+    await waitFor(async () => quorumSeries(await scrape(), 'testing').agreeing === 1, { timeoutMs: 30000, what: 'redishappy_cluster_sentinels_agreeing 1 for testing' });
     await replica.kill('SIGKILL');
     assert.ok(!replica.running, 'the confirmed master really died');
     const heldSeries = await waitFor(async () => {
