@@ -14,11 +14,14 @@ import { FAST_WATCHER } from '../support/watch.js';
 describe('metrics series exist before anything happens (real sentinels, real daemon)', { timeout: 120000 }, () => {
   const cleanup = useCleanup();
 
-  it('failovers, propagation and apply failures are 0 per cluster and output at start, and follow a SIGHUP', async () => {
+  it('failovers, propagation and apply failures are 0 per cluster and output at start, and follow a SIGHUP (clusters and outputs)', async () => {
     const cluster = await startCluster(cleanup, { names: ['alpha'], replicas: 0, sentinels: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'rh-series-'));
     const cfg = join(dir, 'config.json');
-    const write = (clusters: string[]) =>
+    // A template output (a plain file, no validate or reload command) for the output SIGHUP adds.
+    const template = join(dir, 'listing.tmpl');
+    writeFileSync(template, '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}');
+    const write = (clusters: string[], outputs: 'exec' | 'template' = 'exec') =>
       writeFileSync(
         cfg,
         JSON.stringify({
@@ -26,7 +29,9 @@ describe('metrics series exist before anything happens (real sentinels, real dae
           Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }],
           Watcher: FAST_WATCHER,
           Syslog: { Enabled: false },
-          Exec: [{ Command: process.execPath, Args: ['-e', ''] }],
+          ...(outputs === 'exec'
+            ? { Exec: [{ Command: process.execPath, Args: ['-e', ''] }] }
+            : { Templates: [{ Name: 'listing', TemplatePath: template, OutputPath: join(dir, 'listing.txt') }] }),
         }),
       );
     write(['alpha', 'beta']);
@@ -52,5 +57,19 @@ describe('metrics series exist before anything happens (real sentinels, real dae
     assert.match(after, /^redishappy_failover_propagation_seconds\{cluster="gamma",output="exec"\} 0$/m);
     assert.match(after, /^redishappy_failovers_total\{cluster="alpha"\} 0$/m);
     assert.doesNotMatch(after, /cluster="beta"/);
+
+    // SIGHUP: the exec output removed, a template output "listing" added. The output series follow.
+    assert.match(after, /^redishappy_output_apply_failures_total\{output="exec"\} 0$/m);
+    write(['alpha', 'gamma'], 'template');
+    d.child.kill('SIGHUP');
+    const swapped = await waitFor(async () => {
+      const m = await scrape();
+      return /^redishappy_output_apply_failures_total\{output="listing"\} 0$/m.test(m) ? m : undefined;
+    }, { timeoutMs: 15000, what: 'series for the output added by SIGHUP' });
+    assert.match(swapped, /^redishappy_output_last_apply_seconds\{output="listing"\} /m);
+    assert.match(swapped, /^redishappy_output_in_error\{output="listing"\} 0$/m);
+    assert.match(swapped, /^redishappy_output_applied_version\{output="listing"\} /m);
+    for (const c of ['alpha', 'gamma']) assert.match(swapped, new RegExp(`^redishappy_failover_propagation_seconds\\{cluster="${c}",output="listing"\\} 0$`, 'm'));
+    assert.doesNotMatch(swapped, /output="exec"/, 'no series left for the removed output');
   });
 });

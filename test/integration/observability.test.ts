@@ -11,7 +11,7 @@ import { FAST_WATCHER } from '../support/watch.js';
 describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => {
   const cleanup = useCleanup();
 
-  it('report sentinels, confirmed masters, failovers and readiness, and stream changes live', async () => {
+  it('report sentinels, confirmed masters, failovers, readiness and the quorum (held when a majority of sentinels is gone), and stream changes live', async () => {
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const dir = mkdtempSync(join(tmpdir(), 'rh-obs-'));
     const cfg = join(dir, 'config.json');
@@ -54,6 +54,23 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     };
     assert.ok(await within(sawMaster(master.port), 15000, 'the stream to show the master'));
 
+    // The quorum on /metrics while the master is confirmed: 2 of the 3 sentinels (one configured,
+    // two discovered) must agree, all three do, nothing is held; "ghost" is held (no master).
+    const quorumSeries = (text: string, c: string) => {
+      const value = (name: string) => {
+        const m = new RegExp(`^redishappy_cluster_${name}\\{cluster="${c}"\\} (\\S+)$`, 'm').exec(text);
+        return m ? Number(m[1]) : undefined;
+      };
+      return { held: value('held'), quorum: value('quorum'), known: value('sentinels_known'), agreeing: value('sentinels_agreeing') };
+    };
+    const scrape = async () => (await fetch(`${api}/metrics`)).text();
+    const confirmedSeries = await waitFor(async () => {
+      const q = quorumSeries(await scrape(), 'testing');
+      return q.agreeing === 3 ? q : undefined;
+    }, { timeoutMs: 15000, what: 'three sentinels agreeing on /metrics' });
+    assert.deepEqual(confirmedSeries, { held: 0, quorum: 2, known: 3, agreeing: 3 });
+    assert.equal(quorumSeries(await scrape(), 'ghost').held, 1, 'the unconfirmed cluster is held');
+
     await master.kill('SIGKILL');
     assert.ok(await within(sawMaster(replica.port), 30000, 'the stream to show the new master'), 'stream shows the new master');
     controller.abort();
@@ -65,7 +82,7 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     assert.equal(typeof failover.sinceAnnouncementMs, 'number');
     assert.ok(events.events.some((e) => e.type === 'announcement'));
 
-    const metrics = await (await fetch(`${api}/metrics`)).text();
+    const metrics = await scrape();
     assert.match(metrics, /^redishappy_sentinels\{state="alive"\} 3$/m);
     assert.match(metrics, new RegExp(`^redishappy_cluster_master_info\\{cluster="testing",ip="127.0.0.1",port="${replica.port}",config_epoch="\\d+"\\} 1$`, 'm'));
     assert.match(metrics, /^redishappy_cluster_confirmed\{cluster="ghost"\} 0$/m);
@@ -75,5 +92,27 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     const page = await fetch(`${api}/`);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(await page.text(), /<title>redishappy status<\/title>/);
+
+    // A majority of the sentinels stops (the configured one stays), then the confirmed master dies:
+    // the one sentinel left is no quorum, so the change is held and the metric says so.
+    assert.deepEqual(await waitFor(async () => {
+      const q = quorumSeries(await scrape(), 'testing');
+      return q.agreeing === 3 ? q : undefined;
+    }, { timeoutMs: 15000, what: 'the three sentinels to agree on the new master' }), { held: 0, quorum: 2, known: 3, agreeing: 3 });
+    const [, s1, s2] = cluster.sentinels;
+    await Promise.all([s1!.kill('SIGKILL'), s2!.kill('SIGKILL')]);
+    assert.ok(!s1!.running && !s2!.running, 'two of the three sentinels really stopped');
+    // What the "below quorum" alert reads: only one sentinel left to agree, of the 2 needed.
+    await waitFor(async () => quorumSeries(await scrape(), 'testing').agreeing === 1, { timeoutMs: 30000, what: 'redishappy_cluster_sentinels_agreeing 1 for testing' });
+    await replica.kill('SIGKILL');
+    assert.ok(!replica.running, 'the confirmed master really died');
+    const heldSeries = await waitFor(async () => {
+      const q = quorumSeries(await scrape(), 'testing');
+      return q.held === 1 ? q : undefined;
+    }, { timeoutMs: 30000, what: 'redishappy_cluster_held 1 for testing' });
+    assert.equal(heldSeries.quorum, 2);
+    assert.equal(heldSeries.known, 3, 'stopped sentinels are still counted as known');
+    assert.ok(heldSeries.agreeing !== undefined && heldSeries.agreeing < 2, `agreeing ${heldSeries.agreeing} is below the quorum`);
+    assert.match(await scrape(), new RegExp(`^redishappy_cluster_master_info\\{cluster="testing",ip="127.0.0.1",port="${replica.port}",`, 'm'), 'the last confirmed master is kept');
   });
 });

@@ -17,13 +17,20 @@ async function backgroundOf(page: Page): Promise<number[]> {
   const bg = await page.locator('body').evaluate((body) => (body.ownerDocument.defaultView as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(body).backgroundColor);
   return (bg.match(/\d+/g) ?? []).slice(0, 3).map(Number);
 }
+interface TopologyEntry {
+  name: string;
+  port: number | null;
+  held?: { reason: string; since: string } | null;
+  views?: unknown[];
+}
+const topologyOf = async (base: string): Promise<TopologyEntry[]> => (await (await fetch(`${base}api/topology`)).json()) as TopologyEntry[];
 const luminance = ([r = 0, g = 0, b = 0]: number[]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
 
 /** The status page in a real browser (Debian's chromium driven by playwright-core) against real sentinels, HAProxy and redishappy. */
 describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () => {
   const cleanup = useCleanup();
 
-  it('shows each cluster, what each sentinel says and a charted failover with its propagation, live, with relative times, in light and dark', async () => {
+  it('shows each cluster, what each sentinel says and a charted failover with its propagation, live, with relative times, in light and dark, and a held cluster', async () => {
     assert.ok(HAVE_CHROMIUM, `${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run)`);
     // down-after 3 s: Sentinel does not fail the new master over a second time on a busy machine.
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
@@ -67,31 +74,29 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     // The unmonitored cluster stands out: flagged "bad", its reason shown, and named in the summary.
     await ghost.locator('.badge', { hasText: 'no confirmed master' }).waitFor({ timeout: 10000 });
     assert.equal(await ghost.getAttribute('data-health'), 'bad');
-    const topology = (await (await fetch(`${base}api/topology`)).json()) as Array<{ name: string; held?: { reason: string } | null; views?: unknown[] }>;
+    const topology = await topologyOf(base);
+    // The daemon always sends the quorum fields (held, views) for every cluster.
+    assert.ok(topology.every((c) => 'held' in c && Array.isArray(c.views)), `held and views for every cluster: ${JSON.stringify(topology)}`);
     const ghostHeld = topology.find((c) => c.name === 'ghost')?.held;
-    // The quorum fields (held, views) are optional in the page's data contract; checked when the daemon sends them.
-    if (ghostHeld !== undefined) {
-      assert.ok(ghostHeld, 'the API reports the unconfirmed cluster as held');
-      await ghost.locator('.held', { hasText: ghostHeld.reason }).waitFor({ timeout: 10000 });
-    }
+    assert.ok(ghostHeld && typeof ghostHeld.reason === 'string' && ghostHeld.reason !== '', 'the API reports the unconfirmed cluster as held, with a reason');
+    const ghostHeldLine = ghost.locator('.held', { hasText: ghostHeld.reason });
+    await ghostHeldLine.waitFor({ timeout: 10000 });
+    assert.match(await ghostHeldLine.innerText(), /^No master:/);
     assert.match(await page.locator('#summary').innerText(), /Needs attention.*ghost/);
     assert.match(await page.title(), /⚠/);
 
     // Which sentinel says what: one view per sentinel, side by side; the real three name the master,
     // the other deployment's sentinel is highlighted (another master, another epoch) and not counted.
-    const hasViews = topology.some((c) => Array.isArray(c.views));
-    if (hasViews) {
-      await waitFor(async () => (await testing.locator('.view.agrees').count()) === 3, { timeoutMs: 20000, what: 'three sentinel views agreeing' });
-      const first = testing.locator('.view.agrees').first();
-      assert.match(await first.innerText(), new RegExp(`127\\.0\\.0\\.1:${master.port}[\\s\\S]*config-epoch \\d+[\\s\\S]*master`));
-      const odd = testing.locator(`.view[data-sentinel="127.0.0.1:${rogue.port}"]`);
-      await odd.waitFor({ timeout: 15000 });
-      assert.match((await odd.getAttribute('class')) ?? '', /\bdisagrees\b.*\boutside\b/);
-      assert.equal(await odd.locator('.differs').first().innerText(), `127.0.0.1:${stray.port}`);
-      assert.equal(await odd.locator('.differs').nth(1).innerText(), '50');
-      assert.match(await odd.innerText(), /names another master[\s\S]*not counted/);
-      assert.equal(await testing.locator('.view.disagrees').count(), 1);
-    }
+    await waitFor(async () => (await testing.locator('.view.agrees').count()) === 3, { timeoutMs: 20000, what: 'three sentinel views agreeing' });
+    const first = testing.locator('.view.agrees').first();
+    assert.match(await first.innerText(), new RegExp(`127\\.0\\.0\\.1:${master.port}[\\s\\S]*config-epoch \\d+[\\s\\S]*master`));
+    const odd = testing.locator(`.view[data-sentinel="127.0.0.1:${rogue.port}"]`);
+    await odd.waitFor({ timeout: 15000 });
+    assert.match((await odd.getAttribute('class')) ?? '', /\bdisagrees\b.*\boutside\b/);
+    assert.equal(await odd.locator('.differs').first().innerText(), `127.0.0.1:${stray.port}`);
+    assert.equal(await odd.locator('.differs').nth(1).innerText(), '50');
+    assert.match(await odd.innerText(), /names another master[\s\S]*not counted/);
+    assert.equal(await testing.locator('.view.disagrees').count(), 1);
 
     // An output's details are labelled fields with its state first, not a key=value line.
     const haproxy = page.locator('article.output[data-output="haproxy"]');
@@ -117,7 +122,7 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     assert.equal(failover?.applied?.haproxy?.propagationMs, propagationMs, 'the chart shows the recorded per-failover propagation');
     assert.match(await page.locator('#chart svg > g > title').textContent() ?? '', new RegExp(`testing: 127\\.0\\.0\\.1:${master.port} → 127\\.0\\.0\\.1:${replica.port}.*propagated in .*haproxy`));
     assert.match(await page.locator('#timeline li').first().innerText(), /applied: haproxy in \d/);
-    if (hasViews) await waitFor(async () => (await testing.locator('.view.agrees', { hasText: `127.0.0.1:${replica.port}` }).count()) >= 2, { timeoutMs: 30000, what: 'the sentinels to name the new master' });
+    await waitFor(async () => (await testing.locator('.view.agrees', { hasText: `127.0.0.1:${replica.port}` }).count()) >= 2, { timeoutMs: 30000, what: 'the sentinels to name the new master' });
     assert.equal(navigations, 1, 'updated live, no page reload');
 
     // Relative times, with the full time on hover, counting up while the page stays open.
@@ -144,5 +149,28 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     await darkPage.locator('#chart circle.mark').waitFor({ timeout: 10000 });
     const darkBg = await backgroundOf(darkPage);
     assert.ok(luminance(light) > 200 && luminance(darkBg) < 60, `light background ${light}, dark background ${darkBg}`);
+
+    // Held while a master is confirmed: two of the three sentinels stop, then the confirmed master
+    // dies. The one sentinel left cannot agree with anyone, so redishappy holds the change and keeps
+    // the last confirmed master; the page says so (warn, not bad: clients still have a master).
+    await page.setViewportSize({ width: 1100, height: 900 });
+    // sentinels[0] is the one in the config (the others were discovered): it is the one that stays.
+    const [, s1, s2] = cluster.sentinels;
+    await Promise.all([s1!.kill('SIGKILL'), s2!.kill('SIGKILL')]);
+    assert.ok(!s1!.running && !s2!.running, 'two of the three sentinels really stopped');
+    await replica.kill('SIGKILL');
+    assert.ok(!replica.running, 'the confirmed master really died');
+    const held = await waitFor(async () => {
+      const t = (await topologyOf(base)).find((c) => c.name === 'testing');
+      return t?.held && t.port === replica.port ? t.held : undefined;
+    }, { timeoutMs: 30000, what: 'the API to report testing as held, its master kept' });
+    assert.match(held.reason, /quorum 2 of 3 sentinels/, 'held for want of a quorum');
+    const heldLine = testing.locator('.held', { hasText: held.reason });
+    await heldLine.waitFor({ timeout: 15000 });
+    assert.match(await heldLine.innerText(), new RegExp(`^Held:[\\s\\S]*clients keep going to 127\\.0\\.0\\.1:${replica.port}`));
+    assert.equal(await testing.getAttribute('data-health'), 'warn');
+    assert.match(await testing.locator('header .badge').innerText(), /change held/);
+    assert.ok(await testing.locator('dd', { hasText: `127.0.0.1:${replica.port}` }).isVisible(), 'the kept master is still shown');
+    assert.match(await page.locator('#summary').innerText(), /Needs attention.*testing/);
   });
 });
