@@ -321,11 +321,10 @@ export class SentinelWatcher implements LinkListener {
         this.log.warn({ sentinel: link.location, reason, state: stateName[next] }, 'sentinel is down');
         this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next], reason });
       }
-      if (this.pendingFirstRound.delete(link.location)) {
-        // A choice of group may have been waiting for this sentinel's first answer.
-        for (const c of this.config.Clusters) if (!this.topology.get(c.Name)?.master || this.holdReason.has(c.Name)) void this.decide(c.Name);
-        this.checkReady();
-      }
+      // Decide again: a choice of group may have waited for this sentinel's first answer, and losing
+      // the quorum must show (held, with the reason) even while the master stays the same.
+      for (const c of this.config.Clusters) void this.decide(c.Name);
+      if (this.pendingFirstRound.delete(link.location)) this.checkReady();
     } else if (next === SentinelState.Alive) {
       const wasDown = this.reportedDown.delete(link.location);
       this.log.info({ sentinel: link.location, state: stateName[next] }, wasDown ? 'sentinel is back' : 'sentinel is alive');

@@ -238,6 +238,10 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       for (const s of majority) await s.kill('SIGKILL');
       const lone = survivors[survivors.length - 1]!;
       await waitFor(() => majority.every((s) => w.watcher.sentinels()[`${s.host}:${s.port}`]?.state === 2), { timeoutMs: 10000, what: 'the majority marked down' });
+      // Losing the quorum shows at once, while the master stays the same.
+      const lost = await waitFor(() => w.watcher.clusterStatus('testing').held?.reason, { timeoutMs: 10000, what: 'the lost quorum shown as held' });
+      assert.match(lost, new RegExp(`quorum ${Math.floor(size / 2) + 1} of ${size} sentinels; no view from`));
+      assert.equal(w.master('testing')?.port, replica.port);
       const other = await startRedis(cleanup);
       await call(lone, 'SENTINEL', 'REMOVE', 'testing');
       await call(lone, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(other.port), '1');
