@@ -3,9 +3,10 @@ import { CommanderError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { buildCommand, normalizeGoFlags, type CliOptions } from './args.js';
 import { Daemon } from './daemon.js';
-import { ConfigError, loadConfigFile, type Flavour } from '../config/load.js';
+import { ConfigError, loadConfigFile, type Config, type Flavour, type LoadedConfig } from '../config/load.js';
 import { parseBind, resolveBind } from '../api/bind.js';
 import { createLogging } from '../log/logger.js';
+import { TITLES } from './manual.js';
 
 declare const __REDISHAPPY_VERSION__: string | undefined;
 
@@ -18,6 +19,48 @@ export function packageVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** One output the daemon would run, as --check-config lists it. */
+export interface PlannedOutput {
+  /** The label in logs, /api/outputs and metrics. */
+  name: string;
+  kind: 'haproxy' | 'consul' | 'template' | 'exec' | 'webhook';
+  detail: string;
+}
+
+/** The outputs `flavour` runs for `config`, in the order the daemon creates them (createOutputs in daemon.ts). */
+export function plannedOutputs(flavour: Flavour, config: Config): PlannedOutput[] {
+  const out: PlannedOutput[] = [];
+  const h = config.HAProxy;
+  if (h && (flavour === 'haproxy' || flavour === 'auto')) {
+    out.push({ name: 'haproxy', kind: 'haproxy', detail: `writes ${h.OutputPath}, reloads with ${JSON.stringify(h.ReloadCommand)}${h.RuntimeSocket ? `, switches live through ${h.RuntimeSocket}` : ''}` });
+  }
+  const c = config.Consul;
+  if (c && (flavour === 'consul' || flavour === 'auto')) out.push({ name: 'consul', kind: 'consul', detail: `${c.Mode} mode, ${c.Address}` });
+  for (const t of config.Templates ?? []) {
+    out.push({ name: t.Name, kind: 'template', detail: `writes ${t.OutputPath}${t.ValidateCommand ? `, validates with ${JSON.stringify(t.ValidateCommand)}` : ''}${t.ReloadCommand ? `, reloads with ${JSON.stringify(t.ReloadCommand)}` : ''}` });
+  }
+  if (config.Exec?.length) out.push({ name: 'exec', kind: 'exec', detail: `${config.Exec.length} command(s)` });
+  if (config.Webhook?.length) out.push({ name: 'webhook', kind: 'webhook', detail: `${config.Webhook.length} URL(s)` });
+  return out;
+}
+
+/** What --check-config prints on stdout for a valid configuration: summary, outputs, warnings. */
+export function checkConfigReport(path: string, flavour: Flavour, loaded: LoadedConfig): string {
+  const { config, warnings } = loaded;
+  const outputs = plannedOutputs(flavour, config);
+  const lines = [
+    `${path}: configuration OK (${config.Clusters.length} cluster(s), ${config.Sentinels.length} sentinel(s), ${outputs.length} output(s), ${warnings.length} warning(s))`,
+  ];
+  if (outputs.length === 0) lines.push(`outputs run by ${TITLES[flavour].name}: none (only the API)`);
+  else {
+    lines.push(`outputs run by ${TITLES[flavour].name}:`);
+    const width = Math.max(...outputs.map((o) => o.name.length));
+    for (const o of outputs) lines.push(`  ${o.name.padEnd(width)}  ${o.kind.padEnd(8)}  ${o.detail}`);
+  }
+  for (const w of warnings) lines.push(`warning: ${w}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Exit codes: 0 ok, 1 runtime failure (port in use, output cannot start), 2 usage or configuration error. */
@@ -37,14 +80,14 @@ export async function main(flavour: Flavour, argv: string[] = process.argv.slice
     loaded = loadConfigFile(opts.config, process.env, flavour);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      // The warnings too: an unknown key is often the misspelling behind a missing one.
+      process.stderr.write(`${err.message}\n${err.warnings.map((w) => `warning: ${w}\n`).join('')}`);
       process.exit(2);
     }
     throw err;
   }
   if (opts.checkConfig) {
-    for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
-    process.stdout.write(`${opts.config}: configuration OK (${loaded.config.Clusters.length} cluster(s), ${loaded.config.Sentinels.length} sentinel(s))\n`);
+    process.stdout.write(checkConfigReport(opts.config, flavour, loaded));
     process.exit(0);
   }
 

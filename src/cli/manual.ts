@@ -8,11 +8,14 @@ import type { Flavour } from '../config/load.js';
 export const TITLES: Record<Flavour, { name: string; summary: string }> = {
   haproxy: { name: 'redishappy-haproxy', summary: 'Keep HAProxy pointed at the confirmed Redis master of each Sentinel-monitored cluster.' },
   consul: { name: 'redishappy-consul', summary: 'Keep a Consul service entry per Redis cluster pointing at its confirmed master.' },
-  auto: { name: 'redishappy', summary: 'Watch Redis Sentinels and publish each cluster\'s confirmed master to the outputs configured (HAProxy and/or Consul sections).' },
+  auto: { name: 'redishappy', summary: 'Watch Redis Sentinels and publish each cluster\'s confirmed master to every output configured (HAProxy, Consul, Templates, Exec and Webhook sections).' },
 };
 
-export const DESCRIPTION =
-  'A master is presented only once Sentinel has confirmed it: the sentinel view with the highest\nconfig-epoch names it and the instance itself answers ROLE as master. An old master that comes\nback announcing itself as master is never presented.';
+/** Paragraphs separated by a blank line; no line breaks inside one (--help wraps them to the terminal). */
+export const DESCRIPTION = [
+  'A master is presented only once Sentinel has confirmed it: the sentinel view with the highest config-epoch names it and the instance itself answers ROLE as master. An old master that comes back announcing itself as master is never presented.',
+  'Every executable also runs the template outputs (Templates: nginx, files for scripts) and the hooks (Exec, Webhook) found in the configuration; --check-config lists the outputs it would run.',
+].join('\n\n');
 
 export interface FlagDoc {
   short?: string;
@@ -41,13 +44,19 @@ export function flagSpec(f: FlagDoc): string {
 
 export const GO_STYLE_NOTE = "Flags also work in the original's Go style: -config file.json, -config=file.json, -log dir, -bind :8000.";
 
-export const ENVIRONMENT: Array<{ name: string; help: string }> = [
+/** Every variable; `flavours` limits one to the executables it concerns (see environment()). */
+export const ENVIRONMENT: Array<{ name: string; help: string; flavours?: Flavour[] }> = [
   { name: 'REDISHAPPY_CLUSTERS=name:port;name:port', help: 'replaces Clusters (Name = Sentinel master name, port = ExternalPort)' },
   { name: 'REDISHAPPY_SENTINELS=host:port;[::1]:26379', help: 'replaces Sentinels' },
-  { name: 'REDISHAPPY_HAPROXY_TEMPLATE_PATH, REDISHAPPY_HAPROXY_OUTPUT_PATH, REDISHAPPY_HAPROXY_RELOAD_CMD', help: 'replace the HAProxy section\'s TemplatePath, OutputPath and ReloadCommand' },
+  { name: 'REDISHAPPY_HAPROXY_TEMPLATE_PATH, REDISHAPPY_HAPROXY_OUTPUT_PATH, REDISHAPPY_HAPROXY_RELOAD_CMD', help: 'replace the HAProxy section\'s TemplatePath, OutputPath and ReloadCommand', flavours: ['haproxy', 'auto'] },
   { name: 'REDISHAPPY_LOG_LEVEL', help: 'same as --log-level' },
   { name: 'BIND, GOJI_BIND, PORT', help: 'API listen address when --bind is not given, in this order (PORT: that port on every interface); default :8000' },
 ];
+
+/** The variables one executable's --help and man page list. */
+export function environment(flavour: Flavour): Array<{ name: string; help: string }> {
+  return ENVIRONMENT.filter((e) => !e.flavours || e.flavours.includes(flavour));
+}
 
 export const SIGNALS: Array<{ name: string; help: string }> = [
   { name: 'SIGHUP', help: 're-reads and validates the configuration (kept if invalid) and reopens the log file' },
@@ -84,7 +93,7 @@ export function files(flavour: Flavour): Array<{ path: string; help: string }> {
 /** The text --help shows after the flags. */
 export function helpAfter(flavour: Flavour): string {
   const pad = (s: string) => s.padEnd(46);
-  const env = ENVIRONMENT.map((e) => (e.name.length > 45 ? `  ${e.name}\n  ${pad('')}${e.help}` : `  ${pad(e.name)}${e.help}`));
+  const env = environment(flavour).map((e) => (e.name.length > 45 ? `  ${e.name}\n  ${pad('')}${e.help}` : `  ${pad(e.name)}${e.help}`));
   return `
 ${GO_STYLE_NOTE}
 
@@ -120,7 +129,7 @@ export function manPage(flavour: Flavour, version: string, date: string): string
   out.push('.nh', '.ad l');
   out.push('.SH NAME', `${roff(t.name)} \\- ${roff(t.summary.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase()))}`);
   out.push('.SH SYNOPSIS', `.B ${roff(t.name)}`, '[\\fIoptions\\fR]');
-  out.push('.SH DESCRIPTION', roff(t.summary), '.PP', roff(DESCRIPTION.replace(/\n/g, ' ')));
+  out.push('.SH DESCRIPTION', roff(t.summary), ...DESCRIPTION.split('\n\n').flatMap((p) => ['.PP', roff(p.replace(/\n/g, ' '))]));
   if (flavour === 'haproxy') out.push('.PP', roff('Installed also as redis-haproxy, the original\'s name.'));
   if (flavour === 'consul') out.push('.PP', roff('Installed also as redis-consul, the original\'s name.'));
   out.push('.SH OPTIONS');
@@ -131,7 +140,7 @@ export function manPage(flavour: Flavour, version: string, date: string): string
   }
   out.push('.PP', roff(GO_STYLE_NOTE));
   out.push('.SH ENVIRONMENT', roff('Non-empty values override the configuration file.'));
-  for (const e of ENVIRONMENT) out.push('.TP', `.B ${roff(e.name)}`, roff(e.help.replace(/^./, (c) => c.toUpperCase()) + '.'));
+  for (const e of environment(flavour)) out.push('.TP', `.B ${roff(e.name)}`, roff(e.help.replace(/^./, (c) => c.toUpperCase()) + '.'));
   out.push('.SH FILES');
   for (const f of files(flavour)) out.push('.TP', `.I ${roff(f.path)}`, roff(f.help.replace(/^./, (c) => c.toUpperCase()) + '.'));
   out.push('.SH SIGNALS');

@@ -31,11 +31,15 @@ export interface LoadedConfig {
   notes: string[];
 }
 
-/** Every problem found, each naming the field or variable; thrown instead of a partial config. */
+/**
+ * Every problem found, each naming the field or variable; thrown instead of a partial config.
+ * `warnings` are those found on the way (an unknown key is often the typo behind a problem).
+ */
 export class ConfigError extends Error {
   constructor(
     readonly source: string,
     readonly problems: string[],
+    readonly warnings: string[] = [],
   ) {
     super(`${source}: configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
@@ -149,7 +153,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   if (config) {
     problems.push(...crossChecks(config, warnings));
   }
-  if (problems.length > 0 || !config) throw new ConfigError(source, problems);
+  if (problems.length > 0 || !config) throw new ConfigError(source, problems, warnings);
   return { config, warnings, notes };
 }
 

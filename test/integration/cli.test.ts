@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { FAST_WATCHER } from '../support/watch.js';
-import { ANY_PORT, runBin, waitListening } from '../support/daemon-process.js';
+import { ANY_PORT, runBin, runProcess, waitListening } from '../support/daemon-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rh-cli-'));
 
@@ -39,12 +39,32 @@ describe('command line (real process)', () => {
     assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
   });
 
-  it('--check-config accepts a valid file', async () => {
+  it('--check-config accepts a valid file, lists the outputs it would run and shows unknown keys', async () => {
     const ok = join(dir, 'ok.json');
-    writeFileSync(ok, JSON.stringify({ Clusters: [{ Name: 'a', ExternalPort: 1 }], Sentinels: [{ Host: 'h', Port: 1 }] }));
+    const template = join(dir, 'file.tmpl');
+    writeFileSync(template, '{{range .Clusters}}{{.Name}} {{.Ip}}:{{.Port}}\n{{end}}');
+    writeFileSync(ok, JSON.stringify({ Clusters: [{ Name: 'a', ExternalPort: 1 }], Sentinels: [{ Host: 'h', Port: 1 }], Templates: [{ Name: 'masters', TemplatePath: template, OutputPath: join(dir, 'masters.txt'), RelaodCommand: 'x' }] }));
     const d = runBin(cleanup, 'redishappy', ['--check-config', '--config', ok]);
     assert.equal(await d.exited, 0);
-    assert.match(d.stdout(), /configuration OK/);
+    const out = d.stdout();
+    assert.match(out, /configuration OK \(1 cluster\(s\), 1 sentinel\(s\), 1 output\(s\), 1 warning\(s\)\)/);
+    assert.match(out, /^outputs run by redishappy:\n {2}masters +template +writes \S+masters\.txt$/m);
+    assert.match(out, /^warning: unknown key Templates\[0\]\.RelaodCommand ignored$/m);
+  });
+
+  it('an invalid file also shows the warnings: the unknown key behind a missing one', async () => {
+    const typo = join(dir, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ Clusters: [{ Name: 'a', ExternalPot: 6379 }], Sentinels: [{ Host: 'h', Port: 1 }] }));
+    const d = runBin(cleanup, 'redishappy', ['--check-config', '--config', typo]);
+    assert.equal(await d.exited, 2);
+    assert.match(d.stderr(), /configuration is invalid:\n {2}- Clusters\[0\]\.ExternalPort: is required\nwarning: unknown key Clusters\[0\]\.ExternalPot ignored\n/);
+  });
+
+  it('npm start runs the daemon (npm start -- --help)', async () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    const d = runProcess(cleanup, 'npm', ['start', '--silent', '--', '--help'], { REDISHAPPY_FROM_SOURCE: '1' }, root);
+    assert.equal(await d.exited, 0, d.stderr());
+    assert.match(d.stdout(), /^Usage: redishappy \[options\]/);
   });
 
   it('serves the API from real sentinels, reloads on SIGHUP, and stops cleanly on SIGTERM', { timeout: 90000 }, async () => {

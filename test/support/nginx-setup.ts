@@ -15,8 +15,8 @@ function replaceOnce(text: string, from: string, to: string): string {
 /** The shipped example template with its pid file and error log moved into `dir` and listening on loopback. */
 export function exampleNginxTemplate(dir: string): string {
   let t = readFileSync(EXAMPLE, 'utf8');
-  t = replaceOnce(t, 'pid /run/nginx-redis.pid;', `pid ${join(dir, 'nginx.pid')};`);
-  t = replaceOnce(t, 'error_log /var/log/nginx/redis-error.log warn;', `error_log ${join(dir, 'error.log')} warn;`);
+  t = replaceOnce(t, 'pid /run/redishappy/nginx-redis.pid;', `pid ${join(dir, 'nginx.pid')};`);
+  t = replaceOnce(t, 'error_log stderr warn;', `error_log ${join(dir, 'error.log')} warn;`);
   t = replaceOnce(t, 'listen {{.ExternalPort}};', 'listen 127.0.0.1:{{.ExternalPort}};');
   return t;
 }
