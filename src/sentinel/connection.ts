@@ -72,8 +72,10 @@ export function openConnection(host: string, port: number, settings: ConnectSett
     family: host.includes(':') ? 6 : 0,
   };
   const redis = new Redis(options);
-  // Errors are reported through the promises of the calls that failed; avoid "unhandled error" noise.
-  redis.on('error', () => {});
+  // Errors are reported through the promises of the calls that failed; avoid "unhandled error"
+  // noise. The last one is kept: a refused AUTH (WRONGPASS) comes only as an event, before the
+  // connection closes, and it is the reason an operator needs to see.
+  redis.on('error', (err: Error) => lastErrors.set(redis, err.message));
   // ioredis drops its socket listeners on disconnect(); a TLS alert that arrives after that (a
   // certificate the peer rejects) would be an uncaught exception and kill the daemon.
   const disconnect = redis.disconnect.bind(redis);
@@ -82,6 +84,13 @@ export function openConnection(host: string, port: number, settings: ConnectSett
     disconnect(reconnect);
   };
   return redis;
+}
+
+const lastErrors = new WeakMap<Redis, string>();
+
+/** The last error a connection reported by event (e.g. a refused AUTH), if any. */
+export function lastConnectionError(redis: Redis): string | undefined {
+  return lastErrors.get(redis);
 }
 
 /** Connect, bounded by the timeout even when the peer accepts TCP but never answers. */
@@ -94,6 +103,10 @@ export async function connectWithin(redis: Redis, timeoutMs: number): Promise<vo
         timer = setTimeout(() => reject(new Error(`connect timed out after ${timeoutMs}ms`)), timeoutMs);
       }),
     ]);
+  } catch (err) {
+    // ioredis rejects with "Connection is closed."; the reason (a TLS or AUTH error) came as an event.
+    const why = lastConnectionError(redis);
+    throw why && !(err as Error).message.includes(why) ? new Error(`${(err as Error).message.replace(/\.$/, '')}: ${why}`) : err;
   } finally {
     clearTimeout(timer);
   }

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { connectWithin, openConnection, type ConnectSettings } from './connection.js';
+import { connectWithin, lastConnectionError, openConnection, type ConnectSettings } from './connection.js';
 import { parseMastersReply, parsePeersReply, parseReplicasReply, fieldsToRecord, parseMasterRecord, type MasterView, type PeerInfo, type ReplicaInfo } from './parse.js';
 import { SentinelState, type SentinelStateValue } from './state.js';
 import { joinHostPort } from '../config/address.js';
@@ -174,7 +174,9 @@ export class SentinelLink {
       });
       for (const conn of [cmd, sub]) {
         conn.on('close', () => {
-          if (gen === this.generation) this.fail('connection closed');
+          if (gen !== this.generation) return;
+          const why = lastConnectionError(conn);
+          this.fail(why ? `connection closed: ${why}` : 'connection closed');
         });
       }
       await sub.subscribe(...WATCHED_CHANNELS);
