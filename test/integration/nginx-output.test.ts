@@ -6,6 +6,7 @@ import { acceptingWorkers, freePort, nginxHead, routedTo, startCluster, useClean
 import { assertOldMasterNeverRouted } from '../support/faq.js';
 import { prepareNginx, exampleNginxTemplate, nginxFiles, startNginxDaemon } from '../support/nginx-setup.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { editJson } from '../support/paths.js';
 
 /**
  * Template outputs against a real nginx (stream module, Debian's nginx + libnginx-mod-stream)
@@ -101,11 +102,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     // Started (and started again on new ports if a frontend port was taken) until HAProxy routes to the master.
     const { setup: hp, api, daemon: d } = await startHaproxyDaemon(cleanup, cluster, {
       runtime: false,
-      edit: (setup) => {
-        const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, unknown>;
-        config.Templates = templates;
-        writeFileSync(setup.configPath, JSON.stringify(config));
-      },
+      edit: (setup) => editJson(setup.configPath, (config) => (config.Templates = templates)),
     });
     const ext = hp.externalPorts.get('testing')!;
     const nginxStatus = await waitFor(async () => {
@@ -172,11 +169,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     ];
     const { setup: hp, api, daemon: d } = await startHaproxyDaemon(cleanup, cluster, {
       runtime: false,
-      edit: (setup) => {
-        const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as Record<string, unknown>;
-        config.Templates = templates;
-        writeFileSync(setup.configPath, JSON.stringify(config));
-      },
+      edit: (setup) => editJson(setup.configPath, (config) => (config.Templates = templates)),
     });
     const ext = hp.externalPorts.get('testing')!;
 
