@@ -180,10 +180,11 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       const real = cluster.sentinels[0]!;
       const late = paused === 'real' ? real : rogue;
       const early = paused === 'real' ? rogue : real;
-      // Force the order of arrival: the paused sentinel accepts the connection but answers nothing until resumed.
+      // Force the order of arrival: the paused sentinel accepts the connection but answers nothing until
+      // resumed (a long command timeout keeps it from being marked down meanwhile, even on a loaded machine).
       late.pause();
       cleanup.add(() => late.resume());
-      const w = startWatcher(testConfig([{ name: 'testing' }], [real, rogue].map((s) => ({ host: s.host, port: s.port })), { Watcher: { PollIntervalMs: 200, CommandTimeoutMs: 3000, DiscoveryIntervalMs: 1000, ReconnectMinMs: 100, ReconnectMaxMs: 500 } }));
+      const w = startWatcher(testConfig([{ name: 'testing' }], [real, rogue].map((s) => ({ host: s.host, port: s.port })), { Watcher: { PollIntervalMs: 200, CommandTimeoutMs: 10000, DiscoveryIntervalMs: 1000, ReconnectMinMs: 100, ReconnectMaxMs: 500 } }));
       cleanup.add(() => w.watcher.stop());
       const earlyKey = `${early.host}:${early.port}`;
       await waitFor(() => w.watcher.sentinels()[earlyKey]?.state === 3, { timeoutMs: 10000, what: 'the early sentinel answered' });
