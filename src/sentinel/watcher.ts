@@ -567,7 +567,8 @@ export class SentinelWatcher implements LinkListener {
 
   private decision(name: string, floor: number): { d: Decision; g: GroupState } {
     const g = this.groupFor(name);
-    this.logLeftOut(name, g);
+    // With unrelated groups and no choice, the hold reason says it all.
+    if (!g.unrelated) this.logLeftOut(name, g);
     if (g.unrelated) {
       const groups = g.unrelated.map((c) => `{${c.join(', ')}}`).join(' and ');
       return { d: { kind: 'none', reason: `the sentinels known for this cluster form ${g.unrelated.length} unrelated groups, ${groups}, with as many configured sentinels in each: nothing tells which one is right; list the sentinels of one group only` }, g };
