@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(node -p 'require("./package.json").version')
+# Up to 2.0.0 each flavour package held the bundle itself (so the two could not be installed
+# together); from 2.1.0 redishappy-common holds it: it takes those files over from older flavours.
+split_version=2.1.0
 out=dist/packages
 # Its own build directory: never touch dist/redishappy.js, which running launchers may be reading.
 build=dist/package-build
@@ -101,6 +104,8 @@ Version: $version
 Architecture: all
 Maintainer: $maintainer
 Depends: nodejs (>= 20)
+Replaces: redishappy-haproxy (<< $split_version), redishappy-consul (<< $split_version)
+Breaks: redishappy-haproxy (<< $split_version), redishappy-consul (<< $split_version)
 Section: net
 Priority: optional
 Homepage: https://github.com/mdevilliers/redishappy

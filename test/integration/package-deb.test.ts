@@ -107,6 +107,29 @@ describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => 
     }
   });
 
+  it('upgrade from 2.0.0, when a flavour package held the bundle itself: redishappy-common takes the files over', () => {
+    cleanup.add(() => execFileSync('dpkg', ['--purge', ...PACKAGES], { stdio: 'ignore' }));
+    // A package laid out as redishappy-haproxy 2.0.0 was: the bundle under /usr/lib/redishappy and the wrapper.
+    const tree = mkdtempSync(join(tmpdir(), 'rh-old-deb-'));
+    for (const dir of ['DEBIAN', 'usr/lib/redishappy', 'usr/bin']) execFileSync('install', ['-d', join(tree, dir)]);
+    writeFileSync(join(tree, 'usr/lib/redishappy/redishappy.js'), '// 2.0.0\n');
+    writeFileSync(join(tree, 'usr/bin/redishappy-haproxy'), '#!/bin/sh\necho 2.0.0\n', { mode: 0o755 });
+    writeFileSync(join(tree, 'DEBIAN/control'), 'Package: redishappy-haproxy\nVersion: 2.0.0\nArchitecture: all\nMaintainer: test <test@example.invalid>\nDescription: the 2.0.0 layout\n');
+    const old = join(tree, '..', `${tree.split('/').pop()}.deb`);
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', tree, old], { stdio: 'pipe' });
+    execFileSync('dpkg', ['-i', old], { stdio: 'pipe' });
+    // The fault is real: the old package owns a file that redishappy-common ships too.
+    assert.match(execFileSync('dpkg', ['-S', '/usr/lib/redishappy/redishappy.js'], { encoding: 'utf8' }), /^redishappy-haproxy: /);
+
+    // As apt does it: the new common and flavour in one run, deconfiguring what common Breaks meanwhile.
+    execFileSync('dpkg', ['-i', '--auto-deconfigure', packageFile(COMMON, 'deb'), packageFile('redishappy-haproxy', 'deb')], { stdio: 'pipe' });
+    for (const pkg of [COMMON, 'redishappy-haproxy']) assert.match(execFileSync('dpkg-query', ['-W', '-f', '${Status} ${Version}', pkg], { encoding: 'utf8' }), new RegExp(`install ok installed ${VERSION.replace(/\./g, '\\.')}`), pkg);
+    assert.match(execFileSync('dpkg', ['-S', '/usr/lib/redishappy/redishappy.js'], { encoding: 'utf8' }), /^redishappy-common: /);
+    assert.match(execFileSync('/usr/bin/redishappy-haproxy', ['--version'], { encoding: 'utf8' }), new RegExp(`^${VERSION.replace(/\./g, '\\.')}`));
+    execFileSync('dpkg', ['--purge', 'redishappy-haproxy', COMMON], { stdio: 'pipe' });
+    assert.ok(!existsSync('/usr/lib/redishappy/redishappy.js'), 'purged');
+  });
+
   it('installed together in dependency order: every command and man page is there (a flavour alone is refused)', () => {
     cleanup.add(() => execFileSync('dpkg', ['--purge', ...PACKAGES], { stdio: 'ignore' }));
     // Without redishappy-common, dpkg refuses to configure a flavour.
