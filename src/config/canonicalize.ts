@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 
 /**
@@ -8,6 +9,19 @@ import { z } from 'zod';
 export interface CanonicalizeResult {
   value: unknown;
   unknownKeys: string[];
+  /** Unknown key path → the known key it is closest to (a likely misspelling), when one is close. */
+  didYouMean: Map<string, string>;
+}
+
+/** The known key a misspelt one most likely meant: at most 2 edits away (1 for keys of 3 letters or fewer), else none. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const limit = key.length <= 3 ? 1 : 2;
+  let best: { key: string; d: number } | undefined;
+  for (const k of known) {
+    const d = distance(key.toLowerCase(), k.toLowerCase());
+    if (d <= limit && (!best || d < best.d)) best = { key: k, d };
+  }
+  return best?.key;
 }
 
 type AnySchema = z.ZodType;
@@ -32,6 +46,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 export function canonicalize(value: unknown, schema: AnySchema): CanonicalizeResult {
   const unknownKeys: string[] = [];
+  const didYouMean = new Map<string, string>();
   const walk = (v: unknown, s: AnySchema, path: PropertyKey[]): unknown => {
     const inner = unwrap(s);
     if (inner instanceof z.ZodObject && v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -41,7 +56,10 @@ export function canonicalize(value: unknown, schema: AnySchema): CanonicalizeRes
       for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
         const canonical = byLower.get(key.toLowerCase());
         if (canonical === undefined) {
-          unknownKeys.push(formatPath([...path, key]));
+          const where = formatPath([...path, key]);
+          unknownKeys.push(where);
+          const near = closestKey(key, Object.keys(shape));
+          if (near) didYouMean.set(where, near);
           continue;
         }
         const childSchema = shape[canonical];
@@ -61,5 +79,5 @@ export function canonicalize(value: unknown, schema: AnySchema): CanonicalizeRes
     }
     return v;
   };
-  return { value: walk(value, schema, []), unknownKeys };
+  return { value: walk(value, schema, []), unknownKeys, didYouMean };
 }

@@ -73,9 +73,9 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     throw new ConfigError(source, ['the file must contain a JSON object ({ "Clusters": [...], "Sentinels": [...] })']);
   }
 
-  const { value, unknownKeys } = canonicalize(raw, canonicalShape);
+  const { value, unknownKeys, didYouMean } = canonicalize(raw, canonicalShape);
   const canonical = value as Record<string, unknown>;
-  const warnings = unknownKeys.map((k) => `unknown key ${k} ignored`);
+  const warnings = unknownKeys.map((k) => `unknown key ${k} ignored${didYouMean.has(k) ? ` (did you mean ${didYouMean.get(k)}?)` : ''}`);
   const { problems, notes } = applyEnvOverrides(canonical, env);
 
   const base = configSchema.safeParse(canonical);

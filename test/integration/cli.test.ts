@@ -49,7 +49,7 @@ describe('command line (real process)', () => {
     const out = d.stdout();
     assert.match(out, /configuration OK \(1 cluster\(s\), 1 sentinel\(s\), 1 output\(s\), 1 warning\(s\)\)/);
     assert.match(out, /^outputs run by redishappy:\n {2}masters +template +writes \S+masters\.txt$/m);
-    assert.match(out, /^warning: unknown key Templates\[0\]\.RelaodCommand ignored$/m);
+    assert.match(out, /^warning: unknown key Templates\[0\]\.RelaodCommand ignored \(did you mean ReloadCommand\?\)$/m);
   });
 
   it('an invalid file also shows the warnings: the unknown key behind a missing one', async () => {
@@ -57,7 +57,7 @@ describe('command line (real process)', () => {
     writeFileSync(typo, JSON.stringify({ Clusters: [{ Name: 'a', ExternalPot: 6379 }], Sentinels: [{ Host: 'h', Port: 1 }] }));
     const d = runBin(cleanup, 'redishappy', ['--check-config', '--config', typo]);
     assert.equal(await d.exited, 2);
-    assert.match(d.stderr(), /configuration is invalid:\n {2}- Clusters\[0\]\.ExternalPort: is required\nwarning: unknown key Clusters\[0\]\.ExternalPot ignored\n/);
+    assert.match(d.stderr(), /configuration is invalid:\n {2}- Clusters\[0\]\.ExternalPort: is required\nwarning: unknown key Clusters\[0\]\.ExternalPot ignored \(did you mean ExternalPort\?\)\n/);
   });
 
   it('npm start runs the daemon (npm start -- --help)', async () => {

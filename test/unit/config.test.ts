@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
@@ -50,6 +51,22 @@ describe('config loader', () => {
     assert.equal(loaded.config.Clusters[0]?.ExternalPort, 1);
     assert.equal(loaded.config.Sentinels[0]?.Host, '::1');
     assert.deepEqual(loaded.warnings, ['unknown key Bogus ignored']);
+  });
+
+  it('an unknown key close to a known one names it (a likely misspelling), at any depth', () => {
+    const text = JSON.stringify({
+      Clusters: [{ Name: 'a', ExternalPort: 1 }],
+      Sentinels: [{ Hots: '::1', Host: '::1', Port: 26379 }],
+      Watcher: { PollIntervalMS: 500, PollIntervallMs: 1000 },
+      Templates: [{ Name: 'f', TemplatePath: fileURLToPath(new URL('../../examples/file/masters.json.tmpl', import.meta.url)), OutputPath: '/tmp/rh-x.json', ValidateComand: 'true' }],
+      Zzz: 1,
+    });
+    assert.deepEqual(parseConfigText(text, 's', {}, 'auto').warnings, [
+      'unknown key Sentinels[0].Hots ignored (did you mean Host?)',
+      'unknown key Watcher.PollIntervallMs ignored (did you mean PollIntervalMs?)',
+      'unknown key Templates[0].ValidateComand ignored (did you mean ValidateCommand?)',
+      'unknown key Zzz ignored',
+    ]);
   });
 
   it('lists every problem with the field named, in one error', () => {
