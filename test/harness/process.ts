@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Cleanup } from './cleanup.js';
 import { recordUnexpectedExit } from './exits.js';
 
@@ -143,5 +144,23 @@ export class Proc implements ManagedProcess {
   async restart(): Promise<void> {
     await this.kill('SIGKILL');
     await this.start();
+  }
+}
+
+/**
+ * True while a process (or, for a negative id, a process group) exists. A zombie counts as gone: a
+ * killed grandchild may linger as one until init reaps it.
+ */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (pid < 0) return true;
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { createExecOutput, execSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { testCleanup, waitFor } from '../harness/index.js';
+import { testCleanup, waitFor, pidAlive } from '../harness/index.js';
 
 /**
  * The Exec output against real child processes: a Node script that records its stdin and
@@ -73,20 +73,6 @@ function snapshot(version: number, masters: Record<string, MasterAddress | null>
 
 function change(cluster: string, previous: MasterAddress | null, current: MasterAddress, epoch = 2): MasterChange {
   return { cluster, previous, current, configEpoch: epoch, confirmedAt: new Date().toISOString(), announcedAt: Date.now() - 5 };
-}
-
-/** Alive and not a zombie (a killed grandchild may linger as a zombie until init reaps it). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 /** Timers and child processes alive in this process: what an output could still have scheduled or running. */
@@ -197,7 +183,7 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.match(output.status().lastError ?? '', /timed out after 1500ms/);
     const sleepers = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     assert.equal(sleepers.length, 2, 'one run per attempt');
-    await waitFor(() => sleepers.every((p) => !alive(p)), { timeoutMs: 2000, what: 'grandchildren killed with the group' });
+    await waitFor(() => sleepers.every((p) => !pidAlive(p)), { timeoutMs: 2000, what: 'grandchildren killed with the group' });
     assert.ok(lines.some((l) => l.msg === 'exec hook failed; giving up on this event' && l.level === 50));
   });
 
@@ -281,10 +267,10 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     cleanup.add(() => output.close());
     await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
     const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
-    assert.ok(alive(pid!));
+    assert.ok(pidAlive(pid!));
     // A close that waited for the command (600 s) would outlast the test's timeout.
     await output.close();
-    await waitFor(() => !alive(pid!), { timeoutMs: 5000, what: 'running command killed on close' });
+    await waitFor(() => !pidAlive(pid!), { timeoutMs: 5000, what: 'running command killed on close' });
     const n = readFileSync(counter, 'utf8');
     // Settled: the output holds no timer (retry backoff, command timeout) and no child any more, so
     // nothing can run later. A retry left scheduled would keep this above the count taken before.

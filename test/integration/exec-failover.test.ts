@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { routedTo, startCluster, useCleanup, waitFor, pidAlive } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
@@ -21,19 +21,6 @@ interface Line {
   at: number;
   input?: Record<string, unknown>;
   env?: Record<string, string>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 interface OutputView {
@@ -184,7 +171,7 @@ line({ phase: 'end' });
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     assert.ok(Date.now() - stopping < 8000, `shutdown took ${Date.now() - stopping} ms`);
-    await waitFor(() => !alive(slowStart.pid), { timeoutMs: 3000, what: 'slow command killed at shutdown' });
+    await waitFor(() => !pidAlive(slowStart.pid), { timeoutMs: 3000, what: 'slow command killed at shutdown' });
     assert.ok(!lines().some((l) => l.who === 'slow' && l.phase === 'end'));
   });
 });

@@ -1,18 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { freePort, routedTo, startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort } from '../harness/index.js';
+import { freePort, routedTo, startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort, pidAlive } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { startNginxDaemon } from '../support/nginx-setup.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, () => {
   const outer = useCleanup();
@@ -33,7 +24,7 @@ describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, 
     assert.ok(master.running);
     pids.push(master.pid!);
     await cleanup.run();
-    for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still alive`);
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `pid ${pid} still alive`);
   });
 
   it('a waitFor fails at once, naming the child, when a started server exits without being killed by the test', async () => {

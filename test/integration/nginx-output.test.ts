@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptingWorkers, freePort, nginxHead, routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
+import { acceptingWorkers, freePort, nginxHead, routedTo, startCluster, useCleanup, waitFor, pidAlive } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
 import { prepareNginx, exampleNginxTemplate, nginxFiles, startNginxDaemon } from '../support/nginx-setup.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
@@ -24,16 +24,6 @@ async function metric(api: string, series: string): Promise<number | undefined> 
   const text = await (await fetch(`${api}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
-/** True while a process (or, for a negative id, a process group) exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function outputStatus(api: string, name: string) {
@@ -160,7 +150,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     const reloadPids = () => (existsSync(pidLog) ? readFileSync(pidLog, 'utf8').split('\n').filter(Boolean).map(Number) : []);
     // The reload commands run in their own process groups, which outlive the daemon: kill them.
     cleanup.add(() => {
-      for (const pid of reloadPids()) if (alive(-pid)) process.kill(-pid, 'SIGKILL');
+      for (const pid of reloadPids()) if (pidAlive(-pid)) process.kill(-pid, 'SIGKILL');
     });
     const jsonPath = join(ng.dir, 'masters.json');
     const templates = [
@@ -175,7 +165,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
 
     // The fault really happened: nginx's first reload is running and has not returned.
     const [stuck] = await waitFor(() => (reloadPids().length > 0 ? reloadPids() : undefined), { timeoutMs: 15000, what: "nginx's reload command to start" });
-    assert.ok(alive(stuck!), 'the reload command is still running');
+    assert.ok(pidAlive(stuck!), 'the reload command is still running');
     type Json = { clusters: Array<{ name: string; confirmed: boolean; ip: string; port: number; replicas: Array<{ ip: string; port: number }> }> };
     const readJson = () => (existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as Json) : undefined);
     // Replicas as the real sentinels report them.
@@ -198,7 +188,7 @@ describe('nginx stream template output end to end (real nginx + sentinels)', { t
     assert.ok(!after.clusters[0]!.replicas.some((r) => r.port === replica.port), 'the new master is not listed as a replica');
     // Both switched while nginx's first reload was still hanging.
     assert.deepEqual(reloadPids(), [stuck], 'still the first reload');
-    assert.ok(alive(stuck!), 'and it is still running');
+    assert.ok(pidAlive(stuck!), 'and it is still running');
     assert.equal((await outputStatus(api, 'nginx'))?.details?.reloadFailures, 0);
 
     // Now the stuck reload fails (killed): the failure shows, the others stay clean.
