@@ -1,4 +1,4 @@
-import type { ClusterQuorumStatus } from '../sentinel/watcher.js';
+import type { ClusterQuorumStatus } from '../sentinel/status.js';
 
 /** The quorum part of a cluster in /api/topology and the live state. */
 export function quorumFields(q: ClusterQuorumStatus) {

@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/output.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { OutputStatus } from '../outputs/types.js';
-import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
+import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';
 import type { ListenTarget } from './bind.js';
 import type { ApiPort } from './port.js';
 import { quorumFields } from './fields.js';

@@ -1,6 +1,6 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { OutputStatus } from '../outputs/types.js';
-import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/watcher.js';
+import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterChange } from '../topology/types.js';
 import { stateName } from '../sentinel/state.js';
@@ -163,7 +163,20 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
           for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, value(clusterStatus(c.name)));
         },
       });
-    perCluster('redishappy_cluster_held', '1 while a master change is held back (no quorum, sentinels disagree, or no confirmed master); the reason is in /api/topology', (q) => (q.held ? 1 : 0));
+    perCluster('redishappy_cluster_held', '1 while a master change is held back (no quorum, sentinels disagree, or no confirmed master); the code is in redishappy_cluster_hold_info, the reason in /api/topology', (q) => (q.held ? 1 : 0));
+    new Gauge({
+      name: 'redishappy_cluster_hold_info',
+      help: '1 for the code of the current hold (no-quorum, split-vote, below-floor, probe-failed, unrelated-groups, failover-in-progress, ...); no series while not held',
+      labelNames: ['cluster', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of sources.topology.snapshot().clusters) {
+          const held = clusterStatus(c.name).held;
+          if (held) this.set({ cluster: c.name, code: held.code }, 1);
+        }
+      },
+    });
     perCluster('redishappy_cluster_quorum', 'Sentinels that must agree before a master is confirmed', (q) => q.quorum);
     perCluster('redishappy_cluster_sentinels_known', 'Sentinels counted for the cluster (configured and discovered, up or down, in the group)', (q) => q.knownSentinels);
     perCluster('redishappy_cluster_sentinels_agreeing', 'Sentinels of the group whose settled view names the confirmed master', (q) => q.agreeingSentinels);

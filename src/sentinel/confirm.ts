@@ -45,7 +45,23 @@ export type Decision =
   | ({ kind: 'candidate' } & Backed)
   /** A quorum names this address at an epoch below the floor: a rebuilt sentinel group, or nothing. */
   | ({ kind: 'below-floor' } & Backed)
-  | { kind: 'none'; reason: string };
+  | { kind: 'none'; code: HoldCode; reason: string };
+
+/**
+ * Why no (new) master is confirmed, as a stable word for alerts, dashboards and scripts (the
+ * human `reason` beside it changes with the views). See docs/reliability.md for each.
+ */
+export type HoldCode =
+  | 'no-master-yet'
+  | 'no-sentinel'
+  | 'placeholder'
+  | 'failover-in-progress'
+  | 'split-vote'
+  | 'no-quorum'
+  | 'below-floor'
+  | 'probe-failed'
+  | 'unrelated-groups'
+  | 'waiting-for-sentinels';
 
 const PLACEHOLDER_IPS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
 
@@ -78,7 +94,7 @@ export function describeViews(views: readonly SentinelView[]): string {
 export function chooseMaster(views: readonly SentinelView[], opts: RuleOptions): Decision {
   const quorum = Math.max(1, opts.quorum);
   const minEpoch = opts.minEpoch ?? 0;
-  if (views.length === 0) return { kind: 'none', reason: 'no healthy sentinel of the group knows this cluster' };
+  if (views.length === 0) return { kind: 'none', code: 'no-sentinel', reason: 'no healthy sentinel of the group knows this cluster' };
   const usable = views.filter((v) => !isPlaceholder(v.ip, v.port) && isSettled(v.flags));
   // (epoch, address) → the sentinels naming it.
   const groups = new Map<string, Backed>();
@@ -96,16 +112,16 @@ export function chooseMaster(views: readonly SentinelView[], opts: RuleOptions):
   };
   const freshList = backed.filter((g) => g.configEpoch >= minEpoch);
   const fresh = pick(freshList);
-  if (fresh === 'split') return { kind: 'none', reason: `sentinels disagree at config-epoch ${freshList[0]!.configEpoch} (quorum ${quorum}): ${describeViews(views)}` };
+  if (fresh === 'split') return { kind: 'none', code: 'split-vote', reason: `sentinels disagree at config-epoch ${freshList[0]!.configEpoch} (quorum ${quorum}): ${describeViews(views)}` };
   if (fresh) return { kind: 'candidate', ...fresh, agreeing: [...fresh.agreeing].sort() };
   const stale = pick(backed);
-  if (stale === 'split') return { kind: 'none', reason: `sentinels disagree at config-epoch ${backed[0]!.configEpoch}, below the confirmed ${minEpoch} (quorum ${quorum}): ${describeViews(views)}` };
+  if (stale === 'split') return { kind: 'none', code: 'split-vote', reason: `sentinels disagree at config-epoch ${backed[0]!.configEpoch}, below the confirmed ${minEpoch} (quorum ${quorum}): ${describeViews(views)}` };
   if (stale) return { kind: 'below-floor', ...stale, agreeing: [...stale.agreeing].sort() };
   if (usable.length === 0) {
     const placeholders = views.every((v) => isPlaceholder(v.ip, v.port));
-    return { kind: 'none', reason: placeholders ? 'sentinels report only placeholder addresses' : `no settled view: ${describeViews(views)}` };
+    return placeholders ? { kind: 'none', code: 'placeholder', reason: 'sentinels report only placeholder addresses' } : { kind: 'none', code: 'failover-in-progress', reason: `no settled view: ${describeViews(views)}` };
   }
-  return { kind: 'none', reason: `no ${quorum} sentinels agree on a master (quorum ${quorum} of the group): ${describeViews(views)}` };
+  return { kind: 'none', code: 'no-quorum', reason: `no ${quorum} sentinels agree on a master (quorum ${quorum} of the group): ${describeViews(views)}` };
 }
 
 export function sameAddress(a: MasterAddress | null, b: MasterAddress | null): boolean {

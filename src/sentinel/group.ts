@@ -100,3 +100,33 @@ export function groupOf(members: readonly GroupMember[], ctx: GroupContext = {})
   if (chosen === 'tie') return { counted: [], outside: all, unrelated: linked.map((c) => c.map((m) => m.location)), waitingFor };
   return { counted: all.filter((k) => inChosen.has(k)), outside: all.filter((k) => !inChosen.has(k)), unrelated: null, waitingFor };
 }
+
+/**
+ * The sentinels reachable from `from` through peer lists ("lists" and "is listed by" the ones
+ * already reached), by address. `lists` gives each lister's peers; `known` maps a peer listed by
+ * id to the address it is watched under.
+ */
+export function reachable(from: Iterable<string>, lists: ReadonlyArray<readonly [string, readonly PeerRef[]]>, known: ReadonlyArray<{ location: string; id: string | null }>): Set<string> {
+  const seen = new Set(from);
+  const queue = [...seen];
+  const visit = (location: string) => {
+    if (seen.has(location)) return;
+    seen.add(location);
+    queue.push(location);
+  };
+  while (queue.length > 0) {
+    const at = queue.shift()!;
+    const self = known.find((k) => k.location === at) ?? { location: at, id: null };
+    for (const [lister, refs] of lists) {
+      if (lister === at) {
+        for (const ref of refs) {
+          visit(ref.location);
+          for (const k of known) if (matches(ref, k)) visit(k.location);
+        }
+      } else if (refs.some((ref) => matches(ref, self))) {
+        visit(lister);
+      }
+    }
+  }
+  return seen;
+}
