@@ -271,6 +271,7 @@ function confirm(s: Draft, d: Extract<Decision, { kind: 'candidate' | 'below-flo
     fx.push({ type: 'log', level: 'info', msg: kind === 'failover' ? 'failover: new master confirmed' : 'master confirmed', fields });
   }
   release(s, fx);
+  s.awaiting = null;
   s.master = { ...d.master };
   s.floor = d.configEpoch;
   s.anchor = d.agreeing;
