@@ -283,8 +283,14 @@ export class Daemon {
     this.runners = outputs.map((s) => this.newRunner(s));
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
-    await this.watcher.reconfigure(config);
+    // The topology first: what the watcher confirms while it reconfigures lands in the new set of clusters.
     this.topology.reconfigure(definitions(config));
+    await this.watcher.reconfigure(config);
+    // A removed cluster leaves no trace: its events go from the API and the status page too.
+    const names = new Set(config.Clusters.map((c) => c.Name));
+    const kept = (e: Record<string, unknown>) => typeof e.cluster !== 'string' || names.has(e.cluster);
+    this.events = this.events.filter(kept);
+    this.failovers = this.failovers.filter(kept);
     log.info({ clusters: config.Clusters.length, sentinels: config.Sentinels.length }, 'configuration reloaded');
     this.record({ type: 'config-reload', ok: true, at: new Date().toISOString() });
     return true;
