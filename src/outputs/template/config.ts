@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { validateCacheFields } from '../file/config.js';
 
 /**
  * The `Templates` section: a list of template outputs (nginx, a second HAProxy, a plain file for
@@ -19,14 +20,6 @@ export const timeoutMs = (def: number) =>
     .default(def);
 
 export const settleMs = z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(0, 'must be 0 or more').max(60_000, 'must be at most 60000').default(0);
-
-/** Shared by HAProxy and Templates: skip re-validating known-good bytes, and prepare likely next files. */
-export const validateCacheFields = {
-  /** Bytes that passed the validate command (same command, same template) are not validated again. */
-  ValidateCache: z.boolean({ error: 'must be true or false' }).default(true),
-  /** While idle, validate the files a next failover would most likely need (one per replica / past master). */
-  Prevalidate: z.boolean({ error: 'must be true or false' }).default(true),
-};
 
 /** Names of the built-in outputs: a template output may not take one (metrics and the API key on names). */
 export const RESERVED_OUTPUT_NAMES = ['haproxy', 'consul', 'exec', 'webhook'];
