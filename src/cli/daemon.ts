@@ -7,6 +7,7 @@ import type { ListenTarget } from '../api/bind.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher, type WatcherEvent } from '../sentinel/watcher.js';
 import { TopologyStore } from '../topology/store.js';
+import { sameAddress } from '../config/address.js';
 import { OutputRunner } from '../outputs/runner.js';
 import type { Output } from '../outputs/types.js';
 import type { MasterChange } from '../topology/types.js';
@@ -130,7 +131,7 @@ export class Daemon {
     for (const c of changes) {
       const event = this.failovers.find((e) => {
         const to = e.to as MasterChange['current'] | undefined;
-        return e.cluster === c.cluster && to?.ip === c.current.ip && to.port === c.current.port && e.configEpoch === c.configEpoch;
+        return e.cluster === c.cluster && sameAddress(to ?? null, c.current) && e.configEpoch === c.configEpoch;
       });
       if (!event) continue;
       const applied = ((event.applied as Record<string, unknown> | undefined) ??= {});
