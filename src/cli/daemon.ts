@@ -10,11 +10,8 @@ import { TopologyStore } from '../topology/store.js';
 import { sameAddress } from '../config/address.js';
 import { OutputRunner } from '../outputs/runner.js';
 import type { Output } from '../outputs/types.js';
+import { kindsFor, sectionValue } from '../outputs/kinds.js';
 import type { MasterChange } from '../topology/types.js';
-import { createHaproxyOutput } from '../outputs/haproxy/index.js';
-import { createConsulOutput } from '../outputs/consul/index.js';
-import { createTemplateOutput } from '../outputs/template/index.js';
-import { createExecOutput, createWebhookOutput } from '../outputs/hooks/index.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
 
@@ -39,21 +36,11 @@ function definitions(config: Config) {
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
 export function createOutputs(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Output[] {
-  const clusterNames = config.Clusters.map((c) => c.Name);
-  const outputs: Output[] = [];
-  if (config.HAProxy && (flavour === 'haproxy' || flavour === 'auto')) {
-    outputs.push(createHaproxyOutput({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
-  }
-  if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
-    outputs.push(createConsulOutput({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
-  }
-  // Template outputs (nginx, a plain file...) work with every executable; each gets its own
-  // runner, so one that fails (bad template, refused by its validator) never holds up the others.
-  (config.Templates ?? []).forEach((t, index) => outputs.push(createTemplateOutput({ config: t, index, logger: logger.child({ output: t.Name }), clusterNames })));
-  // Command and webhook hooks work with every executable.
-  if (config.Exec?.length) outputs.push(createExecOutput(config.Exec, { logger: logger.child({ output: 'exec' }) }));
-  if (config.Webhook?.length) outputs.push(createWebhookOutput(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
-  return outputs;
+  const ctx = { logger, clusterNames: config.Clusters.map((c) => c.Name), sentinelsHealthy };
+  return kindsFor(flavour).flatMap((kind) => {
+    const value = sectionValue(config, kind);
+    return value === undefined ? [] : kind.create(value, ctx);
+  });
 }
 
 /** Wires sentinels → watcher → topology → outputs, plus the API. */
