@@ -4,13 +4,12 @@ import { haproxyKind } from './haproxy/kind.js';
 import { execKind, webhookKind } from './hooks/kind.js';
 import type { OutputKind } from './kind.js';
 import { templateKind } from './template/kind.js';
-import { stdoutKind } from './stdout/kind.js';
 
 /**
  * Every output kind, in the order outputs are validated, created and listed (--check-config,
  * /api/outputs, metrics). Adding a kind is its kind.ts and one line here.
  */
-export const OUTPUT_KINDS = [haproxyKind, consulKind, templateKind, execKind, webhookKind, stdoutKind] as const;
+export const OUTPUT_KINDS = [haproxyKind, consulKind, templateKind, execKind, webhookKind] as const;
 
 type ValueOf<K> = K extends OutputKind<string, infer Value> ? Value : never;
 
