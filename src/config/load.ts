@@ -65,22 +65,33 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 
   const config: Config | undefined = base.success ? { ...base.data } : undefined;
   const clusterNames = base.success ? base.data.Clusters.map((c) => c.Name) : [];
-  const reservedNames = OUTPUT_KINDS.flatMap((k) => k.fixedNames);
-  const sections: Record<string, unknown> = {};
-  for (const kind of kindsFor(flavour)) {
-    const result = kind.validate(canonical[kind.section], { flavour, clusterNames, sections, reservedNames });
-    problems.push(...(result.problems ?? []));
-    warnings.push(...(result.warnings ?? []));
-    // Later kinds see only sections of a valid base, as the cross-checks need the whole picture.
-    if (config && result.value !== undefined) sections[kind.section] = result.value;
-  }
-  if (config) Object.assign(config, sections);
+  const checked = validateSections(canonical, flavour, clusterNames, config !== undefined);
+  problems.push(...checked.problems);
+  warnings.push(...checked.warnings);
+  if (config) Object.assign(config, checked.sections);
 
   if (config) {
     problems.push(...crossChecks(config, warnings));
   }
   if (problems.length > 0 || !config) throw new ConfigError(source, problems, warnings);
   return { config, warnings, notes };
+}
+
+/** Every output kind the executable runs, in registry order: their values by section, problems and warnings. */
+function validateSections(canonical: Record<string, unknown>, flavour: Flavour, clusterNames: readonly string[], baseValid: boolean) {
+  const reservedNames = OUTPUT_KINDS.flatMap((k) => k.fixedNames);
+  const sections: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const kind of kindsFor(flavour)) {
+    const result = kind.validate(canonical[kind.section], { flavour, clusterNames, sections, reservedNames });
+    problems.push(...(result.problems ?? []));
+    warnings.push(...(result.warnings ?? []));
+    // With an invalid base the file is refused anyway: cross-section checks (Templates against
+    // HAProxy) would only add guesses to the real problems, so later kinds see no sections then.
+    if (baseValid && result.value !== undefined) sections[kind.section] = result.value;
+  }
+  return { sections, problems, warnings };
 }
 
 function crossChecks(config: Config, warnings: string[]): string[] {

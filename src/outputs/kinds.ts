@@ -17,8 +17,8 @@ type ValueOf<K> = K extends OutputKind<string, infer Value> ? Value : never;
 export type OutputSections = { [K in (typeof OUTPUT_KINDS)[number] as K['section']]?: ValueOf<K> };
 
 /** The kinds an executable runs, in registry order. */
-export function kindsFor(flavour: Flavour, kinds: readonly OutputKind[] = OUTPUT_KINDS): OutputKind[] {
-  return kinds.filter((k) => k.flavours.includes(flavour));
+export function kindsFor(flavour: Flavour): OutputKind[] {
+  return OUTPUT_KINDS.filter((k) => k.flavours.includes(flavour));
 }
 
 /** A kind's value in a loaded configuration (undefined when the section is absent or not run). */

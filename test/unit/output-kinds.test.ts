@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { z } from 'zod';
 import { DESCRIPTION, TITLES, everyExecutableRuns } from '../../src/cli/manual.js';
 import { EVERY_FLAVOUR } from '../../src/config/flavour.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -10,7 +11,7 @@ import type { OutputKind } from '../../src/outputs/kind.js';
 const stdoutKind: OutputKind<'Stdout', boolean> = {
   kind: 'stdout',
   section: 'Stdout',
-  schema: OUTPUT_KINDS[4].schema,
+  schema: z.boolean(),
   flavours: EVERY_FLAVOUR,
   fixedNames: ['stdout'],
   manual: { group: 'the console output', note: 'a line per change' },
