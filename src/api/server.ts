@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerFactory, type RouteHandlerMethod } from 'fastify';
 import { EventStream } from './stream.js';
 import type { Config } from '../config/load.js';
-import { configurationForApi } from '../config/output.js';
+import { configurationForApi } from '../config/redacted.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';

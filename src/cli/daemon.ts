@@ -8,13 +8,11 @@ import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher } from '../sentinel/watcher.js';
 import type { WatcherEvent } from '../sentinel/status.js';
 import { TopologyStore } from '../topology/store.js';
+import { sameAddress } from '../config/address.js';
 import { OutputRunner } from '../outputs/runner.js';
 import type { Output } from '../outputs/types.js';
+import { kindsFor, sectionValue } from '../outputs/kinds.js';
 import type { MasterChange } from '../topology/types.js';
-import { createHaproxyOutput } from '../outputs/haproxy/index.js';
-import { createConsulOutput } from '../outputs/consul/index.js';
-import { createTemplateOutput } from '../outputs/template/index.js';
-import { createExecOutput, createWebhookOutput } from '../outputs/hooks/index.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
 
@@ -39,21 +37,11 @@ function definitions(config: Config) {
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
 export function createOutputs(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Output[] {
-  const clusterNames = config.Clusters.map((c) => c.Name);
-  const outputs: Output[] = [];
-  if (config.HAProxy && (flavour === 'haproxy' || flavour === 'auto')) {
-    outputs.push(createHaproxyOutput({ config: config.HAProxy, logger: logger.child({ output: 'haproxy' }), clusterNames }));
-  }
-  if (config.Consul && (flavour === 'consul' || flavour === 'auto')) {
-    outputs.push(createConsulOutput({ config: config.Consul, clusterNames, logger: logger.child({ output: 'consul' }), sentinelsHealthy }));
-  }
-  // Template outputs (nginx, a plain file...) work with every executable; each gets its own
-  // runner, so one that fails (bad template, refused by its validator) never holds up the others.
-  (config.Templates ?? []).forEach((t, index) => outputs.push(createTemplateOutput({ config: t, index, logger: logger.child({ output: t.Name }), clusterNames })));
-  // Command and webhook hooks work with every executable.
-  if (config.Exec?.length) outputs.push(createExecOutput(config.Exec, { logger: logger.child({ output: 'exec' }) }));
-  if (config.Webhook?.length) outputs.push(createWebhookOutput(config.Webhook, { logger: logger.child({ output: 'webhook' }) }));
-  return outputs;
+  const ctx = { logger, clusterNames: config.Clusters.map((c) => c.Name), sentinelsHealthy };
+  return kindsFor(flavour).flatMap((kind) => {
+    const value = sectionValue(config, kind);
+    return value === undefined ? [] : kind.create(value, ctx);
+  });
 }
 
 /** Wires sentinels → watcher → topology → outputs, plus the API. */
@@ -131,7 +119,7 @@ export class Daemon {
     for (const c of changes) {
       const event = this.failovers.find((e) => {
         const to = e.to as MasterChange['current'] | undefined;
-        return e.cluster === c.cluster && to?.ip === c.current.ip && to.port === c.current.port && e.configEpoch === c.configEpoch;
+        return e.cluster === c.cluster && sameAddress(to ?? null, c.current) && e.configEpoch === c.configEpoch;
       });
       if (!event) continue;
       const applied = ((event.applied as Record<string, unknown> | undefined) ??= {});

@@ -7,6 +7,8 @@ import { ConfigError, loadConfigFile, type Config, type Flavour, type LoadedConf
 import { parseBind, resolveBind } from '../api/bind.js';
 import { createLogging } from '../log/logger.js';
 import { TITLES } from './manual.js';
+import { kindsFor, sectionValue } from '../outputs/kinds.js';
+import type { PlannedOutput } from '../outputs/kind.js';
 
 declare const __REDISHAPPY_VERSION__: string | undefined;
 
@@ -21,29 +23,14 @@ export function packageVersion(): string {
   }
 }
 
-/** One output the daemon would run, as --check-config lists it. */
-export interface PlannedOutput {
-  /** The label in logs, /api/outputs and metrics. */
-  name: string;
-  kind: 'haproxy' | 'consul' | 'template' | 'exec' | 'webhook';
-  detail: string;
-}
+export type { PlannedOutput } from '../outputs/kind.js';
 
 /** The outputs `flavour` runs for `config`, in the order the daemon creates them (createOutputs in daemon.ts). */
 export function plannedOutputs(flavour: Flavour, config: Config): PlannedOutput[] {
-  const out: PlannedOutput[] = [];
-  const h = config.HAProxy;
-  if (h && (flavour === 'haproxy' || flavour === 'auto')) {
-    out.push({ name: 'haproxy', kind: 'haproxy', detail: `writes ${h.OutputPath}, reloads with ${JSON.stringify(h.ReloadCommand)}${h.RuntimeSocket ? `, switches live through ${h.RuntimeSocket}` : ''}` });
-  }
-  const c = config.Consul;
-  if (c && (flavour === 'consul' || flavour === 'auto')) out.push({ name: 'consul', kind: 'consul', detail: `${c.Mode} mode, ${c.Address}` });
-  for (const t of config.Templates ?? []) {
-    out.push({ name: t.Name, kind: 'template', detail: `writes ${t.OutputPath}${t.ValidateCommand ? `, validates with ${JSON.stringify(t.ValidateCommand)}` : ''}${t.ReloadCommand ? `, reloads with ${JSON.stringify(t.ReloadCommand)}` : ''}` });
-  }
-  if (config.Exec?.length) out.push({ name: 'exec', kind: 'exec', detail: `${config.Exec.length} command(s)` });
-  if (config.Webhook?.length) out.push({ name: 'webhook', kind: 'webhook', detail: `${config.Webhook.length} URL(s)` });
-  return out;
+  return kindsFor(flavour).flatMap((kind) => {
+    const value = sectionValue(config, kind);
+    return value === undefined ? [] : kind.describe(value);
+  });
 }
 
 /** What --check-config prints on stdout for a valid configuration: summary, outputs, warnings. */

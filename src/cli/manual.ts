@@ -1,20 +1,40 @@
-import type { Flavour } from '../config/load.js';
+import { EVERY_FLAVOUR, type Flavour } from '../config/flavour.js';
+import { OUTPUT_KINDS } from '../outputs/kinds.js';
+import type { OutputKind } from '../outputs/kind.js';
 
 /**
  * The one description of the command line: `--help` (args.ts) and the man pages (manPage(),
  * written at package time by scripts/man.ts) are both made from it, so they cannot drift apart.
  */
 
+/** "a, b and c". */
+function listWords(words: readonly string[]): string {
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+}
+
+/** The kinds every executable runs, by man-page group: "the hooks (Exec, Webhook)", "the template outputs (Templates: nginx, ...)". */
+export function everyExecutableRuns(kinds: readonly OutputKind[]): string {
+  const groups = new Map<string, { sections: string[]; note?: string }>();
+  for (const k of kinds.filter((k) => EVERY_FLAVOUR.every((f) => k.flavours.includes(f)))) {
+    const group = k.manual?.group ?? `the ${k.kind} output`;
+    const g = groups.get(group) ?? { sections: [] };
+    g.sections.push(k.section);
+    g.note ??= k.manual?.note;
+    groups.set(group, g);
+  }
+  return listWords([...groups].map(([group, g]) => `${group} (${g.sections.join(', ')}${g.note ? `: ${g.note}` : ''})`));
+}
+
 export const TITLES: Record<Flavour, { name: string; summary: string }> = {
   haproxy: { name: 'redishappy-haproxy', summary: 'Keep HAProxy pointed at the confirmed Redis master of each Sentinel-monitored cluster.' },
   consul: { name: 'redishappy-consul', summary: 'Keep a Consul service entry per Redis cluster pointing at its confirmed master.' },
-  auto: { name: 'redishappy', summary: 'Watch Redis Sentinels and publish each cluster\'s confirmed master to every output configured (HAProxy, Consul, Templates, Exec and Webhook sections).' },
+  auto: { name: 'redishappy', summary: `Watch Redis Sentinels and publish each cluster's confirmed master to every output configured (${listWords(OUTPUT_KINDS.map((k) => k.section))} sections).` },
 };
 
 /** Paragraphs separated by a blank line; no line breaks inside one (--help wraps them to the terminal). */
 export const DESCRIPTION = [
   'A master is presented only once Sentinel has confirmed it: the sentinel view with the highest config-epoch names it and the instance itself answers ROLE as master. An old master that comes back announcing itself as master is never presented.',
-  'Every executable also runs the template outputs (Templates: nginx, files for scripts) and the hooks (Exec, Webhook) found in the configuration; --check-config lists the outputs it would run.',
+  `Every executable also runs ${everyExecutableRuns(OUTPUT_KINDS)} found in the configuration; --check-config lists the outputs it would run.`,
 ].join('\n\n');
 
 export interface FlagDoc {

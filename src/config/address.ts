@@ -12,6 +12,14 @@ export function splitHostPort(entry: string): { host: string; port: string } | n
   return { host, port: entry.slice(colon + 1) };
 }
 
+/**
+ * Same instance: both present, same ip and port. Kept here, beside the host:port helpers, so the
+ * outputs and the topology compare addresses the one way the watcher does.
+ */
+export function sameAddress(a: { ip: string; port: number } | null, b: { ip: string; port: number } | null): boolean {
+  return a !== null && b !== null && a.ip === b.ip && a.port === b.port;
+}
+
 /** Join like Go's net.JoinHostPort: brackets around IPv6 literals. */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

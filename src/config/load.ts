@@ -1,28 +1,17 @@
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { z } from 'zod';
-import { canonicalize, formatPath } from './canonicalize.js';
+import { readFileSync } from 'node:fs';
+import { canonicalize } from './canonicalize.js';
 import { applyEnvOverrides } from './env.js';
 import { canonicalShape, configSchema, type BaseConfig } from './schema.js';
-import { haproxySectionSchema, type HaproxySection } from '../outputs/haproxy/config.js';
-import { checkConsulSection, consulSectionSchema, type ConsulSection } from '../outputs/consul/config.js';
 import { joinHostPort } from './address.js';
-import { execSectionSchema, webhookSectionSchema, type ExecHook, type WebhookHook } from '../outputs/hooks/config.js';
-import { checkTemplatesSection, templateOutputSchema, templatesSectionSchema, type TemplateOutputConfig } from '../outputs/template/config.js';
 import { jsonErrorOffset, lineAndColumn } from './json-position.js';
-import { parseTemplate, TemplateError } from '../template/index.js';
+import { issuesToProblems } from './problems.js';
+import type { Flavour } from './flavour.js';
+import { kindsFor, OUTPUT_KINDS, type OutputSections } from '../outputs/kinds.js';
 
-/** Which outputs the running executable drives. `auto` enables those whose section is present. */
-export type Flavour = 'haproxy' | 'consul' | 'auto';
+export type { Flavour } from './flavour.js';
 
-export interface Config extends Omit<BaseConfig, 'HAProxy' | 'Consul' | 'Exec' | 'Webhook' | 'Templates'> {
-  HAProxy?: HaproxySection;
-  Consul?: ConsulSection;
-  Exec?: ExecHook[];
-  Webhook?: WebhookHook[];
-  /** Template outputs; they work with every executable. */
-  Templates?: TemplateOutputConfig[];
-}
+/** The base settings plus the validated section of every output kind the executable runs. */
+export type Config = BaseConfig & OutputSections;
 
 export interface LoadedConfig {
   config: Config;
@@ -44,13 +33,6 @@ export class ConfigError extends Error {
     super(`${source}: configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
-}
-
-function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
-  return issues.map((issue) => {
-    const path = formatPath([...prefix, ...issue.path]);
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
 }
 
 /** JSON.parse's message plus the line and column people can find in an editor. */
@@ -81,74 +63,12 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   const base = configSchema.safeParse(canonical);
   if (!base.success) problems.push(...issuesToProblems(base.error.issues));
 
-  const config: Config | undefined = base.success ? { ...base.data, HAProxy: undefined, Consul: undefined, Exec: undefined, Webhook: undefined, Templates: undefined } : undefined;
-  const names = base.success ? base.data.Clusters.map((c) => c.Name) : [];
-
-  // Hooks work with every executable.
-  for (const [key, schema] of [['Exec', execSectionSchema], ['Webhook', webhookSectionSchema]] as const) {
-    if (canonical[key] === undefined || canonical[key] === null) continue;
-    const parsed = schema.safeParse(canonical[key]);
-    if (!parsed.success) {
-      problems.push(...issuesToProblems(parsed.error.issues, [key]));
-      continue;
-    }
-    parsed.data.forEach((hook, i) =>
-      (hook.Clusters ?? []).forEach((c, j) => {
-        if (!names.includes(c)) warnings.push(`${key}[${i}].Clusters[${j}]: "${c}" is not a configured cluster`);
-      }),
-    );
-    if (config) (config as unknown as Record<string, unknown>)[key] = parsed.data;
-  }
-
-  // Sections: validated when the flavour needs them or (auto) when present.
-  const wantHaproxy = flavour === 'haproxy' || (flavour === 'auto' && canonical.HAProxy !== undefined);
-  if (wantHaproxy) {
-    if (canonical.HAProxy === undefined || canonical.HAProxy === null) {
-      problems.push('HAProxy: section is required for redishappy-haproxy (TemplatePath, OutputPath, ReloadCommand)');
-    } else {
-      const parsed = haproxySectionSchema.safeParse(canonical.HAProxy);
-      if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['HAProxy']));
-      else {
-        if (config) config.HAProxy = parsed.data;
-        problems.push(...checkTemplateFile(parsed.data.TemplatePath, 'HAProxy.TemplatePath'));
-        if (resolve(parsed.data.OutputPath) === resolve(parsed.data.TemplatePath)) problems.push(`HAProxy.OutputPath: ${parsed.data.OutputPath} is HAProxy.TemplatePath (writing it would overwrite the template)`);
-      }
-    }
-  }
-  const wantConsul = flavour === 'consul' || (flavour === 'auto' && canonical.Consul !== undefined);
-  if (wantConsul) {
-    const parsed = consulSectionSchema.safeParse(canonical.Consul ?? {});
-    if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Consul']));
-    else {
-      if (config) config.Consul = parsed.data;
-      const checked = checkConsulSection(parsed.data, names);
-      problems.push(...checked.errors);
-      warnings.push(...checked.warnings);
-    }
-  }
-
-  // Template outputs work with every executable, like the hooks.
-  if (canonical.Templates !== undefined && canonical.Templates !== null) {
-    if (!Array.isArray(canonical.Templates)) {
-      const parsed = templatesSectionSchema.safeParse(canonical.Templates);
-      if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['Templates']));
-    } else {
-      // Each entry on its own: one refused entry does not hide the problems of the others
-      // (cross-entry checks and template files), so every problem is reported at once.
-      const entries = canonical.Templates.map((entry: unknown, i) => {
-        const parsed = templateOutputSchema.safeParse(entry);
-        if (parsed.success) return parsed.data;
-        problems.push(...issuesToProblems(parsed.error.issues, ['Templates', i]));
-        return undefined;
-      });
-      problems.push(...checkTemplatesSection(entries, config?.HAProxy));
-      entries.forEach((t, i) => {
-        if (t) problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`));
-      });
-      const valid = entries.filter((t): t is TemplateOutputConfig => t !== undefined);
-      if (config && valid.length === entries.length) config.Templates = valid;
-    }
-  }
+  const config: Config | undefined = base.success ? { ...base.data } : undefined;
+  const clusterNames = base.success ? base.data.Clusters.map((c) => c.Name) : [];
+  const checked = validateSections(canonical, flavour, clusterNames, config !== undefined);
+  problems.push(...checked.problems);
+  warnings.push(...checked.warnings);
+  if (config) Object.assign(config, checked.sections);
 
   if (config) {
     problems.push(...crossChecks(config, warnings));
@@ -157,17 +77,21 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   return { config, warnings, notes };
 }
 
-function checkTemplateFile(path: string, field: string): string[] {
-  try {
-    if (!statSync(path).isFile()) return [`${field}: ${path} is not a file`];
-    parseTemplate(readFileSync(path, 'utf8'), path);
-    return [];
-  } catch (err) {
-    if (err instanceof TemplateError) return [`${field}: template does not parse: ${err.message}`];
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return [`${field}: template file ${path} does not exist`];
-    return [`${field}: cannot read template file ${path} (${code ?? String(err)})`];
+/** Every output kind the executable runs, in registry order: their values by section, problems and warnings. */
+function validateSections(canonical: Record<string, unknown>, flavour: Flavour, clusterNames: readonly string[], baseValid: boolean) {
+  const reservedNames = OUTPUT_KINDS.flatMap((k) => k.fixedNames);
+  const sections: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const kind of kindsFor(flavour)) {
+    const result = kind.validate(canonical[kind.section], { flavour, clusterNames, sections, reservedNames });
+    problems.push(...(result.problems ?? []));
+    warnings.push(...(result.warnings ?? []));
+    // With an invalid base the file is refused anyway: cross-section checks (Templates against
+    // HAProxy) would only add guesses to the real problems, so later kinds see no sections then.
+    if (baseValid && result.value !== undefined) sections[kind.section] = result.value;
   }
+  return { sections, problems, warnings };
 }
 
 function crossChecks(config: Config, warnings: string[]): string[] {

@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { haproxySectionSchema } from '../outputs/haproxy/config.js';
-import { templatesSectionSchema } from '../outputs/template/config.js';
-import { consulSectionSchema } from '../outputs/consul/config.js';
-import { execSectionSchema, webhookSectionSchema } from '../outputs/hooks/config.js';
+import { OUTPUT_KINDS } from '../outputs/kinds.js';
 
 /** Canonical keys are the original's PascalCase names; user files may use any case. */
 
@@ -110,22 +107,13 @@ export const configSchema = z.object({
   Tls: tlsSchema.optional(),
   Watcher: watcherSchema.default(() => watcherSchema.parse({})),
   Syslog: syslogSchema.default(() => syslogSchema.parse({})),
-  HAProxy: z.unknown().optional(),
-  Consul: z.unknown().optional(),
-  Exec: z.unknown().optional(),
-  Webhook: z.unknown().optional(),
-  /** Template outputs (nginx, a plain file...): validated in load.ts. */
-  Templates: z.unknown().optional(),
 });
 
-/** Shape used only to canonicalize keys (sections included). */
-export const canonicalShape = configSchema.extend({
-  HAProxy: haproxySectionSchema.optional(),
-  Consul: consulSectionSchema.optional(),
-  Exec: execSectionSchema.optional(),
-  Webhook: webhookSectionSchema.optional(),
-  Templates: templatesSectionSchema.optional(),
-});
+/**
+ * Shape used only to canonicalize keys: the base plus every output kind's section. The sections
+ * themselves are validated by their kinds (load.ts), only under the executables that run them.
+ */
+export const canonicalShape = configSchema.extend(Object.fromEntries(OUTPUT_KINDS.map((k) => [k.section, k.schema.optional()])));
 
 export type BaseConfig = z.infer<typeof configSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../topology/types.js';
 import type { Output, OutputStatus } from './types.js';
+import { sameAddress } from '../config/address.js';
 
 export interface RunnerOptions {
   retryMinMs?: number;
@@ -17,7 +18,7 @@ export function mergeChanges(a: MasterChange[], b: MasterChange[]): MasterChange
     const prior = byCluster.get(c.cluster);
     byCluster.set(c.cluster, prior ? { ...c, previous: prior.previous, announcedAt: prior.announcedAt ?? c.announcedAt } : c);
   }
-  return [...byCluster.values()].filter((c) => !(c.previous && c.previous.ip === c.current.ip && c.previous.port === c.current.port));
+  return [...byCluster.values()].filter((c) => !sameAddress(c.previous, c.current));
 }
 
 /**

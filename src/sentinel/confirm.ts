@@ -124,6 +124,4 @@ export function chooseMaster(views: readonly SentinelView[], opts: RuleOptions):
   return { kind: 'none', code: 'no-quorum', reason: `no ${quorum} sentinels agree on a master (quorum ${quorum} of the group): ${describeViews(views)}` };
 }
 
-export function sameAddress(a: MasterAddress | null, b: MasterAddress | null): boolean {
-  return a !== null && b !== null && a.ip === b.ip && a.port === b.port;
-}
+export { sameAddress } from '../config/address.js';

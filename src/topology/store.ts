@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ClusterState, MasterAddress, MasterChange, TopologySnapshot } from './types.js';
+import { sameAddress } from '../config/address.js';
 
 export interface ClusterDefinition {
   name: string;
@@ -95,7 +96,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
   confirm(name: string, master: MasterAddress, configEpoch: number, agreeing: string[], announcedAt: number | null): MasterChange | null {
     const current = this.clusters.get(name);
     if (!current) return null;
-    if (current.master && current.master.ip === master.ip && current.master.port === master.port) {
+    if (sameAddress(current.master, master)) {
       if (current.configEpoch !== configEpoch || current.agreeingSentinels.join() !== agreeing.join()) {
         this.clusters.set(name, { ...current, configEpoch, agreeingSentinels: agreeing });
         this.copies.delete(name);
@@ -105,7 +106,7 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     }
     const confirmedAt = new Date().toISOString();
     // The promoted replica is a replica no more (the watcher refreshes the list right after).
-    const replicas = current.replicas?.filter((r) => !(r.ip === master.ip && r.port === master.port));
+    const replicas = current.replicas?.filter((r) => !sameAddress(r, master));
     this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing, ...(replicas ? { replicas } : {}) });
     this.version++;
     this.copies.delete(name);

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile, parseConfigText } from '../../src/config/load.js';
-import { configurationForApi } from '../../src/config/output.js';
+import { configurationForApi } from '../../src/config/redacted.js';
 import { parsePairs } from '../../src/config/env.js';
 
 const fixtures = new URL('../fixtures/configs/', import.meta.url);

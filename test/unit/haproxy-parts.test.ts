@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haproxySectionSchema } from '../../src/outputs/haproxy/config.js';
 import { assertSafeWord, canonicalIp, parseRuntimeSocket, parseServersState } from '../../src/outputs/haproxy/runtime.js';
-import { runShell, shellQuote } from '../../src/outputs/template/shell.js';
-import { restoreFile, writeAtomic } from '../../src/outputs/template/apply-file.js';
+import { runShell, shellQuote } from '../../src/outputs/file/shell.js';
+import { restoreFile, writeAtomic } from '../../src/outputs/file/apply-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rh-haproxy-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseTemplate } from '../../src/template/index.js';
-import { buildTemplateData, compareBytes, sampleTemplateData, withAddresses } from '../../src/outputs/template/data.js';
+import { buildTemplateData, compareBytes, sampleTemplateData, withAddresses } from '../../src/outputs/file/data.js';
 import type { ClusterState, TopologySnapshot } from '../../src/topology/types.js';
 
 function cluster(name: string, externalPort: number, master: { ip: string; port: number } | null, extra: Partial<ClusterState> = {}): ClusterState {

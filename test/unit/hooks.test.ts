@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { execSectionSchema, hookEnv, hookEvent, sign, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { configurationForApi } from '../../src/config/output.js';
+import { configurationForApi } from '../../src/config/redacted.js';
 
 const change = { cluster: 'testing', previous: { ip: '10.0.0.1', port: 6379 }, current: { ip: '10.0.0.2', port: 6380 }, configEpoch: 4, confirmedAt: '2026-11-24T00:00:01.000Z', announcedAt: Date.parse('2026-11-24T00:00:00.990Z') };
 const snapshot = { version: 7, clusters: [] };

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
-import { TemplateFileOutput } from '../../src/outputs/template/file-output.js';
+import { TemplateFileOutput } from '../../src/outputs/file/file-output.js';
 import { templateOutputSchema } from '../../src/outputs/template/config.js';
-import { ValidationCache } from '../../src/outputs/template/validation-cache.js';
+import { ValidationCache } from '../../src/outputs/file/validation-cache.js';
 import { TopologyStore } from '../../src/topology/store.js';
 import type { MasterChange, TopologySnapshot } from '../../src/topology/types.js';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
-import { configurationForApi } from '../../src/config/output.js';
+import { configurationForApi } from '../../src/config/redacted.js';
 import { sign, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import { verifySignature } from '../support/webhook-receiver.js';
 

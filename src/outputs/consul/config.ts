@@ -76,7 +76,7 @@ export const OWN_META_KEYS = ['redishappy_cluster', 'config_epoch', 'confirmed_a
  * logged and start-up goes on (the original's packaged example has a service for "other", which is
  * not a cluster: that must not prevent start-up).
  */
-export function checkConsulSection(section: ConsulSection, clusterNames: string[]): { errors: string[]; warnings: string[] } {
+export function checkConsulSection(section: ConsulSection, clusterNames: readonly string[]): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
   const seen = new Map<string, number>();

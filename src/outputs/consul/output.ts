@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterState, MasterChange, TopologySnapshot } from '../../topology/types.js';
 import type { Output, OutputStatus } from '../types.js';
+import { joinHostPort } from '../../config/address.js';
 import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
 import { SERVICE_ID_PREFIX, serviceFor, serviceId, type ConsulSection } from './config.js';
 import { agentRegistration, catalogRegistration, checkId, desiredView, entrySignature, type EntryView } from './payload.js';
@@ -204,7 +205,7 @@ class ConsulOutput implements Output {
         if (current.has(c.name)) {
           const have = current.get(c.name) ?? null;
           if (have && entrySignature(have) === want) {
-            this.registered.set(c.name, { signature: want, address: `${c.master!.ip}:${c.master!.port}` });
+            this.registered.set(c.name, { signature: want, address: joinHostPort(c.master!.ip, c.master!.port) });
             continue;
           }
           if (readBack && this.registered.get(c.name)?.signature === want) {
@@ -258,8 +259,8 @@ class ConsulOutput implements Output {
     }
     this.counters.registrations++;
     this.lastRegisteredAt = new Date().toISOString();
-    this.registered.set(c.name, { signature: entrySignature(desiredView(this.cfg, c)), address: `${master.ip}:${master.port}` });
-    this.log.info({ cluster: c.name, service: svc.ServiceName, id: serviceId(c.name), address: `${master.ip}:${master.port}`, mode: this.cfg.Mode, ...(this.cfg.Mode === 'catalog' ? { node: svc.Node } : {}) }, 'Consul service registered');
+    this.registered.set(c.name, { signature: entrySignature(desiredView(this.cfg, c)), address: joinHostPort(master.ip, master.port) });
+    this.log.info({ cluster: c.name, service: svc.ServiceName, id: serviceId(c.name), address: joinHostPort(master.ip, master.port), mode: this.cfg.Mode, ...(this.cfg.Mode === 'catalog' ? { node: svc.Node } : {}) }, 'Consul service registered');
   }
 
   /** Catalog mode never writes to a node that runs an agent (the original did: anti-entropy removed the entry and the node's address was rewritten). */

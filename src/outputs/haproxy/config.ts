@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { validateCacheFields } from '../template/config.js';
+import { validateCacheFields } from '../file/config.js';
 
 /**
  * The `HAProxy` section. Keys are the canonical PascalCase spellings: the config loader maps user

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { MasterChange } from '../../topology/types.js';
 import type { Output } from '../types.js';
 import type { HaproxySection } from './config.js';
-import { withAddresses, type TemplateData } from '../template/data.js';
-import { TemplateFileOutput } from '../template/file-output.js';
+import { withAddresses, type TemplateData } from '../file/data.js';
+import { TemplateFileOutput } from '../file/file-output.js';
 import { RuntimeClient, assertSafeWord, describeTarget, parseRuntimeSocket } from './runtime.js';
 
 export interface HaproxyOutput extends Output {
@@ -34,7 +34,7 @@ interface LiveSwitch {
 }
 
 /**
- * The HAProxy output: the shared template file pipeline (src/outputs/template) plus HAProxy's
+ * The HAProxy output: the shared file pipeline (src/outputs/file) plus HAProxy's
  * extras: a master switch applied live through the runtime API (with the old sessions cut)
  * when only master addresses changed, the file then written so a later reload agrees.
  */

@@ -1,4 +1,5 @@
 import { createConnection, isIP, type Socket } from 'node:net';
+import { joinHostPort } from '../../config/address.js';
 
 /**
  * Client for HAProxy's runtime API (the admin "stats socket"). Switching a server's address live
@@ -21,7 +22,7 @@ export function parseRuntimeSocket(value: string): RuntimeTarget {
 }
 
 export function describeTarget(t: RuntimeTarget): string {
-  return 'path' in t ? t.path : `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+  return 'path' in t ? t.path : joinHostPort(t.host, t.port);
 }
 
 /** Values placed in a command must be single words: HAProxy splits on spaces and `;`, and a newline ends the command. */

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { validateCacheFields } from '../file/config.js';
 
 /**
  * The `Templates` section: a list of template outputs (nginx, a second HAProxy, a plain file for
@@ -20,23 +21,11 @@ export const timeoutMs = (def: number) =>
 
 export const settleMs = z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(0, 'must be 0 or more').max(60_000, 'must be at most 60000').default(0);
 
-/** Shared by HAProxy and Templates: skip re-validating known-good bytes, and prepare likely next files. */
-export const validateCacheFields = {
-  /** Bytes that passed the validate command (same command, same template) are not validated again. */
-  ValidateCache: z.boolean({ error: 'must be true or false' }).default(true),
-  /** While idle, validate the files a next failover would most likely need (one per replica / past master). */
-  Prevalidate: z.boolean({ error: 'must be true or false' }).default(true),
-};
-
-/** Names of the built-in outputs: a template output may not take one (metrics and the API key on names). */
-export const RESERVED_OUTPUT_NAMES = ['haproxy', 'consul', 'exec', 'webhook'];
-
 export const templateOutputSchema = z.object({
   /** Names this output in logs, metrics (output label) and the API. */
   Name: z
     .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit')
-    .refine((s) => !RESERVED_OUTPUT_NAMES.includes(s.toLowerCase()), `must not be one of ${RESERVED_OUTPUT_NAMES.join(', ')}`),
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit'),
   /** Go text/template rendered with the confirmed topology. */
   TemplatePath: requiredString,
   /** The file written from the template. Need not exist at start-up. */
@@ -54,6 +43,18 @@ export const templateOutputSchema = z.object({
 export const templatesSectionSchema = z.array(templateOutputSchema, { error: 'must be a list of template outputs' });
 
 export type TemplateOutputConfig = z.infer<typeof templateOutputSchema>;
+
+/**
+ * A Name taken by another kind's output (metrics and the API key on names). Not in the schema: the
+ * names come from the registry of kinds, which imports this file. Checked on the raw entry, before
+ * the schema, so it is listed first among the entry's problems as the schema's own Name check would be.
+ */
+export function reservedNameProblem(entry: unknown, index: number, reserved: readonly string[]): string | undefined {
+  if (entry === null || typeof entry !== 'object') return undefined;
+  const name = (entry as { Name?: unknown }).Name;
+  if (typeof name !== 'string' || !reserved.includes(name.toLowerCase())) return undefined;
+  return `Templates[${index}].Name: must not be one of ${reserved.join(', ')}`;
+}
 
 /** The fields the cross-entry checks look at. */
 export type TemplatePaths = Pick<TemplateOutputConfig, 'Name' | 'TemplatePath' | 'OutputPath'>;

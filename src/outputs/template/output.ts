@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TemplateOutputConfig } from './config.js';
-import { TemplateFileOutput } from './file-output.js';
+import { TemplateFileOutput } from '../file/file-output.js';
 
 /** One entry of the `Templates` section: the shared file pipeline, nothing more. */
 export function createTemplateOutput(opts: { config: TemplateOutputConfig; index: number; logger: Logger; clusterNames?: string[] }): TemplateFileOutput {

@@ -5,7 +5,7 @@ const KEEP_AS_IS = new Set(['SentinelTCPKeepAlive', 'HAProxy']);
 const SECRET = /password|token|secret|passphrase|authorization|api-?key|cookie/i;
 export const REDACTED = '<redacted>';
 
-function outputKey(key: string): string {
+function apiKey(key: string): string {
   if (KEEP_AS_IS.has(key)) return key;
   return key.charAt(0).toLowerCase() + key.slice(1);
 }
@@ -32,7 +32,7 @@ function convert(value: unknown, keyName?: string): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (v === undefined) continue;
-      out[verbatim ? k : outputKey(k)] = convert(v, k);
+      out[verbatim ? k : apiKey(k)] = convert(v, k);
     }
     return out;
   }

@@ -1,3 +1,4 @@
+import { sameAddress } from '../../config/address.js';
 import type { ClusterState, TopologySnapshot } from '../../topology/types.js';
 
 /**
@@ -56,7 +57,7 @@ function presentableReplicas(c: ClusterState): TemplateReplica[] {
   const out: TemplateReplica[] = [];
   for (const r of c.replicas ?? []) {
     if (!presentableAddress(r)) continue;
-    if (c.master && r.ip === c.master.ip && r.port === c.master.port) continue;
+    if (sameAddress(c.master, r)) continue;
     const key = `${r.ip} ${r.port}`;
     if (seen.has(key)) continue;
     seen.add(key);
