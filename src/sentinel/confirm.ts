@@ -1,4 +1,5 @@
 import type { MasterAddress } from '../topology/types.js';
+import { joinHostPort } from '../config/address.js';
 
 /**
  * The confirmed-master rule, kept pure so it can be tested exhaustively.
@@ -80,7 +81,7 @@ export function quorumFor(setting: number | 'majority', known: number): number {
   return setting === 'majority' ? Math.floor(Math.max(known, 1) / 2) + 1 : setting;
 }
 
-const addr = (v: { ip: string; port: number }) => (v.ip.includes(':') ? `[${v.ip}]:${v.port}` : `${v.ip}:${v.port}`);
+const addr = (v: { ip: string; port: number }) => joinHostPort(v.ip, v.port);
 
 /** What each sentinel claims, for hold reasons: "s1 names 10.0.0.1:6379 at epoch 3 (o_down)". */
 export function describeViews(views: readonly SentinelView[]): string {

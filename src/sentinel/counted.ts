@@ -69,14 +69,14 @@ export function countedGroup(c: GroupInputs, env: Env): CountedGroup {
     const key = s.id ?? s.sentinel;
     if (watched.has(key)) continue;
     watched.set(key, s);
-    members.push({ key, location: s.sentinel, id: s.id, listed: c.peers.get(s.sentinel) ?? null, configured: s.configured, pending: s.pending });
+    members.push({ key, sentinel: s.sentinel, id: s.id, listed: c.peers.get(s.sentinel) ?? null, configured: s.configured, pending: s.pending });
   }
-  const memberLocations = new Set(members.map((m) => m.location));
+  const memberSentinels = new Set(members.map((m) => m.sentinel));
   for (const [lister, refs] of c.peers) {
-    if (!memberLocations.has(lister)) continue;
+    if (!memberSentinels.has(lister)) continue;
     for (const ref of refs) {
-      if (members.some((m) => matches(ref, m)) || env.sentinels.some((s) => matches(ref, { location: s.sentinel, id: s.id }))) continue;
-      members.push({ key: ref.id ?? ref.location, location: ref.location, id: ref.id, listed: null });
+      if (members.some((m) => matches(ref, m)) || env.sentinels.some((s) => matches(ref, { sentinel: s.sentinel, id: s.id }))) continue;
+      members.push({ key: ref.id ?? ref.sentinel, sentinel: ref.sentinel, id: ref.id, listed: null });
     }
   }
   const group = groupOf(members, { anchor: c.anchor });
@@ -89,10 +89,10 @@ export function countedGroup(c: GroupInputs, env: Env): CountedGroup {
     const s = watched.get(m.key);
     if (s) countedSentinels.add(s.sentinel);
     const v = s?.alive ? c.views.get(s.sentinel) : undefined;
-    if (v) views.push({ sentinel: m.location, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags });
-    else silent.push(m.location);
+    if (v) views.push({ sentinel: m.sentinel, ip: v.ip, port: v.port, configEpoch: v.configEpoch, flags: v.flags });
+    else silent.push(m.sentinel);
   }
-  const outside = members.filter((m) => !countedKeys.has(m.key)).map((m) => m.location);
+  const outside = members.filter((m) => !countedKeys.has(m.key)).map((m) => m.sentinel);
   return { quorum: quorumFor(env.quorum, group.counted.length), counted: group.counted, countedSentinels, views, silent, outside, unrelated: group.unrelated, waitingFor: group.waitingFor };
 }
 

@@ -150,7 +150,7 @@ export function step(state: ClusterDecision, input: Input, env: Env): Step {
       break;
     case 'peers': {
       const before = s.peers.get(input.sentinel);
-      const key = (refs: readonly PeerRef[] | undefined) => refs?.map((r) => `${r.location}/${r.id ?? ''}`).join(',');
+      const key = (refs: readonly PeerRef[] | undefined) => refs?.map((r) => `${r.sentinel}/${r.id ?? ''}`).join(',');
       if (key(before) === key(input.peers)) break;
       s.peers = new Map(s.peers).set(input.sentinel, input.peers);
       // The group may have changed; with no view yet there is nothing to decide.

@@ -23,14 +23,16 @@
  */
 
 export interface PeerRef {
-  location: string;
+  /** The sentinel's address, host:port: how this project names a sentinel. */
+  sentinel: string;
   id: string | null;
 }
 
 export interface GroupMember {
   /** Unique key of this member (its sentinel id, or its address while the id is unknown). */
   key: string;
-  location: string;
+  /** The sentinel's address, host:port: how this project names a sentinel. */
+  sentinel: string;
   id: string | null;
   /** Who this member lists as peers for the cluster (null: not asked yet). */
   listed: readonly PeerRef[] | null;
@@ -41,7 +43,7 @@ export interface GroupMember {
 }
 
 export interface GroupContext {
-  /** Locations of the sentinels that confirmed the current master (empty before the first). */
+  /** Addresses (host:port) of the sentinels that confirmed the current master (empty before the first). */
   anchor?: readonly string[];
 }
 
@@ -50,14 +52,14 @@ export interface Group {
   counted: string[];
   /** Members left out: not in the group. */
   outside: string[];
-  /** Several unrelated groups and no way to choose: the location lists of each (else null). */
+  /** Several unrelated groups and no way to choose: the sentinel lists of each (else null). */
   unrelated: string[][] | null;
-  /** Configured sentinels (locations) whose answer the choice waits for (else empty). */
+  /** Configured sentinels (host:port) whose answer the choice waits for (else empty). */
   waitingFor: string[];
 }
 
-export function matches(ref: PeerRef, m: { location: string; id: string | null }): boolean {
-  return (ref.id !== null && ref.id !== '' && ref.id === m.id) || ref.location === m.location;
+export function matches(ref: PeerRef, m: { sentinel: string; id: string | null }): boolean {
+  return (ref.id !== null && ref.id !== '' && ref.id === m.id) || ref.sentinel === m.sentinel;
 }
 
 /** Connected components of "lists or is listed by", in member order. */
@@ -85,7 +87,7 @@ export function groupOf(members: readonly GroupMember[], ctx: GroupContext = {})
   if (linked.length === 0) return { counted: all, outside: [], unrelated: null, waitingFor: [] };
   const choose = (): GroupMember[] | 'tie' => {
     if (linked.length === 1) return linked[0]!;
-    const anchored = linked.filter((c) => c.some((m) => ctx.anchor?.includes(m.location)));
+    const anchored = linked.filter((c) => c.some((m) => ctx.anchor?.includes(m.sentinel)));
     const candidates = anchored.length > 0 ? anchored : linked;
     if (candidates.length === 1) return candidates[0]!;
     const configuredIn = (c: GroupMember[]) => c.filter((m) => m.configured).length;
@@ -96,8 +98,8 @@ export function groupOf(members: readonly GroupMember[], ctx: GroupContext = {})
   const chosen = choose();
   const anchored = (ctx.anchor?.length ?? 0) > 0;
   const inChosen = new Set(chosen === 'tie' ? [] : chosen.map((m) => m.key));
-  const waitingFor = anchored ? [] : members.filter((m) => m.pending && !inChosen.has(m.key)).map((m) => m.location);
-  if (chosen === 'tie') return { counted: [], outside: all, unrelated: linked.map((c) => c.map((m) => m.location)), waitingFor };
+  const waitingFor = anchored ? [] : members.filter((m) => m.pending && !inChosen.has(m.key)).map((m) => m.sentinel);
+  if (chosen === 'tie') return { counted: [], outside: all, unrelated: linked.map((c) => c.map((m) => m.sentinel)), waitingFor };
   return { counted: all.filter((k) => inChosen.has(k)), outside: all.filter((k) => !inChosen.has(k)), unrelated: null, waitingFor };
 }
 
@@ -106,22 +108,22 @@ export function groupOf(members: readonly GroupMember[], ctx: GroupContext = {})
  * already reached), by address. `lists` gives each lister's peers; `known` maps a peer listed by
  * id to the address it is watched under.
  */
-export function reachable(from: Iterable<string>, lists: ReadonlyArray<readonly [string, readonly PeerRef[]]>, known: ReadonlyArray<{ location: string; id: string | null }>): Set<string> {
+export function reachable(from: Iterable<string>, lists: ReadonlyArray<readonly [string, readonly PeerRef[]]>, known: ReadonlyArray<{ sentinel: string; id: string | null }>): Set<string> {
   const seen = new Set(from);
   const queue = [...seen];
-  const visit = (location: string) => {
-    if (seen.has(location)) return;
-    seen.add(location);
-    queue.push(location);
+  const visit = (sentinel: string) => {
+    if (seen.has(sentinel)) return;
+    seen.add(sentinel);
+    queue.push(sentinel);
   };
   while (queue.length > 0) {
     const at = queue.shift()!;
-    const self = known.find((k) => k.location === at) ?? { location: at, id: null };
+    const self = known.find((k) => k.sentinel === at) ?? { sentinel: at, id: null };
     for (const [lister, refs] of lists) {
       if (lister === at) {
         for (const ref of refs) {
-          visit(ref.location);
-          for (const k of known) if (matches(ref, k)) visit(k.location);
+          visit(ref.sentinel);
+          for (const k of known) if (matches(ref, k)) visit(k.sentinel);
         }
       } else if (refs.some((ref) => matches(ref, self))) {
         visit(lister);

@@ -39,7 +39,7 @@ export interface LinkTiming {
  * Any failure marks it down, closes both and reconnects with exponential backoff and jitter.
  */
 export class SentinelLink {
-  readonly location: string;
+  readonly sentinel: string;
   state: SentinelStateValue = SentinelState.Up;
   lastUpdated = new Date();
   /** Every master name this sentinel monitors (from the last poll). */
@@ -82,7 +82,7 @@ export class SentinelLink {
     private readonly listener: LinkListener,
     private readonly log: Logger,
   ) {
-    this.location = joinHostPort(host, port);
+    this.sentinel = joinHostPort(host, port);
   }
 
   start(): void {

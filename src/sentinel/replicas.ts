@@ -21,7 +21,7 @@ export class ReplicaLists {
 
   /** At the discovery pace: the clusters this sentinel confirmed first, in one batch. */
   afterDiscovery(link: SentinelLink, names: Iterable<string>): void {
-    const mine = [...names].filter((name) => this.topology.get(name)?.master && this.topology.get(name)?.agreeingSentinels[0] === link.location);
+    const mine = [...names].filter((name) => this.topology.get(name)?.master && this.topology.get(name)?.agreeingSentinels[0] === link.sentinel);
     if (mine.length === 0) return;
     void link.queryReplicasMany(mine).then((lists) => {
       for (const [name, listed] of lists) this.set(name, listed);

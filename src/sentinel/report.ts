@@ -30,16 +30,16 @@ export function sentinelReport(link: SentinelLink, clusters: readonly ClusterOfL
   const outOfGroup: string[] = [];
   const disagrees: string[] = [];
   for (const c of clusters) {
-    const view = c.decision.views.get(link.location);
+    const view = c.decision.views.get(link.sentinel);
     if (!view || link.state !== SentinelState.Alive) continue;
-    if (!c.group.countedSentinels.has(link.location)) outOfGroup.push(c.name);
+    if (!c.group.countedSentinels.has(link.sentinel)) outOfGroup.push(c.name);
     if (c.master && isSettled(view.flags) && !sameAddress(c.master, view)) disagrees.push(c.name);
   }
   return {
     id: link.id,
     outOfGroup,
     disagrees,
-    sentinelLocation: link.location,
+    sentinelLocation: link.sentinel,
     lastUpdated: link.lastUpdated.toISOString(),
     clusters: link.masters,
     state: link.state,

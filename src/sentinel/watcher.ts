@@ -111,16 +111,16 @@ export class SentinelWatcher implements LinkListener {
     const [oldOwn, newOwn] = [own(old), own(config)];
     const replaced = [...oldOwn.keys()].sort().join() !== [...newOwn.keys()].sort().join();
     const quorumOf = (c: Config, name: string) => c.Clusters.find((k) => k.Name === name)?.Quorum ?? c.Watcher.Quorum;
-    const kept = replaced ? reachable(newOwn.keys(), this.peerLists(), [...this.links.values()].map((l) => ({ location: l.location, id: l.id }))) : null;
+    const kept = replaced ? reachable(newOwn.keys(), this.peerLists(), [...this.links.values()].map((l) => ({ sentinel: l.sentinel, id: l.id }))) : null;
     this.config = config;
     this.tls = tlsOptions(config.Tls);
     const names = new Set(config.Clusters.map((c) => c.Name));
     for (const name of [...this.decisions.keys()]) if (!names.has(name)) this.decisions.delete(name);
     for (const name of names) if (!this.decisions.has(name)) this.decisions.set(name, initialDecision(name));
-    for (const [location, link] of [...this.links]) {
-      const dropped = link.configured ? !newOwn.has(location) : kept !== null && !kept.has(location);
-      const credentialsChanged = newOwn.has(location) && oldOwn.get(location) !== newOwn.get(location);
-      if (connection(old) !== connection(config) || dropped || credentialsChanged || (newOwn.has(location) && !link.configured)) await this.dropLink(link);
+    for (const [sentinel, link] of [...this.links]) {
+      const dropped = link.configured ? !newOwn.has(sentinel) : kept !== null && !kept.has(sentinel);
+      const credentialsChanged = newOwn.has(sentinel) && oldOwn.get(sentinel) !== newOwn.get(sentinel);
+      if (connection(old) !== connection(config) || dropped || credentialsChanged || (newOwn.has(sentinel) && !link.configured)) await this.dropLink(link);
     }
     if (!this.started) return;
     for (const s of config.Sentinels) this.addLink(s.Host, s.Port, true);
@@ -134,9 +134,9 @@ export class SentinelWatcher implements LinkListener {
 
   private async dropLink(link: SentinelLink): Promise<void> {
     await link.stop();
-    this.links.delete(link.location);
-    this.pendingFirstRound.delete(link.location);
-    for (const name of this.decisions.keys()) this.feed(name, { type: 'forget', sentinel: link.location });
+    this.links.delete(link.sentinel);
+    this.pendingFirstRound.delete(link.sentinel);
+    for (const name of this.decisions.keys()) this.feed(name, { type: 'forget', sentinel: link.sentinel });
   }
 
   sentinels(): Record<string, SentinelStatus> {
@@ -145,7 +145,7 @@ export class SentinelWatcher implements LinkListener {
       return decision ? [{ name: c.Name, decision, group: this.groupOf(decision), master: this.topology.get(c.Name)?.master ?? null }] : [];
     });
     const out: Record<string, SentinelStatus> = {};
-    for (const link of [...this.links.values()].sort((a, b) => (a.location < b.location ? -1 : 1))) out[link.location] = sentinelReport(link, clusters);
+    for (const link of [...this.links.values()].sort((a, b) => (a.sentinel < b.sentinel ? -1 : 1))) out[link.sentinel] = sentinelReport(link, clusters);
     return out;
   }
 
@@ -161,7 +161,7 @@ export class SentinelWatcher implements LinkListener {
   }
 
   private env(name: string): Env {
-    const sentinels: SentinelFacts[] = [...this.links.values()].map((l) => ({ sentinel: l.location, id: l.id, configured: l.configured, pending: this.pendingFirstRound.has(l.location), alive: l.state === SentinelState.Alive, monitors: l.masters }));
+    const sentinels: SentinelFacts[] = [...this.links.values()].map((l) => ({ sentinel: l.sentinel, id: l.id, configured: l.configured, pending: this.pendingFirstRound.has(l.sentinel), alive: l.state === SentinelState.Alive, monitors: l.masters }));
     const quorum = this.config.Clusters.find((c) => c.Name === name)?.Quorum ?? this.config.Watcher.Quorum;
     return { now: Date.now(), sentinels, quorum };
   }
@@ -217,8 +217,8 @@ export class SentinelWatcher implements LinkListener {
   }
 
   private addLink(host: string, port: number, configured: boolean): void {
-    const location = joinHostPort(host, port);
-    const existing = this.links.get(location);
+    const sentinel = joinHostPort(host, port);
+    const existing = this.links.get(sentinel);
     if (existing) {
       existing.lastListedAt = Date.now();
       return;
@@ -226,9 +226,9 @@ export class SentinelWatcher implements LinkListener {
     const w = this.config.Watcher;
     const timing = { pollIntervalMs: w.PollIntervalMs, discoveryIntervalMs: w.DiscoveryIntervalMs, reconnectMinMs: w.ReconnectMinMs, reconnectMaxMs: w.ReconnectMaxMs };
     const link = new SentinelLink(host, port, configured, this.settingsFor(host, port), this.tls, timing, () => this.config.Clusters.map((c) => c.Name), this, this.log);
-    this.links.set(location, link);
-    if (configured) this.pendingFirstRound.add(location);
-    this.log.info({ sentinel: location, configured }, configured ? 'watching configured sentinel' : 'discovered sentinel, watching it');
+    this.links.set(sentinel, link);
+    if (configured) this.pendingFirstRound.add(sentinel);
+    this.log.info({ sentinel, configured }, configured ? 'watching configured sentinel' : 'discovered sentinel, watching it');
     link.start();
   }
 
@@ -238,7 +238,7 @@ export class SentinelWatcher implements LinkListener {
     for (const link of [...this.links.values()]) {
       if (link.configured || link.state !== SentinelState.Down) continue;
       if (now - link.lastListedAt < this.config.Watcher.ForgetDownSentinelAfterMs) continue;
-      this.log.info({ sentinel: link.location }, 'forgetting discovered sentinel that stayed down and is no longer listed');
+      this.log.info({ sentinel: link.sentinel }, 'forgetting discovered sentinel that stayed down and is no longer listed');
       void this.dropLink(link);
     }
   }
@@ -249,26 +249,26 @@ export class SentinelWatcher implements LinkListener {
     const next = link.state;
     if (next === SentinelState.Down) {
       // Logged once per down period, not once per reconnect attempt (no log floods).
-      if (!this.reportedDown.has(link.location)) {
-        this.reportedDown.add(link.location);
-        this.log.warn({ sentinel: link.location, reason, state: stateName[next] }, 'sentinel is down');
-        this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next], reason });
+      if (!this.reportedDown.has(link.sentinel)) {
+        this.reportedDown.add(link.sentinel);
+        this.log.warn({ sentinel: link.sentinel, reason, state: stateName[next] }, 'sentinel is down');
+        this.emitEvent({ type: 'sentinel-state', sentinel: link.sentinel, state: stateName[next], reason });
       }
-      this.pendingFirstRound.delete(link.location);
-      for (const name of this.decisions.keys()) this.feed(name, { type: 'sentinel-down', sentinel: link.location });
+      this.pendingFirstRound.delete(link.sentinel);
+      for (const name of this.decisions.keys()) this.feed(name, { type: 'sentinel-down', sentinel: link.sentinel });
       this.checkReady();
     } else if (next === SentinelState.Alive) {
-      const wasDown = this.reportedDown.delete(link.location);
-      this.log.info({ sentinel: link.location, state: stateName[next] }, wasDown ? 'sentinel is back' : 'sentinel is alive');
-      this.emitEvent({ type: 'sentinel-state', sentinel: link.location, state: stateName[next] });
+      const wasDown = this.reportedDown.delete(link.sentinel);
+      this.log.info({ sentinel: link.sentinel, state: stateName[next] }, wasDown ? 'sentinel is back' : 'sentinel is alive');
+      this.emitEvent({ type: 'sentinel-state', sentinel: link.sentinel, state: stateName[next] });
     }
   }
 
   onViews(link: SentinelLink, views: MasterView[]): void {
     // No longer pending before deciding: the group's choice may have been waiting for this answer.
-    const first = this.pendingFirstRound.delete(link.location);
+    const first = this.pendingFirstRound.delete(link.sentinel);
     const byName = new Map(views.map((v) => [v.name, v]));
-    for (const name of this.decisions.keys()) this.feed(name, { type: 'view', sentinel: link.location, view: byName.get(name) ?? null });
+    for (const name of this.decisions.keys()) this.feed(name, { type: 'view', sentinel: link.sentinel, view: byName.get(name) ?? null });
     if (first) this.checkReady();
   }
 
@@ -283,7 +283,7 @@ export class SentinelWatcher implements LinkListener {
       if (!this.decisions.has(name)) continue;
       // Watch every listed peer first, so the group counts them as watched sentinels.
       for (const p of peers) this.addLink(p.host, p.port, false);
-      this.feed(name, { type: 'peers', sentinel: link.location, peers: peers.map((p) => ({ location: joinHostPort(p.host, p.port), id: p.id })) });
+      this.feed(name, { type: 'peers', sentinel: link.sentinel, peers: peers.map((p) => ({ sentinel: joinHostPort(p.host, p.port), id: p.id })) });
     }
     this.replicas.afterDiscovery(link, peersByMaster.keys());
   }
@@ -296,19 +296,19 @@ export class SentinelWatcher implements LinkListener {
       const ev = parseSwitchMaster(payload);
       if (!ev) {
         link.malformedMessages++;
-        if (this.messageLog.take(`${link.location} malformed ${channel}`)) this.log.warn({ sentinel: link.location, channel, payload: payload.slice(0, 200) }, 'ignoring malformed sentinel message');
+        if (this.messageLog.take(`${link.sentinel} malformed ${channel}`)) this.log.warn({ sentinel: link.sentinel, channel, payload: payload.slice(0, 200) }, 'ignoring malformed sentinel message');
         return;
       }
       name = ev.name;
       to = { ip: ev.newIp, port: ev.newPort };
       if (this.decisions.has(name)) {
-        if (this.messageLog.take(`${link.location} ${channel} ${name}`)) this.log.info({ sentinel: link.location, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
-        this.emitEvent({ type: 'announcement', sentinel: link.location, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
+        if (this.messageLog.take(`${link.sentinel} ${channel} ${name}`)) this.log.info({ sentinel: link.sentinel, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
+        this.emitEvent({ type: 'announcement', sentinel: link.sentinel, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
       }
     } else {
       name = masterNameOfEvent(payload);
     }
-    if (name && this.decisions.has(name)) this.feed(name, { type: 'announced', sentinel: link.location, at: receivedAt, to });
+    if (name && this.decisions.has(name)) this.feed(name, { type: 'announced', sentinel: link.sentinel, at: receivedAt, to });
   }
 
   /**
@@ -317,7 +317,7 @@ export class SentinelWatcher implements LinkListener {
    * hanging sentinel never delays the others.
    */
   private async queryCoalesced(name: string, link: SentinelLink): Promise<void> {
-    const key = `${name} ${link.location}`;
+    const key = `${name} ${link.sentinel}`;
     if (this.querying.has(key)) {
       this.querying.set(key, true);
       return;
@@ -326,7 +326,7 @@ export class SentinelWatcher implements LinkListener {
       do {
         this.querying.set(key, false);
         const view = await link.queryMaster(name);
-        if (view && view.name === name) this.feed(name, { type: 'view', sentinel: link.location, view });
+        if (view && view.name === name) this.feed(name, { type: 'view', sentinel: link.sentinel, view });
       } while (this.querying.get(key) === true && this.started);
     } finally {
       this.querying.delete(key);

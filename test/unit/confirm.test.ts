@@ -118,7 +118,7 @@ describe('confirmed-master rule (quorum)', () => {
 });
 
 describe('sentinel group (who counts for the quorum)', () => {
-  const m = (key: string, listed: string[] | null) => ({ key, location: key, id: null, listed: listed?.map((l) => ({ location: l, id: null })) ?? null });
+  const m = (key: string, listed: string[] | null) => ({ key, sentinel: key, id: null, listed: listed?.map((l) => ({ sentinel: l, id: null })) ?? null });
 
   it('leaves out a sentinel that lists none of the group and that none lists', () => {
     const g = groupOf([m('real1', ['real2', 'real3']), m('rogue', []), m('real2', null), m('real3', null)]);
@@ -132,9 +132,9 @@ describe('sentinel group (who counts for the quorum)', () => {
 
   it('matches peers by sentinel id when the address differs', () => {
     const g = groupOf([
-      { key: 'id-a', location: 'a.example:26379', id: 'id-a', listed: [{ location: '10.0.0.2:26379', id: 'id-b' }] },
-      { key: 'id-b', location: 'b.example:26379', id: 'id-b', listed: null },
-      { key: 'id-c', location: 'c.example:26379', id: 'id-c', listed: [] },
+      { key: 'id-a', sentinel: 'a.example:26379', id: 'id-a', listed: [{ sentinel: '10.0.0.2:26379', id: 'id-b' }] },
+      { key: 'id-b', sentinel: 'b.example:26379', id: 'id-b', listed: null },
+      { key: 'id-c', sentinel: 'c.example:26379', id: 'id-c', listed: [] },
     ]);
     assert.deepEqual(g.counted, ['id-a', 'id-b']);
     assert.deepEqual(g.outside, ['id-c']);

@@ -19,7 +19,7 @@ const ADDRS: MasterAddress[] = [{ ip: '10.0.0.1', port: 6379 }, { ip: '10.0.0.2'
 /** s1-s4 are one group (s4 discovered), s1b is s1 under another address, r1/r2 another deployment's group. */
 const SENTINELS = ['s1:1', 's2:1', 's3:1', 's4:1', 's1b:1', 'r1:1', 'r2:1'];
 const IDS: Record<string, string> = { 's1:1': 'id1', 's1b:1': 'id1', 's2:1': 'id2', 's3:1': 'id3', 's4:1': 'id4', 'r1:1': 'idr1', 'r2:1': 'idr2' };
-const ref = (s: string): PeerRef => ({ location: s, id: IDS[s] ?? null });
+const ref = (s: string): PeerRef => ({ sentinel: s, id: IDS[s] ?? null });
 const PEER_LISTS: PeerRef[][] = [['s2:1', 's3:1', 's4:1'], ['s1:1', 's3:1'], ['s1:1', 's2:1', 's4:1'], ['r2:1'], ['r1:1'], []].map((l) => l.map(ref));
 /** What each sentinel lists when it comes up (an index into PEER_LISTS). */
 const NATURAL_PEERS = [0, 1, 2, 1, 0, 3, 4];
