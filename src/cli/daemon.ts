@@ -44,6 +44,24 @@ export function createOutputs(flavour: Flavour, config: Config, logger: Logger, 
   });
 }
 
+/**
+ * Initialise outputs in order. When one cannot start, those already started are closed (newest
+ * first, the reverse of start-up) before the error is passed on: a refused start or reload must
+ * not leave their timers and files behind.
+ */
+export async function initOutputs(outputs: Output[]): Promise<void> {
+  const started: Output[] = [];
+  try {
+    for (const output of outputs) {
+      await output.init?.();
+      started.push(output);
+    }
+  } catch (err) {
+    for (const output of started.reverse()) await output.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** Wires sentinels → watcher → topology → outputs, plus the API. */
 export class Daemon {
   config: Config;
@@ -154,7 +172,7 @@ export class Daemon {
     this.watcher.start();
 
     const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
-    for (const output of outputs) await output.init?.();
+    await initOutputs(outputs);
     this.runners = outputs.map((s) => this.newRunner(s));
 
     // The port is bound now (a taken one stops the daemon before any output is touched); the API
@@ -261,7 +279,7 @@ export class Daemon {
     let outputs: Output[];
     try {
       outputs = createOutputs(this.opts.flavour, config, log, () => this.sentinelsHealthy());
-      for (const output of outputs) await output.init?.();
+      await initOutputs(outputs);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'configuration reload rejected (output could not start); still running on the previous configuration');
       this.record({ type: 'config-reload', ok: false, error: (err as Error).message, at: new Date().toISOString() });

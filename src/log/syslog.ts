@@ -1,11 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import { statSync } from 'node:fs';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import type { SyslogConfig } from '../config/schema.js';
 
+/** The system's local syslog socket: what `Syslog.Address` names by default. */
+export const DEV_LOG = '/dev/log';
+
 const FACILITIES = ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp'];
+
+/** Why a local syslog socket cannot be used, or null when `path` is a socket. */
+export function localSocketProblem(path: string): string | null {
+  try {
+    return statSync(path).isSocket() ? null : `${path} is not a socket`;
+  } catch (err) {
+    return `no socket at ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
 
 function facilityCode(name: string): number {
   const local = /^local([0-7])$/.exec(name);
@@ -56,6 +69,8 @@ export class SyslogStream extends Writable {
   constructor(
     private readonly config: SyslogConfig,
     private readonly onError: (msg: string) => void = () => {},
+    /** devLog: where DEV_LOG really is (tests point it at a socket of their own). */
+    private readonly opts: { devLog?: string } = {},
   ) {
     super({ decodeStrings: false });
     this.facility = facilityCode(config.Facility);
@@ -108,9 +123,13 @@ export class SyslogStream extends Writable {
       }
       return;
     }
-    // Local socket path via logger(1).
+    // Local socket path via logger(1), which would drop every message silently if there is no
+    // socket: say so once instead (the lines still reach stdout and the log file).
     if (!this.child) {
-      const child = spawn('logger', ['--prio-prefix', '-t', this.config.Tag, '-u', address, '--socket-errors=off'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const path = address === DEV_LOG ? (this.opts.devLog ?? DEV_LOG) : address;
+      const problem = localSocketProblem(path);
+      if (problem) return this.giveUp(`${problem}; log lines go to stdout (and -log) only`);
+      const child = spawn('logger', ['--prio-prefix', '-t', this.config.Tag, '-u', path, '--socket-errors=off'], { stdio: ['pipe', 'ignore', 'ignore'] });
       child.on('error', (e) => this.giveUp(`cannot run logger(1): ${e.message}`));
       child.on('exit', () => {
         this.child = null;

@@ -38,8 +38,9 @@ function tlsConf(tls: TlsFiles | undefined, port: number): string[] {
   return ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.certFile}`, `tls-key-file ${tls.keyFile}`, `tls-ca-cert-file ${tls.caFile}`, 'tls-auth-clients no', 'tls-replication yes'];
 }
 
+/** The server certificate doubles as the harness' client certificate, for nodes that require one (tls-auth-clients yes). */
 function clientTls(tls: TlsFiles | undefined) {
-  return tls ? { tls: { ca: readFileSync(tls.caFile), rejectUnauthorized: true, servername: 'localhost' } } : {};
+  return tls ? { tls: { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), rejectUnauthorized: true, servername: 'localhost' } } : {};
 }
 
 function makeNode(cleanup: Cleanup, name: string, host: string, port: number, dir: string, args: string[], password: string | undefined, ready: (c: Redis) => Promise<boolean>, tls?: TlsFiles): { node: RedisNode; proc: Proc } {

@@ -67,19 +67,20 @@ export function getUnix(socketPath: string, path: string): Promise<{ status: num
  * A unix datagram syslog receiver (what /dev/log is). Node cannot bind unix datagram sockets, so
  * perl (perl-base is Essential in Debian) holds the socket and prints each datagram on a line.
  */
-export async function unixSyslogReceiver(cleanup: Cleanup, path: string): Promise<{ messages: () => string[] }> {
+export async function unixSyslogReceiver(cleanup: Cleanup, path: string): Promise<{ messages: () => string[]; stop: () => Promise<void> }> {
   const script = '$s=IO::Socket::UNIX->new(Type=>SOCK_DGRAM, Local=>$ARGV[0]) or die "bind: $!"; $|=1; print "ready\\n"; while (defined $s->recv($b, 65536)) { $b =~ s/\\n/ /g; print "$b\\n" }';
   const child = spawn('perl', ['-MIO::Socket::UNIX', '-MSocket', '-e', script, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  cleanup.add(() => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL')))));
+  const stop = () => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGKILL'))));
+  cleanup.add(stop);
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`syslog receiver exited: ${err}`);
     return out.startsWith('ready\n');
   }, { timeoutMs: 5000, what: 'unix syslog receiver bound' });
-  return { messages: () => out.split('\n').slice(1).filter(Boolean) };
+  return { messages: () => out.split('\n').slice(1).filter(Boolean), stop };
 }
 
 /** A TCP syslog receiver (one message per line). */
