@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Daemon } from '../../src/cli/daemon.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { TemplateFileOutput } from '../../src/outputs/template/file-output.js';
+import { TemplateFileOutput } from '../../src/outputs/file/file-output.js';
 import { startCluster, testCleanup, waitFor, type ClusterFixture } from '../harness/index.js';
 import { loopbackTemplate } from '../support/haproxy-setup.js';
 import { startConfigDaemon } from '../support/config-daemon.js';
