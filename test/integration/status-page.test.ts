@@ -20,7 +20,7 @@ async function backgroundOf(page: Page): Promise<number[]> {
 interface TopologyEntry {
   name: string;
   port: number | null;
-  held?: { reason: string; since: string } | null;
+  held?: { code: string; reason: string; since: string } | null;
   views?: unknown[];
 }
 const topologyOf = async (base: string): Promise<TopologyEntry[]> => (await (await fetch(`${base}api/topology`)).json()) as TopologyEntry[];
@@ -81,7 +81,8 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     assert.ok(ghostHeld && typeof ghostHeld.reason === 'string' && ghostHeld.reason !== '', 'the API reports the unconfirmed cluster as held, with a reason');
     const ghostHeldLine = ghost.locator('.held', { hasText: ghostHeld.reason });
     await ghostHeldLine.waitFor({ timeout: 10000 });
-    assert.match(await ghostHeldLine.innerText(), /^No master:/);
+    // The hold code is shown beside the label (issue 20).
+    assert.ok((await ghostHeldLine.innerText()).startsWith(`No master ${ghostHeld.code}:`), await ghostHeldLine.innerText());
     assert.match(await page.locator('#summary').innerText(), /Needs attention.*ghost/);
     assert.match(await page.title(), /⚠/);
 
@@ -167,7 +168,8 @@ describe('status page in a real browser', { timeout: 180000, skip: SKIP }, () =>
     assert.match(held.reason, /quorum 2 of 3 sentinels/, 'held for want of a quorum');
     const heldLine = testing.locator('.held', { hasText: held.reason });
     await heldLine.waitFor({ timeout: 15000 });
-    assert.match(await heldLine.innerText(), new RegExp(`^Held:[\\s\\S]*clients keep going to 127\\.0\\.0\\.1:${replica.port}`));
+    assert.match(await heldLine.innerText(), new RegExp(`^Held ${held.code}:[\\s\\S]*clients keep going to 127\\.0\\.0\\.1:${replica.port}`));
+    assert.equal(held.code, 'no-quorum');
     assert.equal(await testing.getAttribute('data-health'), 'warn');
     assert.match(await testing.locator('header .badge').innerText(), /change held/);
     assert.ok(await testing.locator('dd', { hasText: `127.0.0.1:${replica.port}` }).isVisible(), 'the kept master is still shown');
