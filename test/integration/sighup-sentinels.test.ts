@@ -72,4 +72,39 @@ describe('SIGHUP and the configured sentinels (real sentinels, HAProxy)', { time
     assert.equal(decisions(), before, 'no decision was logged');
     assert.equal(logged(daemon, 'sentinels replaced by configuration').length, 0);
   });
+
+  it('removing a cluster removes every trace of it: API, events, metrics series and the status page state', async (t) => {
+    const cleanup = testCleanup(t);
+    const cluster = await startCluster(cleanup, { names: ['alpha', 'beta'], replicas: 1, sentinels: 3 });
+    const { setup, daemon, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: true });
+    const text = async (path: string) => (await fetch(`${api}${path}`)).text();
+    // The status page's state: the first event of the stream it reads.
+    const pageState = async () => {
+      const ac = new AbortController();
+      const res = await fetch(`${api}/api/stream`, { signal: ac.signal });
+      const reader = res.body!.getReader();
+      let buf = '';
+      while (!buf.includes('\n\n')) buf += new TextDecoder().decode((await reader.read()).value);
+      ac.abort();
+      // What each sentinel monitors is the sentinel's own fact (beta is still monitored there).
+      const state = JSON.parse(buf.slice(buf.indexOf('data: ') + 6, buf.indexOf('\n\n'))) as { sentinels: Record<string, { clusters?: unknown }> };
+      for (const s of Object.values(state.sentinels)) delete s.clusters;
+      return JSON.stringify(state);
+    };
+    // beta has a history: a failover, so events, failovers and series name it.
+    await sentinelFailover(cluster.sentinels[0]!, 'beta');
+    await waitFor(async () => (await routedTo(setup.externalPorts.get('beta')!).catch(() => 0)) === cluster.replicas.get('beta')![0]!.port, { timeoutMs: 30000, what: 'beta failed over' });
+    for (const [what, read] of [['/api/topology', () => text('/api/topology')], ['/api/events', () => text('/api/events')], ['/metrics', () => text('/metrics')], ['the page state', pageState]] as const) {
+      assert.ok((await read()).includes('beta'), `${what} names beta before it is removed`);
+    }
+
+    editJson(setup.configPath, (cfg) => (cfg.Clusters = (cfg.Clusters as Array<{ Name: string }>).filter((c) => c.Name !== 'beta')));
+    daemon.child.kill('SIGHUP');
+    await waitFor(() => logged(daemon, 'configuration reloaded').length === 1, { timeoutMs: 15000, what: 'the reload' });
+    for (const [what, read] of [['/api/topology', () => text('/api/topology')], ['/api/events', () => text('/api/events')], ['/metrics', () => text('/metrics')], ['the page state', pageState]] as const) {
+      const body = await read();
+      assert.ok(body.includes('alpha'), `${what} still names alpha`);
+      assert.ok(!body.includes('beta'), `${what} no longer names beta: ${body.split('\n').filter((l) => l.includes('beta')).slice(0, 3).join(' | ')}`);
+    }
+  });
 });
