@@ -26,9 +26,9 @@ type Stoppable = Pick<ManagedProcess, 'name' | 'pid' | 'running' | 'stop'>;
  * cluster starts (seconds); only the moment between release and the daemon's bind is left, and
  * retryOnPortClash covers that.
  */
-async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
-  for (;;) {
-    const port = await freePort();
+async function reservePort(prefer?: number): Promise<{ port: number; release(): Promise<void> }> {
+  for (let i = 0; ; i++) {
+    const port = i === 0 && prefer ? prefer : await freePort();
     const server = net.createServer();
     const held = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false));
@@ -121,8 +121,10 @@ async function main(): Promise<void> {
     const config = join(dir, 'config.json');
     const { daemon, externalPort } = await retryOnPortClash(cleanup, 'the demo', async (scope, attempt) => {
       if (attempt > 1) {
-        api = await reservePort();
-        console.log(`a port was taken meanwhile; the status page moves to: http://127.0.0.1:${api.port}/`);
+        // The page keeps its address unless its own port was the one taken.
+        const before = api.port;
+        api = await reservePort(before);
+        if (api.port !== before) console.log(`a port was taken meanwhile; the status page moves to: http://127.0.0.1:${api.port}/`);
       }
       const external = await reservePort();
       writeFileSync(
