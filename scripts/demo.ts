@@ -119,6 +119,9 @@ async function main(): Promise<void> {
     // HAProxy binds the external port only when redishappy first reloads it, and the daemon binds the
     // API port as it starts: both chosen in advance, so a port taken in between starts it again on new ones.
     const config = join(dir, 'config.json');
+    // Filled as soon as a daemon is spawned, so a Ctrl-C while it starts names it too.
+    const daemonSlot: Stoppable[] = [];
+    started.push(daemonSlot);
     const { daemon, externalPort } = await retryOnPortClash(cleanup, 'the demo', async (scope, attempt) => {
       if (attempt > 1) {
         // The page keeps its address unless its own port was the one taken.
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
       await api.release();
       console.log('starting redishappy-haproxy ...');
       const d = startDaemon(config, api.port);
+      daemonSlot[0] = d;
       scope.add(() => d.stop());
       await waitFor(async () => (await routedTo(external.port)) === master.port, {
         timeoutMs: 20000,
@@ -158,7 +162,6 @@ async function main(): Promise<void> {
       });
       return { daemon: d, externalPort: external.port };
     });
-    started.push([daemon]);
     daemon.child.once('exit', (code, signal) => void stop(1, `redishappy-haproxy exited (${code ?? signal})`));
 
     const s = cluster.sentinels[0]!;
