@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Flavour } from '../config/load.js';
+import type { LogFormat } from '../log/pretty.js';
 import { DESCRIPTION, FLAGS, TITLES, flagSpec, helpAfter } from './manual.js';
 
 export interface CliOptions {
@@ -7,6 +8,7 @@ export interface CliOptions {
   log?: string;
   bind?: string;
   logLevel: string;
+  logFormat: LogFormat;
   checkConfig: boolean;
 }
 

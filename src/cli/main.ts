@@ -87,7 +87,7 @@ export async function main(flavour: Flavour, argv: string[] = process.argv.slice
     process.exit(2);
   }
 
-  const logging = createLogging({ level: opts.logLevel as LevelWithSilent, logDir: opts.log, syslog: loaded.config.Syslog });
+  const logging = createLogging({ level: opts.logLevel as LevelWithSilent, logDir: opts.log, syslog: loaded.config.Syslog, format: opts.logFormat });
   const log = logging.logger;
   for (const note of loaded.notes) log.info(note);
   for (const w of loaded.warnings) log.warn(w);

@@ -53,6 +53,7 @@ export const FLAGS: FlagDoc[] = [
   { short: 'l', long: 'log', arg: 'dir', help: 'also write logs to <dir>/redis-happy.log' },
   { short: 'b', long: 'bind', arg: 'addr', help: 'API listen address: :8000, 127.0.0.1:8000, [::1]:8000 or /path.sock (env: BIND, GOJI_BIND, PORT)' },
   { long: 'log-level', arg: 'level', help: 'trace, debug, info, warn, error, fatal or silent', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], defaultValue: 'info', env: 'REDISHAPPY_LOG_LEVEL' },
+  { long: 'log-format', arg: 'format', help: 'console log lines: auto (readable on a terminal, JSON when piped or under a service manager), pretty or json', choices: ['auto', 'pretty', 'json'], defaultValue: 'auto', env: 'REDISHAPPY_LOG_FORMAT' },
   { long: 'check-config', help: 'validate the configuration (file + REDISHAPPY_* variables) and exit', defaultValue: false },
   { short: 'h', long: 'help', help: 'show this help' },
 ];
@@ -70,6 +71,7 @@ export const ENVIRONMENT: Array<{ name: string; help: string; flavours?: Flavour
   { name: 'REDISHAPPY_SENTINELS=host:port;[::1]:26379', help: 'replaces Sentinels' },
   { name: 'REDISHAPPY_HAPROXY_TEMPLATE_PATH, REDISHAPPY_HAPROXY_OUTPUT_PATH, REDISHAPPY_HAPROXY_RELOAD_CMD', help: 'replace the HAProxy section\'s TemplatePath, OutputPath and ReloadCommand', flavours: ['haproxy', 'auto'] },
   { name: 'REDISHAPPY_LOG_LEVEL', help: 'same as --log-level' },
+  { name: 'REDISHAPPY_LOG_FORMAT', help: 'same as --log-format' },
   { name: 'BIND, GOJI_BIND, PORT', help: 'API listen address when --bind is not given, in this order (PORT: that port on every interface); default :8000' },
 ];
 

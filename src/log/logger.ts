@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pino, { type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
 import type { SyslogConfig } from '../config/schema.js';
 import { SyslogStream } from './syslog.js';
+import { prettyStream, resolveFormat, useColour, type LogFormat } from './pretty.js';
 
 export interface LoggerOptions {
   level: LevelWithSilent;
@@ -11,6 +12,8 @@ export interface LoggerOptions {
   syslog?: SyslogConfig | undefined;
   /** Where the console stream goes (stdout by default; tests pass their own). */
   destination?: NodeJS.WritableStream;
+  /** Console lines: auto (readable on a terminal, JSON otherwise), json or pretty. The file and syslog are unaffected. */
+  format?: LogFormat | undefined;
 }
 
 export const LOG_FILE_NAME = 'redis-happy.log';
@@ -26,7 +29,10 @@ export interface Logging {
 const REDACT = ['password', 'Password', 'token', 'Token', 'secret', 'Secret', '*.password', '*.Password', '*.token', '*.Token', '*.secret', '*.Secret', 'config.Sentinels[*].Password', 'config.Consul.Token'];
 
 export function createLogging(opts: LoggerOptions): Logging {
-  const streams: StreamEntry[] = [{ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: opts.destination ?? process.stdout }];
+  const out = opts.destination ?? process.stdout;
+  const isTTY = (out as { isTTY?: boolean }).isTTY === true;
+  const consoleStream = resolveFormat(opts.format ?? 'auto', isTTY) === 'pretty' ? prettyStream(out, useColour(isTTY, process.env)) : out;
+  const streams: StreamEntry[] = [{ level: opts.level === 'silent' ? 'fatal' : opts.level, stream: consoleStream }];
   let file: ReturnType<typeof pino.destination> | null = null;
   if (opts.logDir) {
     mkdirSync(opts.logDir, { recursive: true });

@@ -3,7 +3,7 @@ export { bindFailure, retryOnPortClash, type BindingServer } from './ports.js';
 export { exitMark, exitsSince, type UnexpectedExit } from './exits.js';
 export { Cleanup, testCleanup, useCleanup, withCleanup } from './cleanup.js';
 export type { ManagedProcess } from './process.js';
-export { pidAlive } from './process.js';
+export { descendants, pidAlive } from './process.js';
 export { startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelNode } from './redis.js';
 export { startCluster, sentinelFailover, type ClusterFixture } from './cluster.js';
 export { DEFAULT_DOWN_AFTER_MS } from './redis.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Cleanup } from './cleanup.js';
 import { recordUnexpectedExit } from './exits.js';
 
@@ -163,4 +163,35 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Every live descendant of `pid` (children, grandchildren, ...) with its command name, read from
+ * /proc: what a process started, including what it did not report itself (HAProxy's workers).
+ */
+export function descendants(pid: number): Array<{ pid: number; comm: string }> {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (after[0] === 'Z') continue;
+      parent.set(Number(entry), Number(after[1]));
+      comm.set(Number(entry), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: Array<{ pid: number; comm: string }> = [];
+  const visit = (p: number) => {
+    for (const [child, ppid] of parent) {
+      if (ppid !== p) continue;
+      out.push({ pid: child, comm: comm.get(child)! });
+      visit(child);
+    }
+  };
+  visit(pid);
+  return out;
 }

@@ -2,10 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import net from 'node:net';
 import { join } from 'node:path';
 import { startCluster, useCleanup, waitFor } from '../harness/index.js';
 import { FAST_WATCHER } from '../support/watch.js';
-import { ANY_PORT, runBin, runProcess, waitListening } from '../support/daemon-process.js';
+import { ANY_PORT, BIN_DIR, runBin, runProcess, waitListening } from '../support/daemon-process.js';
+import { needTool } from '../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rh-cli-'));
 
@@ -58,6 +61,47 @@ describe('command line (real process)', () => {
     const d = runBin(cleanup, 'redishappy', ['--check-config', '--config', typo]);
     assert.equal(await d.exited, 2);
     assert.match(d.stderr(), /configuration is invalid:\n {2}- Clusters\[0\]\.ExternalPort: is required\nwarning: unknown key Clusters\[0\]\.ExternalPot ignored \(did you mean ExternalPort\?\)\n/);
+  });
+
+  it('--log-format: readable lines on a terminal (script(1)), JSON on a pipe; pretty and json force their format', { skip: needTool('script', 'bsdutils') }, async () => {
+    // A taken API port makes the daemon log its start, then a fatal line, and exit 1 by itself.
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    cleanup.add(() => taken.close());
+    const cfg = join(dir, 'log-format.json');
+    writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'alpha', ExternalPort: 7001 }], Sentinels: [{ Host: '127.0.0.1', Port: 1 }], Syslog: { Enabled: false } }));
+    const args = ['-config', cfg, '-bind', `127.0.0.1:${(taken.address() as net.AddressInfo).port}`, '--log-level', 'info'];
+    const readable = /^\d\d:\d\d:\d\d\.\d{3} INFO {2}starting redishappy config=\S+ flavour=auto version=[\d.]+$/m;
+    const fatal = /^\d\d:\d\d:\d\d\.\d{3} FATAL cannot start err="cannot listen on .*address already in use"$/m;
+
+    const piped = runBin(cleanup, 'redishappy', args);
+    assert.equal(await piped.exited, 1, piped.stderr());
+    assert.ok(piped.stdout().trim().split('\n').every((l) => l.startsWith('{')), `JSON on a pipe by default: ${piped.stdout()}`);
+    assert.ok(piped.logs().some((l) => l.msg === 'starting redishappy'));
+
+    const forced = runBin(cleanup, 'redishappy', [...args, '--log-format', 'pretty']);
+    assert.equal(await forced.exited, 1, forced.stderr());
+    assert.match(forced.stdout(), readable);
+    assert.match(forced.stdout(), fatal);
+    assert.ok(!forced.stdout().includes('{"') && !forced.stdout().includes('\u001b['), `readable, no colour on a pipe: ${forced.stdout()}`);
+
+    // script(1) gives the daemon a terminal as stdout: readable and coloured without any flag.
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const underTty = (extra: string[]) => runProcess(cleanup, 'script', ['-qec', [process.execPath, `${BIN_DIR}redishappy.js`, ...args, ...extra].map(quote).join(' '), '/dev/null'], { REDISHAPPY_FROM_SOURCE: '1', NO_COLOR: '' });
+    const tty = underTty([]);
+    assert.equal(await tty.exited, 1, tty.stdout());
+    const ttyText = tty.stdout().replace(/\r/g, '');
+    // eslint-disable-next-line no-control-regex
+    assert.match(ttyText, /\u001b\[32mINFO /, 'coloured on a terminal');
+    // eslint-disable-next-line no-control-regex
+    assert.match(ttyText.replace(/\u001b\[[0-9;]*m/g, ''), readable);
+    const ttyJson = underTty(['--log-format', 'json']);
+    assert.equal(await ttyJson.exited, 1, ttyJson.stdout());
+    assert.ok(ttyJson.stdout().includes('"msg":"starting redishappy"') && !readable.test(ttyJson.stdout().replace(/\r/g, '')), `--log-format json on a terminal: ${ttyJson.stdout()}`);
+
+    const bad = runBin(cleanup, 'redishappy', [...args, '--log-format', 'xml']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr(), /--log-format <format>' argument 'xml' is invalid\. Allowed choices are auto, pretty, json/);
   });
 
   it('npm start runs the daemon (npm start -- --help)', async () => {
