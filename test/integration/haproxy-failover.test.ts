@@ -80,6 +80,12 @@ describe('redishappy-haproxy rejects what HAProxy rejects (real haproxy)', { tim
     assert.match(String(status.lastError), /bogus-keyword|unknown keyword/i);
     assert.equal(readFileSync(setup.outputPath, 'utf8'), good, 'old file kept byte for byte');
     assert.equal((await fetch(`${api}/api/ping`)).status, 200);
+    // Serving, but the output cannot apply: health says so, naming the output and HAProxy's words.
+    const health = await fetch(`${api}/api/health`);
+    const body = (await health.json()) as { status: string; reasons: string[] };
+    assert.equal(health.status, 503, JSON.stringify(body));
+    assert.equal(body.status, 'degraded');
+    assert.ok(body.reasons.some((r) => r.startsWith('output haproxy: last apply failed') && /bogus-keyword|unknown keyword/i.test(r)), JSON.stringify(body.reasons));
     assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port);
   });
 });
