@@ -6,6 +6,7 @@ import { configurationForApi } from '../config/redacted.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';
+import { SentinelState } from '../sentinel/state.js';
 import type { ListenTarget } from './bind.js';
 import type { ApiPort } from './port.js';
 import { quorumFields } from './fields.js';
@@ -45,6 +46,25 @@ const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 export { quorumFields };
 
 /**
+ * Why the daemon cannot do its job right now, or [] when it can: it needs at least one sentinel
+ * alive to learn about failovers, and outputs whose last apply worked (an output that has not
+ * applied anything yet is not failing: it may simply not have needed to).
+ */
+export function healthReasons(sentinels: Record<string, SentinelStatus>, outputs: OutputStatus[]): string[] {
+  const reasons: string[] = [];
+  const all = Object.values(sentinels);
+  if (!all.some((s) => s.state === SentinelState.Alive)) {
+    reasons.push(all.length === 0 ? 'no sentinel is known' : `no sentinel is alive (${all.map((s) => `${s.sentinelLocation} ${s.stateName}`).join(', ')})`);
+  }
+  for (const o of outputs) {
+    // The runner counts failed applies since the last one that worked.
+    const failures = Number(o.details?.consecutiveFailures ?? 0);
+    if (failures > 0) reasons.push(`output ${o.name}: last apply failed${o.lastError ? `: ${o.lastError}` : ''}`);
+  }
+  return reasons;
+}
+
+/**
  * Read-only HTTP API; every route answers GET and HEAD, any other method gets 405. Without a
  * `serverFactory` call listen(); startApi() serves on a socket bound earlier.
  */
@@ -71,7 +91,10 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
     })),
   );
   routes.set('/api/outputs', async () => ({ outputs: deps.outputs() }));
-  routes.set('/api/health', async () => ({ status: 'ok' }));
+  routes.set('/api/health', async (_req, reply) => {
+    const reasons = healthReasons(deps.sentinels(), deps.outputs());
+    return reasons.length === 0 ? { status: 'ok', reasons } : reply.code(503).send({ status: 'degraded', reasons });
+  });
   routes.set('/api/ready', async (_req, reply) => {
     const reasons: string[] = [];
     const snapshot = deps.topology.snapshot();

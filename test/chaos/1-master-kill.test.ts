@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useCleanup, waitFor } from '../harness/index.js';
+import { waitFor, testCleanup } from '../harness/index.js';
 import { assertMarkedDown, chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
 import { assertDead, routingStays, Watch } from './proof.js';
 import { summarize } from './scenario.js';
@@ -12,10 +12,10 @@ import { WriterPool } from './writer.js';
  * writes would be lost). Clients must never be sent to it.
  */
 describe('chaos 1: master kill -9, failover, old master restarted as a standalone master', { timeout: 120000 }, () => {
-  const cleanup = useCleanup();
 
   for (const mode of ['runtime', 'reload'] as const) {
-    it(`${mode} mode: 0 writes acknowledged by the old master after the switch`, async () => {
+    it(`${mode} mode: 0 writes acknowledged by the old master after the switch`, async (t) => {
+      const cleanup = testCleanup(t);
       const rig = await chaosRig(cleanup, { runtime: mode === 'runtime' });
       const master = rig.cluster.masters.get('testing')!;
       const replica = rig.cluster.replicas.get('testing')![0]!;

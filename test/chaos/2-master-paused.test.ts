@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useCleanup, waitFor } from '../harness/index.js';
+import { waitFor, testCleanup, type Cleanup } from '../harness/index.js';
 import { assertMarkedDown, chaosRig, waitRole, waitRouted, waitSentinelMoved } from './setup.js';
 import { assertStopped, routingStays } from './proof.js';
 import { summarize } from './scenario.js';
@@ -13,9 +13,8 @@ import { WriterPool } from './writer.js';
  * Sentinel demotes it. Through HAProxy none of that may be acknowledged after the switch.
  */
 describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { timeout: 120000 }, () => {
-  const cleanup = useCleanup();
 
-  const run = async (runtime: boolean, name: string) => {
+  const run = async (cleanup: Cleanup, runtime: boolean, name: string) => {
     const rig = await chaosRig(cleanup, { runtime });
     const master = rig.cluster.masters.get('testing')!;
     const replica = rig.cluster.replicas.get('testing')![0]!;
@@ -48,8 +47,9 @@ describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { 
     return { rig, writers, s, master, replica };
   };
 
-  it('runtime mode: nothing acknowledged by the old master after the switch, including on connections opened before the failover', async () => {
-    const { s, writers, master, rig } = await run(true, 'master-paused-resumed');
+  it('runtime mode: nothing acknowledged by the old master after the switch, including on connections opened before the failover', async (t) => {
+    const cleanup = testCleanup(t);
+    const { s, writers, master, rig } = await run(cleanup, true, 'master-paused-resumed');
     assert.equal(s.acked_by_unconfirmed_master, 0);
     assert.equal(s.lost_after_switch, 0);
     // The test exercised what it claims: patient writes were in flight on the old master at the
@@ -60,14 +60,19 @@ describe('chaos 2: master paused (SIGSTOP) through a failover, then resumed', { 
     assert.equal(s.detail.cutAtSwitch, s.detail.inFlightAtSwitch, 'every write in flight at the switch was cut, none acknowledged');
   });
 
-  it('reload mode (control, reported): the old worker keeps old sessions; new connections never reach the old master', async () => {
-    const { s, writers, master, rig } = await run(false, 'master-paused-resumed-reload-mode');
+  it('reload mode (control, reported): the old worker keeps old sessions; new connections never reach the old master', async (t) => {
+    const cleanup = testCleanup(t);
+    const { s, writers, master, rig } = await run(cleanup, false, 'master-paused-resumed-reload-mode');
     const switchAt = rig.switches[0]!.at;
     const late = writers.acks.filter((a) => a.node === master.port && a.at > switchAt);
     // Acknowledgements by the old master after the switch can only come through sessions the old
     // HAProxy worker kept (a reload cannot cut them; hard-stop-after bounds them): reported, not
     // asserted. No connection opened after the switch may reach the old master.
-    assert.ok(late.every((a) => a.connOpenedAt < switchAt), 'a connection opened after the switch reached the old master');
+    // Connections opened after the switch must exist (the short-lived writer opens one per write),
+    // or the check below would hold for want of any.
+    const opened = writers.acks.filter((a) => a.connOpenedAt >= switchAt);
+    assert.ok(opened.length > 0, 'writes were acknowledged on connections opened after the switch');
+    assert.deepEqual(opened.filter((a) => a.node === master.port), [], 'a connection opened after the switch reached the old master');
     console.log(`chaos-detail scenario=master-paused-resumed-reload-mode acked_by_old_master_on_old_sessions=${late.length} (reload mode cannot cut sessions; use RuntimeSocket)`);
     assert.equal(s.lost_after_switch, 0);
   });

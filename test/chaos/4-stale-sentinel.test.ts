@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { routedTo, useCleanup, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { routedTo, waitFor, type ClusterFixture, type RedisNode, testCleanup } from '../harness/index.js';
 import { assertMarkedDown, chaosRig, waitRouted } from './setup.js';
 import { assertDead, assertStopped, routingStays } from './proof.js';
 import { summarize } from './scenario.js';
@@ -44,8 +44,8 @@ async function checkWhileStale(ext: number, cluster: ClusterFixture, stale: Redi
  * master (standalone until Sentinel demotes it), so only the epoch rule keeps clients away.
  */
 describe('chaos 4: a sentinel paused through a failover comes back with a stale view', { timeout: 120000 }, () => {
-  const cleanup = useCleanup();
-  it('no flip back, even while the stale view names a node that answers ROLE master', async () => {
+  it('no flip back, even while the stale view names a node that answers ROLE master', async (t) => {
+    const cleanup = testCleanup(t);
     const rig = await chaosRig(cleanup);
     const master = rig.cluster.masters.get('testing')!;
     const replica = rig.cluster.replicas.get('testing')![0]!;
@@ -106,7 +106,8 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     assert.equal(s.lost_after_switch, 0);
     assert.ok(writers.acks.every((a) => a.node !== master.port || a.at < rig.switches[0]!.at), 'the old master acknowledged nothing after the switch');
   });
-  it('a sentinel restarted from its pre-failover configuration (old master, old epoch) while the old master is back: no flip back', async () => {
+  it('a sentinel restarted from its pre-failover configuration (old master, old epoch) while the old master is back: no flip back', async (t) => {
+    const cleanup = testCleanup(t);
     const rig = await chaosRig(cleanup);
     const master = rig.cluster.masters.get('testing')!;
     const replica = rig.cluster.replicas.get('testing')![0]!;

@@ -1,19 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { useCleanup, waitFor } from '../harness/index.js';
+import { waitFor, testCleanup } from '../harness/index.js';
 import { chaosRig, sleep } from './setup.js';
 import { summarize } from './scenario.js';
 import { assertRefused } from './proof.js';
 import { WriterPool } from './writer.js';
 
 describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
-  const cleanup = useCleanup();
 
-  it('in steady state: HAProxy keeps serving; the restart writes and reloads nothing', async () => {
+  it('in steady state: HAProxy keeps serving; the restart writes and reloads nothing', async (t) => {
+    const cleanup = testCleanup(t);
     const rig = await chaosRig(cleanup);
     const master = rig.cluster.masters.get('testing')!;
     const writers = new WriterPool(rig.ext, 'daemon-kill-steady', { patient: 1 });
@@ -44,28 +44,47 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     assert.ok(s.unavailable_ms < 1000, `writes stalled ${s.unavailable_ms} ms although only the daemon died`);
   });
 
-  it('in the middle of applies: the file is always the old or the new complete file, and the restart finishes the job', async () => {
+  it('in the middle of applies: the file is always the old or the new complete file, and the restart finishes the job', async (t) => {
+    const cleanup = testCleanup(t);
     // The HTTP probe listens on a unix socket (in a directory of its own, away from the files
     // watched below), not on a TCP port from freePort: a port taken before HAProxy's reload binds it
     // could not be retried in place (after a reload that failed to bind, HAProxy 2.6's master
     // ignores the next SIGUSR2).
     const probeSocket = join(mkdtempSync(join(tmpdir(), 'rh-c5-probe-')), 'probe.sock');
-    // Reload mode; the reload command goes ahead only if the daemon ($PPID of the shell) is still
-    // alive 150 ms later, so a kill in that window leaves HAProxy on the old file: the crash to recover from.
-    // The validate command (still haproxy -c), when it is given the file the step expects (not one
-    // of the likely next files the daemon pre-validates in the background), first drops a flag
-    // file, so that a kill can be aimed at validation, and takes 200 ms longer, so that it lands there.
+    // Reload mode. Kills are aimed by gates the test opens, not by delays: the commands wait for an
+    // event, bounded (20 s) so that nothing is left waiting.
+    // - Validation: while `holdValidation` exists, the validate command (still haproxy -c), given the
+    //   file the step expects (not one of the likely next files the daemon pre-validates in the
+    //   background), drops a flag file and waits for the daemon ($PPID of the shell) to die: a kill
+    //   on the flag lands during validation.
+    // - Reload: while `holdReload` exists, the reload command waits for its daemon to die; it reloads
+    //   only if the daemon is still alive, so a kill after the rename leaves HAProxy on the old file.
+    // Every reload command logs its start and end, so the test knows when the dead daemon's orphaned
+    // commands are over before it counts reloads.
     let validatingFlag = '';
     let expected = '';
+    let holdValidation = '';
+    let holdReload = '';
+    let reloadCommands = '';
     const rig = await chaosRig(cleanup, {
       runtime: false,
       configure: (cfg) => {
-        validatingFlag = join(String(cfg.HAProxy!.OutputPath), '..', 'validating.flag');
-        expected = join(String(cfg.HAProxy!.OutputPath), '..', 'expected.txt');
-        cfg.HAProxy!.ValidateCommand = `if cmp -s {file} ${expected}; then touch ${validatingFlag} && sleep 0.2; fi; haproxy -c -q -f {file}`;
-        cfg.HAProxy!.ReloadCommand = `sleep 0.15 && kill -0 $PPID 2>/dev/null && ${String(cfg.HAProxy!.ReloadCommand)}`;
+        const at = (f: string) => join(String(cfg.HAProxy!.OutputPath), '..', f);
+        validatingFlag = at('validating.flag');
+        expected = at('expected.txt');
+        holdValidation = at('hold-validation');
+        holdReload = at('hold-reload');
+        reloadCommands = at('reload-commands.log');
+        const untilDaemonGone = 'i=0; while kill -0 $PPID 2>/dev/null && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done';
+        cfg.HAProxy!.ValidateCommand = `if [ -e ${holdValidation} ] && cmp -s {file} ${expected}; then touch ${validatingFlag}; ${untilDaemonGone}; fi; haproxy -c -q -f {file}`;
+        cfg.HAProxy!.ReloadCommand = `echo start >> ${reloadCommands}; if [ -e ${holdReload} ]; then ${untilDaemonGone}; fi; if kill -0 $PPID 2>/dev/null; then ${String(cfg.HAProxy!.ReloadCommand)}; fi; r=$?; echo end >> ${reloadCommands}; exit $r`;
       },
     });
+    /** Reload commands started and not yet ended (a dead daemon's orphans among them). */
+    const reloadCommandsRunning = () => {
+      const lines = existsSync(reloadCommands) ? readFileSync(reloadCommands, 'utf8').split('\n') : [];
+      return lines.filter((l) => l === 'start').length - lines.filter((l) => l === 'end').length;
+    };
     const dir = rig.setup.dir;
     const marker = join(dir, `.${basename(rig.setup.outputPath)}.redishappy-reload-pending`);
     /** Candidate files (`.<output>.redishappy-<pid>-<n>.tmp`) the daemon with that pid left. */
@@ -118,32 +137,34 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
     const text = (g: number) => base.replaceAll(gen(0), gen(g));
     assert.equal(text(1).length, base.length);
 
-    // Sample the file as fast as possible throughout: it must always be a complete generation.
+    // Read the file whenever the directory says it changed (and after every kill): it must always
+    // be a complete generation. A read on each event, not a busy loop: the machine has two cores.
     let allowed = new Set([text(0)]);
     const violations: string[] = [];
     let samples = 0;
-    let sampling = true;
-    cleanup.add(() => {
-      sampling = false; // also when an assertion below fails: the loop must not outlive the test
-    });
-    const sampler = (async () => {
-      while (sampling) {
-        try {
-          const t = readFileSync(rig.setup.outputPath, 'utf8');
-          samples++;
-          if (!allowed.has(t)) violations.push(`${t.length} bytes: ${t.slice(0, 12)}…${t.slice(-24)}`);
-        } catch (err) {
-          violations.push((err as Error).message);
-        }
-        await new Promise((r) => setImmediate(r));
+    let samplesOnChange = 0;
+    const sample = () => {
+      try {
+        const t = readFileSync(rig.setup.outputPath, 'utf8');
+        samples++;
+        if (!allowed.has(t)) violations.push(`${t.length} bytes: ${t.slice(0, 12)}…${t.slice(-24)}`);
+      } catch (err) {
+        violations.push((err as Error).message);
       }
-    })();
+    };
+    const output = basename(rig.setup.outputPath);
+    const sampler = watch(dir, (_ev, f) => {
+      if (f !== output) return;
+      samplesOnChange++;
+      sample();
+    });
+    cleanup.add(() => sampler.close());
 
     // Where each kill lands: targeted at each step of an apply, then at seeded random delays. What
     // each targeted kill left behind proves it landed in the step it names (`proof`, asserted).
     /** What a kill left: the file in place, the pending-reload marker, reloads since the step began, candidates of the dead daemon (and whether one of them is the complete new file). */
     type State = { file: 'old' | 'new'; marker: boolean; reloads: number; candidates: string[]; completeCandidate: boolean };
-    const targeted: Array<{ at: string; when?: (f: string) => boolean; proof: (s: State) => void }> = [
+    const targeted: Array<{ at: string; hold?: 'validation' | 'reload'; when?: (f: string) => boolean; proof: (s: State) => void }> = [
       {
         at: 'right after SIGHUP',
         proof: (s) => {
@@ -154,6 +175,7 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
       },
       {
         at: 'candidate written, validating',
+        hold: 'validation',
         when: (f) => f === basename(validatingFlag),
         proof: (s) => {
           assert.equal(s.file, 'old', 'killed while validating, yet the new file is in place');
@@ -164,6 +186,7 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
       },
       {
         at: 'renamed, reload pending',
+        hold: 'reload',
         when: (f) => f === basename(rig.setup.outputPath),
         proof: (s) => {
           assert.equal(s.file, 'new', 'killed after the rename, yet the old file is in place');
@@ -192,6 +215,8 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
       writeFileSync(expected, text(g));
       const reloadsBefore = rig.reloads();
       const d = rig.daemon;
+      const hold = 'hold' in step ? step.hold : undefined;
+      if (hold) writeFileSync(hold === 'validation' ? holdValidation : holdReload, '');
       if ('when' in step && step.when) {
         const when = step.when;
         const w = watch(dir, (_ev, f) => {
@@ -210,6 +235,10 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
       }
       await d.exited;
       assert.equal(d.child.signalCode, 'SIGKILL', `the daemon was alive until the kill at "${step.at}"`);
+      // The dead daemon's commands see it gone and end; only then are its reloads all counted.
+      await waitFor(() => reloadCommandsRunning() === 0, { timeoutMs: 25000, what: `the reload commands of the daemon killed at "${step.at}" to end` });
+      for (const f of [holdValidation, holdReload]) rmSync(f, { force: true });
+      sample();
       const candidates = candidatesOf(d.child.pid);
       const state: State = {
         file: readFileSync(rig.setup.outputPath, 'utf8') === text(g) ? 'new' : 'old',
@@ -237,13 +266,13 @@ describe('chaos 5: the daemon killed -9', { timeout: 150000 }, () => {
         assert.equal(rig.reloads() - reloadsBefore, 1, `after the kill at "${step.at}": one reload, by the restart`);
       }
     }
-    sampling = false;
-    await sampler;
+    sampler.close();
     const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
-    console.log(`chaos-detail scenario=daemon-kill-mid-apply kills=${plan.length} file_samples=${samples} partial_or_missing=${violations.length} leftover_candidates=${leftovers.length}`);
+    console.log(`chaos-detail scenario=daemon-kill-mid-apply kills=${plan.length} file_samples=${samples} (on change ${samplesOnChange}) partial_or_missing=${violations.length} leftover_candidates=${leftovers.length}`);
     for (const l of landed) console.log(`chaos-detail   kill ${l}`);
     assert.deepEqual(violations.slice(0, 5), [], 'a partial, missing or unexpected file was visible');
-    assert.ok(samples > 1000, `the file was sampled only ${samples} times`);
+    // Each step puts a new file in place (by the killed daemon or the restarted one): each was read as it changed.
+    assert.ok(samplesOnChange >= plan.length, `the file was read on ${samplesOnChange} changes in ${plan.length} steps`);
     assert.ok(!existsSync(`${dir}/.haproxy.cfg.redishappy-reload-pending`), 'no reload left owed');
   });
 });

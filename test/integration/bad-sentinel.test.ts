@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { routedTo, startCluster, startRedis, useCleanup, waitFor } from '../harness/index.js';
+import { routedTo, startCluster, startRedis, waitFor, testCleanup } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { editJson } from '../support/paths.js';
+import { apiSentinels, waitForMorePolls } from '../support/polls.js';
 import { StandInSentinel, type StandInMode } from '../support/stand-in-sentinel.js';
 import { startWatcher, testConfig } from '../support/watch.js';
 
@@ -18,9 +19,9 @@ const DOWN_MODES: StandInMode[] = ['malformed', 'badfields', 'wrongtype', 'trunc
 const msgs = (lines: string[]) => lines.map((l) => JSON.parse(l) as { msg: string; sentinel?: string });
 
 describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000 }, () => {
-  const cleanup = useCleanup();
 
-  it('in-process watcher: malformed, truncated, oversized, wrongly typed, slow, hanging, resetting, placeholder, lying and noisy answers change nothing', async () => {
+  it('in-process watcher: malformed, truncated, oversized, wrongly typed, slow, hanging, resetting, placeholder, lying and noisy answers change nothing', async (t) => {
+    const cleanup = testCleanup(t);
     // One sentinel of a real group of three is configured (the other two are discovered), next to the stand-in.
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
@@ -57,7 +58,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
         const polled = w.watcher.sentinels()[badKey]!.lastUpdated;
         await waitFor(() => w.watcher.sentinels()[badKey]!.lastUpdated !== polled, { timeoutMs: 5000, what: 'placeholder: polled again' });
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // Every sentinel polled twice more: what the stand-in says in this mode has been weighed.
+      await waitForMorePolls(() => w.watcher.sentinels(), { what: mode });
       assert.equal(w.master('testing')?.port, master.port, `${mode} changed the master`);
     }
 
@@ -80,7 +82,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     assert.equal(w.watcher.sentinels()[`127.0.0.1:${cluster.sentinels[0]!.port}`]?.state, 3);
   });
 
-  it('the daemon (redishappy-haproxy, runtime API) next to a misbehaving stand-in: no crash, no change, no reload, no log flood from failures, and it still follows a real failover', async () => {
+  it('the daemon (redishappy-haproxy, runtime API) next to a misbehaving stand-in: no crash, no change, no reload, no log flood from failures, and it still follows a real failover', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
@@ -134,10 +137,14 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     // Then noisy but honest about the new master: nothing moves back.
     bad.view = { ip: '127.0.0.1', port: replica.port, epoch: 1 };
     bad.liarAddress = { ip: '127.0.0.1', port: master.port };
+    const messagesBefore = (await api<{ sentinels: Record<string, { messages: number }> }>('/api/sentinels')).sentinels[badKey]?.messages ?? 0;
     bad.mode = 'badpub';
     bad.kick();
     await waitFor(() => bad.published >= bad.burst, { timeoutMs: 10000, what: 'badpub burst sent' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The fault reached the daemon: it counted the whole burst. Then every sentinel is polled twice
+    // more, so whatever the burst could trigger has had its turn.
+    await waitFor(async () => ((await api<{ sentinels: Record<string, { messages: number }> }>('/api/sentinels')).sentinels[badKey]?.messages ?? 0) >= messagesBefore + bad.burst, { timeoutMs: 10000, what: 'the daemon received the burst' });
+    await waitForMorePolls(() => apiSentinels(base), { what: 'after the badpub burst' });
     alive();
     assert.equal(await routedTo(ext), replica.port, 'the bad +switch-master messages moved clients');
     const events = await api<{ events: Array<{ type: string; from: unknown }> }>('/api/events');
@@ -150,7 +157,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     );
   });
 
-  it('a burst of malformed and duplicate +switch-master messages is logged as a few lines and a count', async () => {
+  it('a burst of malformed and duplicate +switch-master messages is logged as a few lines and a count', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 1 });
     const master = cluster.masters.get('testing')!;
     const bad = new StandInSentinel('testing');
@@ -193,7 +201,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     assert.equal(w.master('testing')?.port, master.port, 'the burst moved nothing');
   });
 
-  it('a sentinel that reports the current master at a huge epoch does not stop later failovers from being followed', async () => {
+  it('a sentinel that reports the current master at a huge epoch does not stop later failovers from being followed', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 3000 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
@@ -217,7 +226,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     assert.ok(w.watcher.clusterStatus('testing').views.some((v) => v.port === master.port && v.configEpoch === 999), 'the stand-in still claims the old master');
   });
 
-  it('one sentinel claiming a higher epoch for a node that answers ROLE master, contradicted by every other sentinel, does not move clients', async () => {
+  it('one sentinel claiming a higher epoch for a node that answers ROLE master, contradicted by every other sentinel, does not move clients', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const master = cluster.masters.get('testing')!;
     const stray = await startRedis(cleanup); // any standalone redis answers ROLE master

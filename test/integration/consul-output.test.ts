@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import pino from 'pino';
 import { consulSectionSchema, createConsulOutput } from '../../src/outputs/consul/index.js';
 import { OutputRunner } from '../../src/outputs/runner.js';
@@ -382,27 +381,6 @@ describe('Consul output (against the Consul stand-in)', { timeout: 60000 }, () =
       assert.equal(consul.agentServices.size, 0, 'the agent is not used');
       assert.equal(consul.count('PUT', '/v1/agent/check/'), 0, 'no TTL updates in catalog mode');
       await runner.close();
-    });
-
-    it("the original's mistake, reproduced by the stand-in: a catalog entry under an agent's node is removed by anti-entropy", async () => {
-      const consul = await standIn({});
-      consul.addAgentNode('redis-1', '10.0.0.9');
-      const put = (body: unknown) =>
-        new Promise<number>((resolve, reject) => {
-          const req = http.request(`http://${consul.address}/v1/catalog/register`, { method: 'PUT' }, (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          });
-          req.on('error', reject);
-          req.end(JSON.stringify(body));
-        });
-      // The original's exact body (empty node for a cluster without a Services entry: 400).
-      assert.equal(await put({ Node: '', Address: '127.0.0.1', Datacenter: '', Service: { ID: 'redishappy-consul-x', Service: 'x', Tags: null, Port: 6379 }, Check: null }), 400);
-      assert.equal(await put({ Node: 'redis-1', Address: '127.0.0.1', Datacenter: 'dc1', Service: { ID, Service: 'testing', Tags: ['redis'], Port: 16380 }, Check: null }), 200);
-      assert.equal(consul.nodes.get('redis-1')?.Address, '127.0.0.1', "the node's own address was rewritten");
-      consul.runAntiEntropy();
-      assert.ok(!consul.nodes.get('redis-1')?.Services.has(ID), 'removed by anti-entropy');
-      assert.equal(consul.nodes.get('redis-1')?.Address, '10.0.0.9');
     });
 
     it('refuses a node that runs an agent, saying why; other clusters are still registered', async () => {

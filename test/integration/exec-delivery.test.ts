@@ -85,6 +85,38 @@ function details(output: Output) {
 }
 
 
+describe('Exec output close() (real processes)', { timeout: 60000 }, () => {
+  it('close() kills a running command and stops retrying', async (t) => {
+    const cleanup = testCleanup(t);
+    const w = workspace();
+    const { logger } = capturingLogger();
+    const pids = join(w.dir, 'pids');
+    const counter = join(w.dir, 'count');
+    // This file's first test: no earlier test's timer or child can expire meanwhile and hide one
+    // left by this output.
+    const before = pendingWork();
+    const output = createExecOutput(
+      execSectionSchema.parse([
+        { Command: `echo $$ >> ${pids}; exec sleep 600`, Shell: true, TimeoutMs: 600000 },
+        { Command: process.execPath, Args: [w.script, 'failing', JSON.stringify({ failTimes: 100, counter })] },
+      ]),
+      { logger, retryMinMs: 300, retryMaxMs: 300 },
+    );
+    cleanup.add(() => output.close());
+    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
+    assert.ok(pidAlive(pid!));
+    // A close that waited for the command (600 s) would outlast the test's timeout.
+    await output.close();
+    await waitFor(() => !pidAlive(pid!), { timeoutMs: 5000, what: 'running command killed on close' });
+    const n = readFileSync(counter, 'utf8');
+    // Settled: the output holds no timer (retry backoff, command timeout) and no child any more, so
+    // nothing can run later. A retry left scheduled would keep this above the count taken before.
+    await waitFor(() => pendingWork() <= before, { timeoutMs: 5000, what: 'no timer or child process left by the closed output' });
+    assert.equal(readFileSync(counter, 'utf8'), n, 'no retry after close');
+  });
+});
+
 describe('Exec output (real processes)', { timeout: 60000 }, () => {
   it('runs the command once per change with the event on stdin and in the environment, without waiting for it', async (t) => {
     const cleanup = testCleanup(t);
@@ -248,33 +280,5 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     const testing = runs.filter((r) => r.input.cluster === 'testing');
     assert.ok(testing[1]!.startedAt >= testing[0]!.endedAt, 'the second event for a cluster starts after the first finished');
     assert.equal(runs.filter((r) => r.tag === 'only-other').length, 1, 'the Clusters filter applies');
-  });
-
-  it('close() kills a running command and stops retrying', async (t) => {
-    const cleanup = testCleanup(t);
-    const w = workspace();
-    const { logger } = capturingLogger();
-    const pids = join(w.dir, 'pids');
-    const counter = join(w.dir, 'count');
-    const before = pendingWork();
-    const output = createExecOutput(
-      execSectionSchema.parse([
-        { Command: `echo $$ >> ${pids}; exec sleep 600`, Shell: true, TimeoutMs: 600000 },
-        { Command: process.execPath, Args: [w.script, 'failing', JSON.stringify({ failTimes: 100, counter })] },
-      ]),
-      { logger, retryMinMs: 300, retryMaxMs: 300 },
-    );
-    cleanup.add(() => output.close());
-    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
-    const [pid] = await waitFor(() => (existsSync(pids) && existsSync(counter) ? readFileSync(pids, 'utf8').trim().split('\n').map(Number) : undefined), { timeoutMs: 5000, what: 'both started' });
-    assert.ok(pidAlive(pid!));
-    // A close that waited for the command (600 s) would outlast the test's timeout.
-    await output.close();
-    await waitFor(() => !pidAlive(pid!), { timeoutMs: 5000, what: 'running command killed on close' });
-    const n = readFileSync(counter, 'utf8');
-    // Settled: the output holds no timer (retry backoff, command timeout) and no child any more, so
-    // nothing can run later. A retry left scheduled would keep this above the count taken before.
-    await waitFor(() => pendingWork() <= before, { timeoutMs: 5000, what: 'no timer or child process left by the closed output' });
-    assert.equal(readFileSync(counter, 'utf8'), n, 'no retry after close');
   });
 });

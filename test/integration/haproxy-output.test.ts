@@ -202,11 +202,9 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     assert.equal(early.port, A.port);
     await early.client.set('k', 'v');
 
-    const started = performance.now();
     await env.output.apply(snap(env, 2, B), [change(A, B, 2)]);
     // The very next connection lands on B: the running HAProxy was switched before apply returned.
     assert.equal(await routedTo(env.ext), B.port);
-    const switchMs = performance.now() - started;
     await closedWithin(early.client, 5000);
 
     assert.equal(reloads(env), 1, 'no reload');
@@ -217,7 +215,6 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
     assert.equal(d.runtimeFailures, 0);
     assert.equal(d.lastOutcome, 'runtime');
     assert.ok(d.lastRuntimeSwitchAt);
-    assert.ok(switchMs < 2000, `switch took ${switchMs} ms`);
     for (let i = 0; i < 10; i++) assert.equal(await routedTo(env.ext), B.port);
 
     // And back: the previous state now is B, so A is switched live too.
@@ -321,17 +318,16 @@ describe('HAProxy output against real haproxy and redis', { timeout: 120000 }, (
   it('kills a hanging reload command at ReloadTimeoutMs and restores the file', async () => {
     const env = await setup({
       startHaproxy: false,
-      reloadCommand: ({ reloadLog }) => `echo $$ > ${reloadLog}.pid; sleep 30 & echo $! >> ${reloadLog}.pid; wait`,
+      // The child marks its own end: an apply that waited for it would find the mark afterwards.
+      reloadCommand: ({ reloadLog }) => `echo $$ > ${reloadLog}.pid; (sleep 30; echo ended > ${reloadLog}.end) & echo $! >> ${reloadLog}.pid; wait`,
       // The shell writes both pids at once; 2 s leaves ample room for that on a busy machine.
       haproxy: { ReloadTimeoutMs: 2000 },
     });
     await env.output.init!();
     const before = readFileSync(env.outputPath);
-    const started = performance.now();
     await assert.rejects(env.output.apply(snap(env, 1, A), []), /timed out after 2000 ms/);
-    const took = performance.now() - started;
-    // Well before the 30 s the command's child would take: the apply did not wait for it.
-    assert.ok(took < 15000, `apply took ${took} ms`);
+    // The apply did not wait for the command's child to end on its own.
+    assert.equal(existsSync(`${env.reloadLog}.end`), false, 'the apply returned only after the reload command had finished by itself');
     assert.deepEqual(readFileSync(env.outputPath), before);
     const pids = readFileSync(`${env.reloadLog}.pid`, 'utf8').split('\n').filter(Boolean).map(Number);
     assert.equal(pids.length, 2);

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { freePort, routedTo, startCluster, startRedis, useCleanup, Cleanup, waitFor, withFreePort, pidAlive } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { startNginxDaemon } from '../support/nginx-setup.js';
+import { runBin } from '../support/daemon-process.js';
 
 describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, () => {
   const outer = useCleanup();
@@ -55,9 +56,9 @@ describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, 
       return startRedis(cleanup, { port: p });
     });
     squatter.close();
-    assert.equal(tried[0], taken);
     assert.ok(tried.length >= 2, 'the start on the taken port failed and was retried');
-    assert.notEqual(node.port, taken);
+    assert.ok(!tried.slice(1).includes(taken), `the retries asked for new ports, not the taken one again (${tried.join(', ')})`);
+    assert.equal(node.port, tried.at(-1), 'the server runs on the port of the attempt that succeeded');
     assert.equal(await node.role(), 'master');
   });
 
@@ -72,25 +73,38 @@ describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, 
       squatter.close();
     });
     const taken = (squatter.address() as net.AddressInfo).port;
-    const handedOut: number[] = [];
-    const choosePort = async () => {
-      const p = handedOut.length === 0 ? taken : await freePort();
-      handedOut.push(p);
-      return p;
-    };
-    return { taken, handedOut, choosePort };
+    let handedOut = 0;
+    const choosePort = async () => (handedOut++ === 0 ? taken : await freePort());
+    return { taken, choosePort };
   }
 
   it('an HAProxy frontend port taken before HAProxy binds it: HAProxy and the daemon start again on new ports', { timeout: 150000 }, async () => {
     const cleanup = new Cleanup();
     outer.add(() => cleanup.run());
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
-    const { taken, handedOut, choosePort } = await takenFirst(cleanup);
-    const started = await startHaproxyDaemon(cleanup, cluster, { runtime: false, choosePort });
-    assert.equal(handedOut[0], taken, 'the first attempt was given the taken port');
+    const { taken, choosePort } = await takenFirst(cleanup);
+    // What each attempt started, to check that the failed one left nothing running.
+    const attempts: Array<{ ext: number; haproxyPid: number; daemonPid?: number }> = [];
+    const started = await startHaproxyDaemon(cleanup, cluster, {
+      runtime: false,
+      choosePort,
+      edit: (setup) => attempts.push({ ext: setup.externalPorts.get('testing')!, haproxyPid: setup.haproxy.pid! }),
+      run: (scope, args) => {
+        const d = runBin(scope, 'redishappy-haproxy', args);
+        attempts.at(-1)!.daemonPid = d.child.pid;
+        return d;
+      },
+    });
     assert.equal(started.attempt, 2, 'the first attempt failed on the taken port and was started again');
+    assert.equal(attempts.length, 2);
+    const [first, second] = attempts as [(typeof attempts)[0], (typeof attempts)[0]];
+    assert.equal(first.ext, taken, 'the first attempt was configured with the taken port');
+    assert.notEqual(second.ext, first.ext, 'the second attempt chose a new port');
+    assert.equal(pidAlive(first.haproxyPid), false, 'the first attempt\'s HAProxy was stopped');
+    assert.equal(pidAlive(first.daemonPid!), false, 'the first attempt\'s daemon was stopped');
+    assert.ok(pidAlive(second.haproxyPid) && pidAlive(second.daemonPid!), 'the second attempt\'s processes run');
     const ext = started.setup.externalPorts.get('testing')!;
-    assert.notEqual(ext, taken);
+    assert.equal(ext, second.ext);
     assert.equal(await routedTo(ext), cluster.masters.get('testing')!.port);
     assert.equal((await fetch(`${started.api}/api/ping`)).status, 200, 'the API answers on the port the kernel chose');
   });
@@ -99,11 +113,20 @@ describe('test harness (real redis-server and sentinels)', { timeout: 400000 }, 
     const cleanup = new Cleanup();
     outer.add(() => cleanup.run());
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
-    const { taken, handedOut, choosePort } = await takenFirst(cleanup);
-    const started = await startNginxDaemon(cleanup, cluster, { choosePort });
-    assert.equal(handedOut[0], taken, 'the first attempt was given the taken port');
+    const { taken, choosePort } = await takenFirst(cleanup);
+    const attempts: Array<{ ext: number; nginxPid: number }> = [];
+    const started = await startNginxDaemon(cleanup, cluster, {
+      choosePort,
+      edit: (config, ng) => attempts.push({ ext: (config.Clusters as Array<{ ExternalPort: number }>)[0]!.ExternalPort, nginxPid: ng.nginx.pid! }),
+    });
     assert.equal(started.attempt, 2, 'the first attempt failed on the taken port and was started again');
-    assert.notEqual(started.ext, taken);
+    assert.equal(attempts.length, 2);
+    const [first, second] = attempts as [(typeof attempts)[0], (typeof attempts)[0]];
+    assert.equal(first.ext, taken, 'the first attempt was configured with the taken port');
+    assert.notEqual(second.ext, first.ext, 'the second attempt chose a new port');
+    assert.equal(pidAlive(first.nginxPid), false, 'the first attempt\'s nginx was stopped');
+    assert.equal(pidAlive(started.daemon.child.pid!), true);
+    assert.equal(started.ext, second.ext);
     assert.equal(await routedTo(started.ext), cluster.masters.get('testing')!.port);
   });
 });

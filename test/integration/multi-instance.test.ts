@@ -40,9 +40,6 @@ describe('one redishappy beside each HAProxy host (real sentinels, two real HAPr
       { name: 'A', ...hostA, ext: hostA.setup.externalPorts.get('testing')! },
       { name: 'B', ...hostB, ext: hostB.setup.externalPorts.get('testing')! },
     ];
-    assert.notEqual(hosts[0]!.setup.haproxy.pid, hosts[1]!.setup.haproxy.pid, 'two HAProxy processes');
-    assert.notEqual(hosts[0]!.ext, hosts[1]!.ext);
-    assert.notEqual(hosts[0]!.api, hosts[1]!.api, 'two daemons, each with its own API');
     const master = cluster.masters.get('testing')!;
     for (const h of hosts) {
       assert.equal(await routedTo(h.ext), master.port, `HAProxy ${h.name} routes to the master`);
@@ -154,7 +151,6 @@ describe('two instances keeping the same Consul entries (real sentinels, Consul 
     assert.equal(await a.d.exited, 0);
     assert.deepEqual(entry().map((e) => e.port), [replica.port], 'stopping an instance leaves the entry');
     for (const node of consul.nodes.values()) for (const [id, svc] of node.Services) if (svc.Service === 'testing') node.Services.delete(id);
-    assert.equal(entry().length, 0);
     await waitFor(() => entry().length === 1 && entry()[0]!.port === replica.port, { timeoutMs: 15000, what: 'the remaining instance restores the entry' });
 
     // Start A again and stop B: the same holds the other way round.

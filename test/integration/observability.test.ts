@@ -21,7 +21,15 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
 
-    assert.deepEqual(await (await fetch(`${api}/api/health`)).json(), { status: 'ok' });
+    const health = async () => {
+      const r = await fetch(`${api}/api/health`);
+      return { code: r.status, body: (await r.json()) as { status: string; reasons: string[] } };
+    };
+    // Healthy once the configured sentinel has answered a poll (the API may come up just before).
+    assert.deepEqual(await waitFor(async () => {
+      const h = await health();
+      return h.code === 200 ? h : undefined;
+    }, { timeoutMs: 10000, what: '/api/health 200 with the sentinels up' }), { code: 200, body: { status: 'ok', reasons: [] } });
     // "ghost" is configured but no sentinel monitors it: never confirmed, so not ready, with the reason.
     const notReady = await waitFor(async () => {
       const r = await fetch(`${api}/api/ready`);
@@ -114,5 +122,18 @@ describe('observability endpoints (real sentinels)', { timeout: 120000 }, () => 
     assert.equal(heldSeries.known, 3, 'stopped sentinels are still counted as known');
     assert.ok(heldSeries.agreeing !== undefined && heldSeries.agreeing < 2, `agreeing ${heldSeries.agreeing} is below the quorum`);
     assert.match(await scrape(), new RegExp(`^redishappy_cluster_master_info\\{cluster="testing",ip="127.0.0.1",port="${replica.port}",`, 'm'), 'the last confirmed master is kept');
+
+    // With the last sentinel gone too the daemon cannot see failovers any more: health says so.
+    const s0 = cluster.sentinels[0]!;
+    await s0.kill('SIGKILL');
+    assert.ok(cluster.sentinels.every((s) => !s.running), 'every sentinel really stopped');
+    const degraded = await waitFor(async () => {
+      const h = await health();
+      return h.code === 503 ? h : undefined;
+    }, { timeoutMs: 30000, what: '/api/health 503 once no sentinel is alive' });
+    assert.equal(degraded.body.status, 'degraded');
+    assert.equal(degraded.body.reasons.length, 1, JSON.stringify(degraded.body.reasons));
+    assert.match(degraded.body.reasons[0]!, /^no sentinel is alive \(/);
+    assert.match(degraded.body.reasons[0]!, new RegExp(`127\\.0\\.0\\.1:${s0.port} `), 'the reason names the configured sentinel');
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { routedTo, startCluster, useCleanup, waitFor } from '../harness/index.js';
-import { ANY_PORT, runProcess, waitListening } from '../support/daemon-process.js';
+import { ANY_PORT, daemonExited, runProcess, waitListening } from '../support/daemon-process.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { needTool, skipOutsideCI } from '../support/tools.js';
 
@@ -160,7 +160,13 @@ describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => 
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Syslog: { Enabled: false }, Consul: { Address: '127.0.0.1:1', TimeoutMs: 200 } }));
     const d = runProcess(cleanup, '/usr/bin/redis-consul', ['-config', cfg, '-bind', ANY_PORT]);
     const api = await waitListening(d);
-    await waitFor(async () => (await (await fetch(`${api}/api/ping`)).text()) === 'Pong', { timeoutMs: 15000, what: 'installed binary answers /api/ping' });
+    // What the sentinel says is the master, not only that the process answers.
+    const master = cluster.masters.get('testing')!;
+    const confirmed = await waitFor(async () => {
+      const t = ((await (await fetch(`${api}/api/topology`)).json()) as Array<{ name: string; ip: string | null; port: number | null; confirmed: boolean }>).find((c) => c.name === 'testing');
+      return t?.confirmed ? t : undefined;
+    }, { timeoutMs: 15000, what: 'the installed binary to confirm the master of testing', stopIf: () => daemonExited(d) });
+    assert.deepEqual({ ip: confirmed.ip, port: confirmed.port }, { ip: '127.0.0.1', port: master.port });
     d.child.kill('SIGTERM');
     await d.exited;
   });

@@ -207,9 +207,8 @@ describe('daemon paths a user will hit (real sentinels, real process)', { timeou
     }),
   );
 
-  // Open: SentinelWatcher.reconfigure (src/sentinel/watcher.ts) restarts a configured sentinel's
-  // link only when the GLOBAL settings change; a new Password/Username on the same Sentinels entry
-  // is ignored until restart. Reported to the lead (watcher.ts is theirs).
+  // Regression: SIGHUP once restarted a configured sentinel's link only when the GLOBAL settings
+  // changed, so a new Password/Username on the same Sentinels entry was ignored until a restart.
   it('SIGHUP changing only the password of a configured sentinel takes effect', { timeout: 60000 }, () =>
     withCleanup(async (cleanup) => {
       const t = await twoSentinels(cleanup);

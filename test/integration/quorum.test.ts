@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { routedTo, startCluster, startRedis, startSentinel, useCleanup, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { routedTo, testCleanup, type Cleanup, startCluster, startRedis, startSentinel, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { editJson } from '../support/paths.js';
 import { startWatcher, testConfig } from '../support/watch.js';
@@ -49,10 +49,10 @@ async function watchUntil(opts: { never: () => Promise<string | null> | string |
 }
 
 describe('sentinel quorum', { timeout: 240000 }, () => {
-  const cleanup = useCleanup();
 
   for (const rogueFirst of [false, true]) {
-    it(`a sentinel of another deployment in the list (${rogueFirst ? 'listed first' : 'listed second'}) never gets a client, and a real failover is followed (HAProxy, runtime API)`, async () => {
+    it(`a sentinel of another deployment in the list (${rogueFirst ? 'listed first' : 'listed second'}) never gets a client, and a real failover is followed (HAProxy, runtime API)`, async (t) => {
+      const cleanup = testCleanup(t);
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
       const master = cluster.masters.get('testing')!;
       const replica = cluster.replicas.get('testing')![0]!;
@@ -110,7 +110,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
   }
 
   /** Another deployment: its own master and `size` sentinels monitoring it under the same name, at config-epoch 50. */
-  async function otherDeployment(size: number) {
+  async function otherDeployment(cleanup: Cleanup, size: number) {
     const other = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: size, downAfterMs: 60000 });
     await restartAtEpoch(other, 50);
     await other.waitForSentinelsDiscovered();
@@ -121,12 +121,13 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     return other;
   }
 
-  it('a sentinel of another deployment with 4 peers of its own: its whole group is left out, and with one real sentinel down a failover is still followed', async () => {
+  it('a sentinel of another deployment with 4 peers of its own: its whole group is left out, and with one real sentinel down a failover is still followed', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     // Bigger than the real group: counted together (Q 5 of 8) its 5 would be enough on their own.
-    const other = await otherDeployment(5);
+    const other = await otherDeployment(cleanup, 5);
     const stray = other.masters.get('testing')!;
     const [s1, s2, s3] = cluster.sentinels as [RedisNode, RedisNode, RedisNode];
     const w = startWatcher(testConfig([{ name: 'testing' }], [s1, other.sentinels[0]!, s2].map((s) => ({ host: s.host, port: s.port }))));
@@ -156,9 +157,10 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     assert.equal(leftOut().length, logged, 'the left-out sentinels logged again without a change');
   });
 
-  it('two unrelated groups named equally in the list: nothing is confirmed, and the reason names both groups', async () => {
+  it('two unrelated groups named equally in the list: nothing is confirmed, and the reason names both groups', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
-    const other = await otherDeployment(3);
+    const other = await otherDeployment(cleanup, 3);
     const w = startWatcher(testConfig([{ name: 'testing' }], [cluster.sentinels[0]!, other.sentinels[0]!].map((s) => ({ host: s.host, port: s.port }))));
     cleanup.add(() => w.watcher.stop());
     const held = await waitFor(() => {
@@ -173,7 +175,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
   });
 
   for (const paused of ['real', 'rogue'] as const) {
-    it(`a lone rogue sentinel and the real group, the ${paused} sentinel answering last: the real master, never the stray, and a failover with one real sentinel down`, async () => {
+    it(`a lone rogue sentinel and the real group, the ${paused} sentinel answering last: the real master, never the stray, and a failover with one real sentinel down`, async (t) => {
+      const cleanup = testCleanup(t);
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
       const master = cluster.masters.get('testing')!;
       const replica = cluster.replicas.get('testing')![0]!;
@@ -212,7 +215,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
   }
 
   for (const size of [3, 5]) {
-    it(`a group of ${size}: with ${Math.floor((size - 1) / 2)} sentinel(s) down a failover is still followed; with a majority down a lone sentinel's new master is held, with the reason shown`, async () => {
+    it(`a group of ${size}: with ${Math.floor((size - 1) / 2)} sentinel(s) down a failover is still followed; with a majority down a lone sentinel's new master is held, with the reason shown`, async (t) => {
+      const cleanup = testCleanup(t);
       const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: size, quorum: Math.floor(size / 2) + 1, downAfterMs: SAFE_DOWN_AFTER_MS });
       const master = cluster.masters.get('testing')!;
       const replica = cluster.replicas.get('testing')![0]!;
@@ -267,7 +271,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     });
   }
 
-  it('a rebuilt sentinel group (fresh configs at epoch 0) is followed through its first failover without a restart', async () => {
+  it('a rebuilt sentinel group (fresh configs at epoch 0) is followed through its first failover without a restart', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
@@ -292,7 +297,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: `the watcher follows (confirmed epoch ${w.topology.get('testing')?.configEpoch})` });
   });
 
-  it('a quorum at a lower epoch naming another instance is followed only once the old master is no longer one (reset), never while it still is', async () => {
+  it('a quorum at a lower epoch naming another instance is followed only once the old master is no longer one (reset), never while it still is', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 60000 });
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
@@ -322,7 +328,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     assert.ok(w.logLines.some((l) => l.includes('SENTINEL GROUP RESET')), 'logged loudly');
   });
 
-  it('start-up with one configured sentinel that has two peers: quorum 2, confirmed as soon as a discovered peer agrees', async () => {
+  it('start-up with one configured sentinel that has two peers: quorum 2, confirmed as soon as a discovered peer agrees', async (t) => {
+    const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: SAFE_DOWN_AFTER_MS });
     const master = cluster.masters.get('testing')!;
     const configured = cluster.sentinels[0]!;

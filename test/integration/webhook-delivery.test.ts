@@ -6,7 +6,7 @@ import pino from 'pino';
 import { createWebhookOutput, webhookSectionSchema } from '../../src/outputs/hooks/index.js';
 import type { Output } from '../../src/outputs/types.js';
 import type { MasterAddress, MasterChange, TopologySnapshot } from '../../src/topology/types.js';
-import { Cleanup, testCleanup, freePort, waitFor } from '../harness/index.js';
+import { Cleanup, testCleanup, freePort, retryOnPortClash, waitFor } from '../harness/index.js';
 import { startWebhookReceiver, verifySignature } from '../support/webhook-receiver.js';
 
 /** The Webhook output against real HTTP servers on loopback. Fast retry timings; production uses 1 s → 30 s. */
@@ -117,47 +117,54 @@ describe('Webhook output (real HTTP receivers on loopback)', { timeout: 60000 },
 
   it('retries 5xx, 408, 429, timeouts and refused connections with the same delivery id and signature', async (t) => {
     const cleanup = testCleanup(t);
-    const statuses = [500, 503, 408, 429, 200];
-    const rx = await startWebhookReceiver(cleanup, (n) => ({ status: statuses[n] ?? 200, body: `answer ${n}` }));
-    const slowFirst = await startWebhookReceiver(cleanup, (n) => ({ status: 200, delayMs: n === 0 ? 2000 : 0 }));
-    const refusedPort = await freePort();
-    const { logger, lines } = capturingLogger();
-    const output = createWebhookOutput(
-      webhookSectionSchema.parse([
-        { Url: rx.url, Secret: 'k1' },
-        { Url: slowFirst.url, TimeoutMs: 300 },
-        { Url: `http://127.0.0.1:${refusedPort}/late`, MaxAttempts: 50 },
-      ]),
-      { logger, retryMinMs: 50, retryMaxMs: 200 },
-    );
-    cleanup.add(() => output.close());
-    await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
+    // The refused port must be free now and bound later by the test: another process may take it
+    // in between. Then everything starts again on a new port (EADDRINUSE from the late listen).
+    await retryOnPortClash(cleanup, 'webhook receivers and a refused port', async (scope) => {
+      const statuses = [500, 503, 408, 429, 200];
+      const rx = await startWebhookReceiver(scope, (n) => ({ status: statuses[n] ?? 200, body: `answer ${n}` }));
+      const slowFirst = await startWebhookReceiver(scope, (n) => ({ status: 200, delayMs: n === 0 ? 2000 : 0 }));
+      const refusedPort = await freePort();
+      const { logger, lines } = capturingLogger();
+      const output = createWebhookOutput(
+        webhookSectionSchema.parse([
+          { Url: rx.url, Secret: 'k1' },
+          { Url: slowFirst.url, TimeoutMs: 300 },
+          { Url: `http://127.0.0.1:${refusedPort}/late`, MaxAttempts: 50 },
+        ]),
+        { logger, retryMinMs: 50, retryMaxMs: 200 },
+      );
+      scope.add(() => output.close());
+      await output.apply(snapshot(2, { testing: B }), [change('testing', A, B)]);
 
-    await waitFor(() => rx.received.length === 5 && details(output).hooks[0]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered on the fifth attempt' });
-    const ids = new Set(rx.received.map((r) => r.headers['x-redishappy-delivery']));
-    assert.equal(ids.size, 1, 'retries carry the same delivery id');
-    assert.ok(rx.received.every((r) => verifySignature('k1', r.body, r.headers['x-redishappy-signature'])));
-    assert.equal(details(output).hooks[0]!.failures, 4);
+      await waitFor(() => rx.received.length === 5 && details(output).hooks[0]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered on the fifth attempt' });
+      const ids = new Set(rx.received.map((r) => r.headers['x-redishappy-delivery']));
+      assert.equal(ids.size, 1, 'retries carry the same delivery id');
+      assert.ok(rx.received.every((r) => verifySignature('k1', r.body, r.headers['x-redishappy-signature'])));
+      assert.equal(details(output).hooks[0]!.failures, 4);
 
-    await waitFor(() => details(output).hooks[1]!.deliveries === 1, { timeoutMs: 10000, what: 'slow receiver delivered after a timeout' });
-    assert.match(lines.find((l) => l.msg === 'webhook hook failed; will retry' && String(l.hook).endsWith(`${slowFirst.port}/hook`))?.err as string, /no answer within 300ms/);
+      await waitFor(() => details(output).hooks[1]!.deliveries === 1, { timeoutMs: 10000, what: 'slow receiver delivered after a timeout' });
+      assert.match(lines.find((l) => l.msg === 'webhook hook failed; will retry' && String(l.hook).endsWith(`${slowFirst.port}/hook`))?.err as string, /no answer within 300ms/);
 
-    assert.ok(details(output).hooks[2]!.failures >= 1);
-    assert.match(details(output).hooks[2]!.lastError ?? '', /fetch failed|ECONNREFUSED/);
-    // The receiver comes up later on that port: the event still arrives.
-    const late: string[] = [];
-    const server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        late.push(body);
-        res.writeHead(204).end();
+      assert.ok(details(output).hooks[2]!.failures >= 1);
+      assert.match(details(output).hooks[2]!.lastError ?? '', /fetch failed|ECONNREFUSED/);
+      // The receiver comes up later on that port: the event still arrives.
+      const late: string[] = [];
+      const server = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          late.push(body);
+          res.writeHead(204).end();
+        });
       });
+      scope.add(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(refusedPort, '127.0.0.1', resolve);
+      });
+      await waitFor(() => late.length === 1 && details(output).hooks[2]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered once the receiver listens' });
+      assert.equal(output.status().lastError, null, 'no error left once every hook delivered');
     });
-    cleanup.add(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    await new Promise<void>((r) => server.listen(refusedPort, '127.0.0.1', r));
-    await waitFor(() => late.length === 1 && details(output).hooks[2]!.deliveries === 1, { timeoutMs: 10000, what: 'delivered once the receiver listens' });
-    assert.equal(output.status().lastError, null, 'no error left once every hook delivered');
   });
 
   it('does not retry other 4xx answers (a permanent refusal), and counts the dropped event', async (t) => {

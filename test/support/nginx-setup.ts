@@ -91,8 +91,8 @@ export async function startNginxDaemon(
   cluster: ClusterFixture,
   opts: {
     name?: string;
-    /** Change the daemon's configuration before it starts. */
-    edit?: (config: Record<string, unknown>) => void;
+    /** Change the daemon's configuration before it starts; `ng` is this attempt's nginx. */
+    edit?: (config: Record<string, unknown>, ng: NginxSetup) => void;
     choosePort?: () => Promise<number>;
     timeoutMs?: number;
     attempts?: number;
@@ -112,7 +112,7 @@ export async function startNginxDaemon(
         Syslog: { Enabled: false },
         Templates: [ng.entry],
       };
-      opts.edit?.(config);
+      opts.edit?.(config, ng);
       const configPath = join(ng.dir, 'config.json');
       writeFileSync(configPath, JSON.stringify(config));
       const daemon = runBin(scope, 'redishappy', ['-config', configPath, '-bind', ANY_PORT]);
