@@ -291,13 +291,21 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     for (const s of cluster.sentinels) await s.restart();
     await cluster.waitForSentinelsDiscovered();
     assert.equal((await cluster.sentinelMaster('testing')).configEpoch, 0, 'the rebuilt group starts at epoch 0');
+    // Pinned to the floor-lowering branch: the rebuilt group names the confirmed master at epoch 0,
+    // and the floor follows it before any failover (not the reset branch, which would need the old
+    // master to be gone).
+    await waitFor(() => w.topology.get('testing')?.configEpoch === 0, { timeoutMs: 15000, what: 'the floor lowered to the rebuilt group\'s epoch' });
+    assert.ok(w.logLines.some((l) => l.includes('names the confirmed master at a lower config-epoch')), 'the floor-lowering branch logged');
     await cluster.forceFailover('testing', cluster.sentinels[0]!);
     await waitFor(async () => (await cluster.sentinelMaster('testing')).port === replica.port, { timeoutMs: 30000, what: 'the rebuilt group failed over' });
     assert.ok((await cluster.sentinelMaster('testing')).configEpoch < 5, 'the new epoch is below the one confirmed before the rebuild');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: `the watcher follows (confirmed epoch ${w.topology.get('testing')?.configEpoch})` });
+    // An ordinary failover above the lowered floor, not a reset.
+    assert.ok(!w.logLines.some((l) => l.includes('SENTINEL GROUP RESET')), 'no reset');
   });
 
-  it('a quorum at a lower epoch naming another instance is followed only once the old master is no longer one (reset), never while it still is', async (t) => {
+  for (const oldMasterEnds of ['becomes a replica', 'is unreachable'] as const) {
+  it(`a quorum at a lower epoch naming another instance is followed only once the old master is no longer one (reset: it ${oldMasterEnds}), never while it still is`, async (t) => {
     const cleanup = testCleanup(t);
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3, downAfterMs: 60000 });
     const master = cluster.masters.get('testing')!;
@@ -321,12 +329,19 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     assert.match(held.reason, new RegExp(`127\\.0\\.0\\.1:${master.port} still answers ROLE master`));
     assert.equal(w.master('testing')?.port, master.port);
 
-    // The old master becomes a replica: now it is a reset, and it is followed (loudly).
-    await call(master, 'REPLICAOF', '127.0.0.1', String(replica.port));
+    assert.equal(held.code, 'below-floor');
+
+    // The old master becomes a replica, or is gone: now it is a reset, and it is followed (loudly).
+    if (oldMasterEnds === 'becomes a replica') await call(master, 'REPLICAOF', '127.0.0.1', String(replica.port));
+    else {
+      await master.kill('SIGKILL');
+      assert.equal(await master.role().catch(() => 'unreachable'), 'unreachable', 'the old master is gone');
+    }
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 15000, what: 'the reset followed' });
     assert.equal(w.topology.get('testing')?.configEpoch, 0);
     assert.ok(w.logLines.some((l) => l.includes('SENTINEL GROUP RESET')), 'logged loudly');
   });
+  }
 
   it('start-up with one configured sentinel that has two peers: quorum 2, confirmed as soon as a discovered peer agrees', async (t) => {
     const cleanup = testCleanup(t);
