@@ -3,8 +3,10 @@ import type { ClusterState, MasterChange, TopologySnapshot } from '../../topolog
 import type { Output, OutputStatus } from '../types.js';
 import { joinHostPort } from '../../config/address.js';
 import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
-import { SERVICE_ID_PREFIX, serviceFor, serviceId, type ConsulSection } from './config.js';
+import { serviceFor, serviceId, type ConsulSection } from './config.js';
 import { agentRegistration, catalogRegistration, checkId, desiredView, entrySignature, type EntryView } from './payload.js';
+import { readEntries } from './read-back.js';
+import { removeStale } from './stale.js';
 
 export interface ConsulOutputOptions {
   config: ConsulSection;
@@ -17,33 +19,6 @@ export interface ConsulOutputOptions {
 
 /** How many registrations run at once (a mass failover of many clusters). */
 const PARALLEL = 8;
-
-interface AgentService {
-  ID?: string;
-  Service?: string;
-  Address?: string;
-  Port?: number;
-  Tags?: string[] | null;
-  Meta?: Record<string, string> | null;
-}
-
-interface AgentCheck {
-  CheckID?: string;
-  ServiceID?: string;
-  Notes?: string;
-}
-
-interface CatalogServiceEntry {
-  Node?: string;
-  Datacenter?: string;
-  NodeMeta?: Record<string, string> | null;
-  ServiceID?: string;
-  ServiceName?: string;
-  ServiceAddress?: string;
-  ServicePort?: number;
-  ServiceTags?: string[] | null;
-  ServiceMeta?: Record<string, string> | null;
-}
 
 export function createConsulOutput(opts: ConsulOutputOptions): Output {
   return new ConsulOutput(opts);
@@ -64,6 +39,10 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  *   deadline; close() aborts calls in flight and stops the timers.
  * - Registration, reconcile and stale removal never interleave (one at a time), so a reconcile
  *   that read an older state can never overwrite a newer master.
+ *
+ * This class owns the life cycle and the decisions (what to register, when, one at a time); what
+ * is sent is payload.ts's, reading Consul's side back is read-back.ts's, and the one-off cleanup
+ * of services no configured cluster owns is stale.ts's.
  */
 class ConsulOutput implements Output {
   readonly name = 'consul';
@@ -186,7 +165,7 @@ class ConsulOutput implements Output {
     const problems: string[] = [];
     if (!this.staleRemoved) {
       try {
-        await this.removeStale();
+        await removeStale({ client: this.client, cfg: this.cfg, configured: this.configured, logger: this.log, deregistered: () => this.counters.deregistrations++ });
         this.staleRemoved = true;
       } catch (err) {
         if (err instanceof ConsulUnreachableError) throw err;
@@ -198,7 +177,7 @@ class ConsulOutput implements Output {
     const todo = readBack ? confirmed : confirmed.filter((c) => this.registered.get(c.name)?.signature !== wanted.get(c.name));
     if (todo.length > 0) {
       const unknown = readBack ? todo : todo.filter((c) => !this.registered.has(c.name));
-      const current = unknown.length > 0 ? await this.readEntries(unknown) : new Map<string, EntryView | null>();
+      const current = unknown.length > 0 ? await readEntries(this.client, this.cfg, unknown) : new Map<string, EntryView | null>();
       const register: ClusterState[] = [];
       for (const c of todo) {
         const want = wanted.get(c.name)!;
@@ -272,92 +251,6 @@ class ConsulOutput implements Output {
       throw new Error(`node "${node}" runs a Consul agent; catalog mode registers under external nodes only (its anti-entropy would remove the entry): choose another Consul.Services[].Node, or use Mode "agent"`);
     }
     this.externalNodes.add(key);
-  }
-
-  /** What Consul holds for these clusters (null = no entry), in as few calls as the API allows. */
-  private async readEntries(clusters: ClusterState[]): Promise<Map<string, EntryView | null>> {
-    const out = new Map<string, EntryView | null>();
-    if (this.cfg.Mode === 'agent') {
-      const [{ data: services }, checks] = await Promise.all([
-        this.client.request<Record<string, AgentService>>('GET', '/v1/agent/services'),
-        // A token allowed to read services but not checks: compare the service only.
-        this.client.request<Record<string, AgentCheck>>('GET', '/v1/agent/checks').then(
-          (r) => r.data ?? {},
-          (err: unknown) => {
-            if (err instanceof ConsulHttpError && err.status === 403) return null;
-            throw err;
-          },
-        ),
-      ]);
-      for (const c of clusters) {
-        const s = services?.[serviceId(c.name)];
-        if (!s || typeof s.Port !== 'number') {
-          out.set(c.name, null);
-          continue;
-        }
-        const check = checks === null ? desiredView(this.cfg, c).check : (checks[checkId(c.name)]?.Notes ?? (checks[checkId(c.name)] ? '' : null));
-        out.set(c.name, { name: s.Service ?? '', address: s.Address ?? '', port: s.Port, tags: s.Tags ?? [], meta: s.Meta ?? {}, check, external: true });
-      }
-      return out;
-    }
-    // Catalog: one read per (service name, datacenter).
-    const groups = new Map<string, ClusterState[]>();
-    for (const c of clusters) {
-      const svc = serviceFor(this.cfg, c.name);
-      const key = JSON.stringify([svc.ServiceName, svc.Datacenter ?? null]);
-      groups.set(key, [...(groups.get(key) ?? []), c]);
-    }
-    for (const [key, members] of groups) {
-      const [name, dc] = JSON.parse(key) as [string, string | null];
-      const { data } = await this.client.request<CatalogServiceEntry[]>('GET', `/v1/catalog/service/${encodeURIComponent(name)}`, { query: { dc: dc ?? undefined } });
-      for (const c of members) {
-        const node = serviceFor(this.cfg, c.name).Node;
-        const e = (data ?? []).find((x) => x.ServiceID === serviceId(c.name) && x.Node === node);
-        out.set(
-          c.name,
-          e && typeof e.ServicePort === 'number'
-            ? { name: e.ServiceName ?? '', address: e.ServiceAddress ?? '', port: e.ServicePort, tags: e.ServiceTags ?? [], meta: e.ServiceMeta ?? {}, check: null, external: e.NodeMeta?.['external-node'] === 'true' }
-            : null,
-        );
-      }
-    }
-    return out;
-  }
-
-  /** Deregister services with our ID prefix that no configured cluster owns (cluster removed, or its catalog node changed). */
-  private async removeStale(): Promise<void> {
-    if (this.cfg.Mode === 'agent') {
-      const { data } = await this.client.request<Record<string, AgentService>>('GET', '/v1/agent/services');
-      for (const id of Object.keys(data ?? {})) {
-        if (!id.startsWith(SERVICE_ID_PREFIX) || this.configured.has(id.slice(SERVICE_ID_PREFIX.length))) continue;
-        await this.client.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`, { allow404: true });
-        this.counters.deregistrations++;
-        this.log.info({ id }, 'Consul service of a cluster no longer configured deregistered');
-      }
-      return;
-    }
-    // Catalog: look in every datacenter we register in, at services on external nodes.
-    const dcs = new Set<string | undefined>([...this.configured].map((c) => serviceFor(this.cfg, c).Datacenter));
-    if (dcs.size === 0) dcs.add(undefined);
-    const done = new Set<string>();
-    for (const dc of dcs) {
-      const { data: names } = await this.client.request<Record<string, string[]>>('GET', '/v1/catalog/services', { query: { dc, 'node-meta': 'external-node:true' } });
-      for (const name of Object.keys(names ?? {})) {
-        const { data: entries } = await this.client.request<CatalogServiceEntry[]>('GET', `/v1/catalog/service/${encodeURIComponent(name)}`, { query: { dc } });
-        for (const e of entries ?? []) {
-          const id = e.ServiceID ?? '';
-          if (!id.startsWith(SERVICE_ID_PREFIX) || !e.Node || e.NodeMeta?.['external-node'] !== 'true') continue;
-          const cluster = id.slice(SERVICE_ID_PREFIX.length);
-          if (this.configured.has(cluster) && serviceFor(this.cfg, cluster).Node === e.Node) continue;
-          const key = `${e.Datacenter ?? dc ?? ''}|${e.Node}|${id}`;
-          if (done.has(key)) continue;
-          done.add(key);
-          await this.client.request('PUT', '/v1/catalog/deregister', { body: { Node: e.Node, ServiceID: id, ...((e.Datacenter ?? dc) ? { Datacenter: e.Datacenter ?? dc } : {}) } });
-          this.counters.deregistrations++;
-          this.log.info({ id, node: e.Node, datacenter: e.Datacenter ?? dc }, this.configured.has(cluster) ? 'Consul service on a node no longer configured for its cluster deregistered' : 'Consul service of a cluster no longer configured deregistered');
-        }
-      }
-    }
   }
 
   /** Periodic read-back: re-register what Consul lost or holds differently (agent restarted, entry removed or edited elsewhere). */

@@ -41,7 +41,7 @@ export interface Candidate {
 /**
  * Writes `text` to `.<basename>.redishappy-<pid>-<n>.tmp` beside the target, fsynced, with the old
  * file's mode (else 0644). `kind` "next" names a candidate written ahead for a likely next state
- * (kept while the daemon runs; see file-output.ts), so it is not taken for a stray temp file.
+ * (kept while the daemon runs; see prevalidate.ts), so it is not taken for a stray temp file.
  */
 export async function writeCandidate(outputPath: string, text: string, kind: 'tmp' | 'next' = 'tmp'): Promise<Candidate> {
   const target = await resolveTarget(outputPath);
@@ -140,6 +140,11 @@ export async function restoreFile(outputPath: string, previous: string | null): 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/** Shown in logs and errors instead of the whole output of a command (validate, reload). */
+export function firstLines(text: string, max = 2000): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** Runs the validate command with `{file}` replaced by the candidate's shell-quoted path. */

@@ -7,3 +7,20 @@ export const validateCacheFields = {
   /** While idle, validate the files a next failover would most likely need (one per replica / past master). */
   Prevalidate: z.boolean({ error: 'must be true or false' }).default(true),
 };
+
+/** The settings every file output (HAProxy, each Templates entry) hands the shared pipeline. */
+export interface FileOutputConfig {
+  TemplatePath: string;
+  OutputPath: string;
+  /** `{file}` = the candidate's shell-quoted path; "" = no validation. */
+  ValidateCommand: string;
+  /** "" = only write the file (nothing to reload). */
+  ReloadCommand: string;
+  ValidateTimeoutMs: number;
+  ReloadTimeoutMs: number;
+  ReloadSettleMs?: number;
+  /** Skip validating bytes that already passed the same validate command (default true). */
+  ValidateCache?: boolean;
+  /** When idle, validate the files likely to be needed next (default true). */
+  Prevalidate?: boolean;
+}

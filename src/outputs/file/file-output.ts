@@ -3,9 +3,11 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
 import type { Output, OutputStatus } from '../types.js';
-import { buildTemplateData, sampleTemplateData, withAddresses, type TemplateData } from './data.js';
+import { buildTemplateData, sampleTemplateData, type TemplateData } from './data.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
-import { candidateHolds, cleanStaleCandidates, discardCandidate, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate, type Candidate } from './apply-file.js';
+import { cleanStaleCandidates, discardCandidate, firstLines, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { Prevalidator } from './prevalidate.js';
+import type { FileOutputConfig } from './config.js';
 import { describeShellFailure, runShell } from './shell.js';
 import { ValidationCache } from './validation-cache.js';
 
@@ -14,24 +16,10 @@ import { ValidationCache } from './validation-cache.js';
  * state, do nothing when the file already says that, write a candidate beside the file, validate
  * it, fsync + rename it into place, reload with a deadline, put the previous file back (if there
  * was one) when the reload fails, and keep a pending-reload marker across a crash. Subclasses add extras by
- * overriding `applyLive` (HAProxy's runtime API) and `extraDetails`.
+ * overriding `applyLive` (HAProxy's runtime API) and `extraDetails`. What runs between applies
+ * (validating and staging likely next files) is the Prevalidator's (prevalidate.ts): this class
+ * only tells it when an apply starts and succeeds, and takes a staged file when one fits.
  */
-
-export interface FileOutputConfig {
-  TemplatePath: string;
-  OutputPath: string;
-  /** `{file}` = the candidate's shell-quoted path; "" = no validation. */
-  ValidateCommand: string;
-  /** "" = only write the file (nothing to reload). */
-  ReloadCommand: string;
-  ValidateTimeoutMs: number;
-  ReloadTimeoutMs: number;
-  ReloadSettleMs?: number;
-  /** Skip validating bytes that already passed the same validate command (default true). */
-  ValidateCache?: boolean;
-  /** When idle, validate the files likely to be needed next (default true). */
-  Prevalidate?: boolean;
-}
 
 export interface FileOutputOptions {
   /** Output name in logs, metrics and the API. */
@@ -48,16 +36,6 @@ export interface FileOutputOptions {
 
 export type Outcome = 'unchanged' | 'runtime' | 'reloaded' | 'written';
 
-/** Shown in logs and errors instead of the whole output of a command. */
-export function firstLines(text: string, max = 2000): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-/** Most alternative files pre-validated after one apply (each costs one validate command). */
-const MAX_PREVALIDATE = 16;
-/** Previous masters remembered per cluster as likely next masters (a fail-back). */
-const MAX_PAST_MASTERS = 4;
-
 export class TemplateFileOutput implements Output {
   readonly name: string;
   readonly settleMs: number;
@@ -68,6 +46,8 @@ export class TemplateFileOutput implements Output {
   protected readonly clusterNames: string[] | undefined;
   protected readonly source: TemplateSource;
   private readonly cache: ValidationCache | null;
+  /** Null when validation is off, the cache is off or Prevalidate is false. */
+  private readonly prevalidator: Prevalidator | null;
   private loaded = false;
   /**
    * Set when a reload failed: we can no longer be sure what the proxy runs, so the next apply
@@ -75,16 +55,6 @@ export class TemplateFileOutput implements Output {
    */
   protected reloadOwed = false;
   private reportedTemplateProblem: string | null = null;
-  /** Bumped by every apply: background pre-validation stops when it changes. */
-  private applyGeneration = 0;
-  private prevalidating: Promise<void> | null = null;
-  private closed = false;
-  private readonly pastMasters = new Map<string, Array<{ ip: string; port: number }>>();
-  /**
-   * Likely next files, validated and already written (fsynced) beside the output as `.next`
-   * candidates: a failover to one of them only renames it into place. Text → candidate.
-   */
-  private readonly staged = new Map<string, Candidate>();
 
   private lastAppliedAt: string | null = null;
   private appliedVersion: number | null = null;
@@ -108,6 +78,10 @@ export class TemplateFileOutput implements Output {
     this.clusterNames = opts.clusterNames;
     this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames));
     this.cache = this.cfg.ValidateCommand.trim() !== '' && this.cfg.ValidateCache !== false ? new ValidationCache() : null;
+    this.prevalidator =
+      this.cache && this.cfg.Prevalidate !== false
+        ? new Prevalidator({ config: this.cfg, cache: this.cache, source: this.source, logger: this.log, counted: () => this.counters.prevalidations++ })
+        : null;
   }
 
   /** Next to OutputPath: present while a written file may not have been reloaded yet. */
@@ -139,13 +113,13 @@ export class TemplateFileOutput implements Output {
 
   async apply(snapshot: TopologySnapshot, changes: MasterChange[]): Promise<void> {
     const started = performance.now();
-    this.applyGeneration++;
+    this.prevalidator?.applyStarted();
     if (!this.loaded) await this.init();
     await this.refreshTemplate();
 
     const { data, rejected } = buildTemplateData(snapshot, this.clusterNames);
     for (const r of rejected) this.log.error(r, `master address is not safe to put in the ${this.label} configuration; cluster left out`);
-    for (const c of changes) if (c.previous) this.rememberPastMaster(c.cluster, c.previous);
+    for (const c of changes) if (c.previous) this.prevalidator?.rememberPastMaster(c.cluster, c.previous);
     const text = this.render(data);
 
     let onDisk: string | null;
@@ -213,7 +187,7 @@ export class TemplateFileOutput implements Output {
    */
   private async replaceAndReload(text: string, previous: string | null, started: number): Promise<boolean> {
     const path = this.cfg.OutputPath;
-    let candidate = await this.takeStaged(text);
+    let candidate = (await this.prevalidator?.take(text)) ?? null;
     if (candidate) {
       this.counters.stagedUsed++;
     } else {
@@ -303,101 +277,9 @@ export class TemplateFileOutput implements Output {
     throw this.fail(`reload command ${why}${r.output ? `: ${firstLines(r.output)}` : ''} (${restored})`);
   }
 
-  private rememberPastMaster(cluster: string, master: { ip: string; port: number }): void {
-    const list = (this.pastMasters.get(cluster) ?? []).filter((m) => m.ip !== master.ip || m.port !== master.port);
-    list.unshift({ ip: master.ip, port: master.port });
-    this.pastMasters.set(cluster, list.slice(0, MAX_PAST_MASTERS));
-  }
-
-  /**
-   * The files a next failover would most likely need: for each cluster, the current state with
-   * one of its replicas (or a master it had before) as master. Validated in the background while
-   * idle so that the failover finds its bytes already validated.
-   */
-  likelyNextFiles(data: TemplateData): string[] {
-    const out: string[] = [];
-    for (const c of data.Clusters) {
-      const candidates = [...c.Replicas.map((r) => ({ ip: r.Ip, port: r.Port })), ...(this.pastMasters.get(c.Name) ?? [])];
-      for (const next of candidates) {
-        if (next.ip === c.Ip && next.port === c.Port) continue;
-        try {
-          const text = this.source.template.execute(withAddresses(data, new Map([[c.Name, next]])));
-          if (!out.includes(text)) out.push(text);
-        } catch {
-          // The template cannot render that state; nothing to prepare.
-        }
-        if (out.length >= MAX_PREVALIDATE) return out;
-      }
-    }
-    return out;
-  }
-
-  private schedulePrevalidation(data: TemplateData): void {
-    if (!this.cache || this.cfg.Prevalidate === false || this.closed) return;
-    const generation = this.applyGeneration;
-    const templateText = this.source.text;
-    const previous = this.prevalidating ?? Promise.resolve();
-    this.prevalidating = previous.then(async () => {
-      const likely = this.likelyNextFiles(data);
-      // Staged files for states no longer likely (the state moved on) are removed first.
-      for (const [text, c] of [...this.staged]) {
-        // Checked right before deleting: an apply may have taken this one meanwhile.
-        if (likely.includes(text) || this.staged.get(text) !== c) continue;
-        this.staged.delete(text);
-        await discardCandidate(c);
-      }
-      for (const text of likely) {
-        if (this.closed || generation !== this.applyGeneration) return;
-        if (this.staged.has(text)) continue;
-        if (await this.cache!.passed(this.cfg.ValidateCommand, templateText, text)) {
-          await this.stage(text, await writeCandidate(this.cfg.OutputPath, text, 'next'), generation);
-          continue;
-        }
-        let kept: Candidate | null = null;
-        await this.cache!.validateOnce(this.cfg.ValidateCommand, templateText, text, async () => {
-          const candidate = await writeCandidate(this.cfg.OutputPath, text, 'next');
-          const v = await validateCandidate(this.cfg.ValidateCommand, candidate, this.cfg.ValidateTimeoutMs).catch((err: unknown) => {
-            void discardCandidate(candidate);
-            throw err;
-          });
-          this.counters.prevalidations++;
-          if (v.ok) kept = candidate;
-          else {
-            await discardCandidate(candidate);
-            this.log.debug({ output: firstLines(v.output) }, 'a possible next file does not pass the validate command (it will be refused if it is ever needed)');
-          }
-          return v.ok;
-        });
-        if (kept) await this.stage(text, kept, generation);
-      }
-    }).catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'pre-validation stopped'))
-      .finally(() => {
-        if (generation === this.applyGeneration) this.prevalidating = null;
-      });
-  }
-
-  /** Keeps a validated candidate for `text`, unless the output closed or moved on meanwhile. */
-  private async stage(text: string, candidate: Candidate, generation: number): Promise<void> {
-    if (this.closed || generation !== this.applyGeneration || this.staged.has(text)) {
-      await discardCandidate(candidate);
-      return;
-    }
-    this.staged.set(text, candidate);
-  }
-
-  /** The staged candidate holding exactly `text`, taken out of the stage; null if none. */
-  private async takeStaged(text: string): Promise<Candidate | null> {
-    const c = this.staged.get(text);
-    if (!c) return null;
-    this.staged.delete(text);
-    if (await candidateHolds(c, text)) return c;
-    await discardCandidate(c);
-    return null;
-  }
-
   /** Resolves when background pre-validation has finished (tests, benchmarks). */
   async prevalidationIdle(): Promise<void> {
-    while (this.prevalidating) await this.prevalidating;
+    await this.prevalidator?.idle();
   }
 
   private succeeded(snapshot: TopologySnapshot, outcome: Outcome, data: TemplateData): void {
@@ -407,7 +289,7 @@ export class TemplateFileOutput implements Output {
     // A template edit that could not be used stays visible while we keep running on the old one.
     this.lastError = this.source.problem;
     this.lastErrorAt = this.lastError ? this.lastAppliedAt : null;
-    this.schedulePrevalidation(data);
+    this.prevalidator?.schedule(data);
   }
 
   protected fail(message: string): Error {
@@ -440,10 +322,6 @@ export class TemplateFileOutput implements Output {
   }
 
   async close(): Promise<void> {
-    // Background pre-validation stops at its next step; staged files go.
-    this.closed = true;
-    const staged = [...this.staged.values()];
-    this.staged.clear();
-    await Promise.all(staged.map((c) => discardCandidate(c)));
+    await this.prevalidator?.close();
   }
 }
