@@ -65,6 +65,18 @@ export interface ClusterDecision {
   readonly hold: HoldState | null;
   /** The sentinels last logged as left out of the group (logged on change only). */
   readonly leftOut: string;
+  /** The last view refused for naming another address below the floor (a stale sentinel). */
+  readonly staleView: StaleView | null;
+}
+
+export interface StaleView {
+  sentinel: string;
+  ip: string;
+  port: number;
+  configEpoch: number;
+  /** The floor it was below. */
+  floor: number;
+  at: string;
 }
 
 export type Input =
@@ -93,7 +105,7 @@ export interface Step {
 }
 
 export function initialDecision(name: string): ClusterDecision {
-  return { name, master: null, floor: 0, anchor: [], views: new Map(), peers: new Map(), announcedAt: null, probes: new Map(), probeSeq: 0, awaiting: null, hold: null, leftOut: '' };
+  return { name, master: null, floor: 0, anchor: [], views: new Map(), peers: new Map(), announcedAt: null, probes: new Map(), probeSeq: 0, awaiting: null, hold: null, leftOut: '', staleView: null };
 }
 
 type Draft = { -readonly [K in keyof ClusterDecision]: ClusterDecision[K] };
@@ -123,6 +135,7 @@ export function step(state: ClusterDecision, input: Input, env: Env): Step {
       const view = input.view ?? undefined;
       if (view) s.views = new Map(s.views).set(input.sentinel, view);
       else if (before) s.views = without(s.views, input.sentinel);
+      if (view && !sameView(before, view)) noteStale(s, input.sentinel, view, env, fx);
       if (!sameView(before, view) || unsettled(s)) decide(s, env, fx);
       break;
     }
@@ -298,6 +311,17 @@ function release(s: Draft, fx: Effect[]): void {
   if (!s.hold) return;
   s.hold = null;
   fx.push({ type: 'release' });
+}
+
+/**
+ * A sentinel naming another instance at an epoch below the confirmed one is stale (partitioned,
+ * paused, or restarted from an old config): said once per view, and kept for the API, so what the
+ * floor refused can be seen.
+ */
+function noteStale(s: Draft, sentinel: string, view: MasterView, env: Env, fx: Effect[]): void {
+  if (!s.master || view.configEpoch >= s.floor || sameAddress(view, s.master)) return;
+  s.staleView = { sentinel, ip: view.ip, port: view.port, configEpoch: view.configEpoch, floor: s.floor, at: new Date(env.now).toISOString() };
+  fx.push({ type: 'log', level: 'info', msg: 'sentinel names an older configuration than the confirmed one: not followed', fields: { cluster: s.name, sentinel, names: addr(view), configEpoch: view.configEpoch, confirmedConfigEpoch: s.floor, keeping: addr(s.master) } });
 }
 
 /** Says once per change which sentinels do not count for a cluster, and what they claim. */

@@ -16,7 +16,7 @@ export function clusterReport(d: ClusterDecision, g: CountedGroup, master: Maste
   }
   views.sort((a, b) => (a.sentinel < b.sentinel ? -1 : 1));
   const held = d.hold ? { code: d.hold.code, reason: d.hold.reason, since: d.hold.since } : master ? null : { code: 'no-master-yet' as const, reason: 'no master confirmed yet', since: startedAt };
-  return { quorum: g.quorum, knownSentinels: g.counted.length, agreeingSentinels: agreeingCount(g, master), held, views };
+  return { quorum: g.quorum, knownSentinels: g.counted.length, agreeingSentinels: agreeingCount(g, master), held, views, staleView: d.staleView };
 }
 
 export interface ClusterOfLink {

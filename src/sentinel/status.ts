@@ -60,6 +60,8 @@ export interface ClusterQuorumStatus {
   /** Why no (new) master is confirmed right now, or null. */
   held: Hold | null;
   views: ClusterViewStatus[];
+  /** The last view refused for naming another instance below the confirmed config-epoch (a stale sentinel), or null. */
+  staleView: { sentinel: string; ip: string; port: number; configEpoch: number; floor: number; at: string } | null;
 }
 
 /** Something the watcher noticed, for the events log and the status page. */

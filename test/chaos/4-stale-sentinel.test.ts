@@ -46,7 +46,9 @@ async function checkWhileStale(ext: number, cluster: ClusterFixture, stale: Redi
 describe('chaos 4: a sentinel paused through a failover comes back with a stale view', { timeout: 120000 }, () => {
   it('no flip back, even while the stale view names a node that answers ROLE master', async (t) => {
     const cleanup = testCleanup(t);
-    const rig = await chaosRig(cleanup);
+    // The daemon's link to the paused sentinel must not time out: its questions then wait in the
+    // sentinel's sockets like the probe's, and the daemon itself receives the stale answer.
+    const rig = await chaosRig(cleanup, { configure: (cfg) => (cfg.Watcher = { ...cfg.Watcher, CommandTimeoutMs: 60000 }) });
     const master = rig.cluster.masters.get('testing')!;
     const replica = rig.cluster.replicas.get('testing')![0]!;
     const writers = new WriterPool(rig.ext, 'stale-sentinel', { patient: 1 });
@@ -94,6 +96,12 @@ describe('chaos 4: a sentinel paused through a failover comes back with a stale 
     const seen = await checkWhileStale(rig.ext, rig.cluster, stale, master.port, replica.port);
     console.log(`chaos-detail scenario=stale-sentinel first_answer_after_resume=${field('port')}@epoch${field('config-epoch')} confirmed_epoch=${confirmedEpoch} stale_view_polled_ms=${seen.staleMs} routing_checks_while_stale=${seen.checksWhileStale} routing_checks_since_switch=${routing.checks}`);
     await waitFor(async () => (await rig.api<Array<{ agreeingSentinels: string[] }>>('/api/topology'))[0]!.agreeingSentinels.length === 3, { timeoutMs: 20000, what: 'the resumed sentinel agrees again' });
+    // The daemon itself received the stale view (the old master, below the confirmed epoch) and refused it.
+    const refused = (await rig.api<Array<{ staleView: { sentinel: string; port: number; configEpoch: number; floor: number } | null }>>('/api/topology'))[0]!.staleView;
+    assert.ok(refused, 'the daemon received a stale view');
+    assert.equal(refused.sentinel, `${stale.host}:${stale.port}`);
+    assert.equal(refused.port, master.port, 'naming the old master');
+    assert.ok(refused.configEpoch < refused.floor && refused.floor === confirmedEpoch, `at epoch ${refused.configEpoch}, below the confirmed ${confirmedEpoch}`);
     const n = writers.acked;
     await waitFor(() => writers.acked > n + 300, { timeoutMs: 10000, what: 'writes after the stale sentinel is back' });
     await writers.stop();

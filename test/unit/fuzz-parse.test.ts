@@ -33,8 +33,8 @@ const checkView = (v: { name: string; ip: string; port: number; configEpoch: num
   assert.ok(v.name.length > 0, 'view without a name');
   assert.equal(typeof v.ip, 'string');
   assert.ok(Number.isInteger(v.port) && v.port >= 0 && v.port <= 65535, `port ${v.port}`);
-  // >= 0 only: the upper bound (2^53, so never Infinity) is the regression test at the end's.
-  assert.ok(v.configEpoch >= 0, `config-epoch ${v.configEpoch}`);
+  // A whole number that cannot overflow to Infinity (it would outrank every real view).
+  assert.ok(Number.isSafeInteger(v.configEpoch) && v.configEpoch >= 0, `config-epoch ${v.configEpoch}`);
   for (const f of v.flags) assert.ok(f.length > 0 && !f.includes(','), `flag ${JSON.stringify(f)}`);
 };
 
