@@ -58,7 +58,15 @@ export class SentinelLink {
   private generation = 0;
   private timer: NodeJS.Timeout | null = null;
   private attempts = 0;
+  /** 0 until the first discovery after a (re)connect, which asks for every cluster at once. */
   private lastDiscovery = 0;
+  /**
+   * Discovery after the first is spread over the polls: each poll asks a slice of the clusters,
+   * sized so that every cluster is still asked once per discoveryIntervalMs (the credit carries
+   * the fractions, so with few clusters a poll often asks none).
+   */
+  private discoveryCredit = 0;
+  private discoveryCursor = 0;
   private stopped = false;
   /** The last `INFO sentinel` text (every master's address and status), and when the last full poll ran. */
   private lastInfo: string | null = null;
@@ -200,7 +208,7 @@ export class SentinelLink {
    */
   private async lightPoll(cmd: Redis): Promise<'unchanged' | string | null> {
     if (this.infoUnusable || this.lastInfo === null || Date.now() - this.lastFullPoll >= FULL_POLL_EVERY_MS) return null;
-    if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs || this.listener.needsFullPolls()) return null;
+    if (this.lastDiscovery === 0 || this.listener.needsFullPolls()) return null;
     const info = await this.readInfo(cmd);
     return info !== null && info === this.lastInfo ? 'unchanged' : info;
   }
@@ -215,6 +223,7 @@ export class SentinelLink {
         this.lightPolls++;
         this.attempts = 0;
         this.setState(SentinelState.Alive, 'poll succeeded');
+        await this.discoverSlice(cmd, gen, this.masters ?? []);
       } else {
         if (light !== null) this.fullPollsOnChange++;
         await this.fullPoll(cmd, gen, light);
@@ -238,10 +247,8 @@ export class SentinelLink {
     if (parsed.malformed > 0) throw new Error(`SENTINEL MASTERS returned ${parsed.malformed} malformed entr${parsed.malformed === 1 ? 'y' : 'ies'}`);
     this.attempts = 0;
     this.lastError = null;
-    if (Date.now() - this.lastDiscovery >= this.timing.discoveryIntervalMs) {
-      await this.discover(cmd, gen, parsed.views);
-      if (gen !== this.generation) return;
-    }
+    await this.discoverSlice(cmd, gen, parsed.views.map((v) => v.name));
+    if (gen !== this.generation) return;
     this.masters = parsed.views.map((v) => v.name).sort();
     this.lastInfo = info;
     this.lastFullPoll = Date.now();
@@ -270,18 +277,33 @@ export class SentinelLink {
     return null;
   }
 
-  private async discover(cmd: Redis, gen: number, views: MasterView[]): Promise<void> {
-    this.lastDiscovery = Date.now();
+  /** SENTINEL SENTINELS for the clusters due (all of them on the first call after a connect). */
+  private async discoverSlice(cmd: Redis, gen: number, monitored: readonly string[]): Promise<void> {
     const wanted = new Set(this.wantedMasters());
-    const watched = views.filter((v) => wanted.has(v.name)); // only follow the clusters we were asked to watch
+    // Only follow the clusters we were asked to watch, in a stable order for the cursor.
+    const names = monitored.filter((n) => wanted.has(n)).sort();
+    const now = Date.now();
+    let due: string[];
+    if (this.lastDiscovery === 0) {
+      due = names;
+      this.discoveryCredit = 0;
+    } else {
+      this.discoveryCredit = Math.min(names.length, this.discoveryCredit + (names.length * (now - this.lastDiscovery)) / this.timing.discoveryIntervalMs);
+      const count = Math.floor(this.discoveryCredit);
+      this.discoveryCredit -= count;
+      due = Array.from({ length: count }, (_, i) => names[(this.discoveryCursor + i) % names.length]!);
+      this.discoveryCursor = names.length ? (this.discoveryCursor + count) % names.length : 0;
+    }
+    this.lastDiscovery = now;
+    if (due.length === 0) return;
     // One pipeline: a thousand clusters are one write and one read, not a thousand of each.
-    const replies = watched.length ? await cmd.pipeline(watched.map((v) => ['sentinel', 'sentinels', v.name])).exec() : [];
+    const replies = await cmd.pipeline(due.map((n) => ['sentinel', 'sentinels', n])).exec();
     if (gen !== this.generation) return;
     const peers = new Map<string, PeerInfo[]>();
-    watched.forEach((v, i) => {
+    due.forEach((n, i) => {
       const [err, reply] = replies?.[i] ?? [new Error('no reply'), null];
       if (err) throw err;
-      peers.set(v.name, parsePeersReply(reply) ?? []);
+      peers.set(n, parsePeersReply(reply) ?? []);
     });
     this.listener.onPeers(this, peers);
   }
