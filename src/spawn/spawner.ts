@@ -24,6 +24,7 @@ export interface SpawnerLog {
 export interface HelperEntry {
   execArgv: string[];
   script: string;
+  cwd?: string;
 }
 
 /** The bundle ships the helper as spawn-helper.cjs beside redishappy.cjs; the sources run helper.ts through tsx. */
@@ -31,8 +32,8 @@ export function defaultHelperEntry(): HelperEntry {
   // Same young-generation size as the launchers: the helper's heap stays a few MB.
   const flags = ['--max-semi-space-size=1'];
   if (typeof __REDISHAPPY_VERSION__ === 'string') return { execArgv: flags, script: fileURLToPath(new URL('./spawn-helper.cjs', import.meta.url)) };
-  // Resolved here: a bare "--import tsx" would be looked up from the daemon's working directory.
-  return { execArgv: [...flags, '--import', import.meta.resolve('tsx')], script: fileURLToPath(new URL('./helper.ts', import.meta.url)) };
+  // "--import tsx" is looked up from the working directory: the checkout's (commands get their own).
+  return { execArgv: [...flags, '--import', 'tsx'], script: fileURLToPath(new URL('./helper.ts', import.meta.url)), cwd: fileURLToPath(new URL('../..', import.meta.url)) };
 }
 
 /** Helper deaths within this window that make the daemon stop restarting it. */
@@ -80,7 +81,7 @@ export class Spawner {
     const entry = this.opts.entry ?? defaultHelperEntry();
     // Its own process group: a Ctrl-C meant for the daemon does not kill the helper under a
     // command; it exits when the daemon closes its stdin (or dies).
-    const helper = spawn(process.execPath, [...entry.execArgv, entry.script], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    const helper = spawn(process.execPath, [...entry.execArgv, entry.script], { stdio: ['pipe', 'pipe', 'inherit'], detached: true, cwd: entry.cwd });
     this.helper = helper;
     const readyTimer = setTimeout(() => {
       if (this.helper === helper && this.state === 'starting') this.goDirect('the spawn helper did not start in time', helper);

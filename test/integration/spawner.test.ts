@@ -1,9 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pidAlive, testCleanup, waitFor, within } from '../harness/index.js';
+import { pidAlive, startCluster, testCleanup, useCleanup, waitFor, within } from '../harness/index.js';
+import { bundlePath, runBundle } from '../support/bundle-process.js';
+import { ANY_PORT, waitListening } from '../support/daemon-process.js';
+import { FAST_WATCHER } from '../support/watch.js';
 import { execHookSchema } from '../../src/outputs/hooks/config.js';
 import { runExecHook } from '../../src/outputs/hooks/deliver-exec.js';
 import type { HookEvent } from '../../src/outputs/hooks/payload.js';
@@ -168,5 +171,31 @@ describe('spawner helper', { timeout: 120000 }, () => {
     for (const ppid of [...first, later]) assert.equal(Number(ppid), process.pid, 'forked by the daemon itself');
     assert.equal(warned.warnings.length, 1, warned.warnings.join('; '));
     assert.match(warned.warnings[0]!, /could not be started; commands are now forked by the daemon itself/);
+  });
+});
+
+/** The shipped artefact: build.mjs bundles the helper beside the daemon, and the daemon runs its commands there. */
+describe('spawner helper in the single-file bundle', { timeout: 180000 }, () => {
+  const cleanup = useCleanup();
+
+  it('the bundled daemon runs ReloadCommand from its helper process, which exits with the daemon', async () => {
+    bundlePath();
+    const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 0, sentinels: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'rh-spawner-bundle-'));
+    const reloadLog = join(dir, 'reload.log');
+    writeFileSync(join(dir, 'tpl.txt'), '{{range .Clusters}}{{ .Name }} {{ .Ip }}:{{ .Port }}\n{{end}}');
+    const cfg = join(dir, 'config.json');
+    const Templates = [{ Name: 'file', TemplatePath: join(dir, 'tpl.txt'), OutputPath: join(dir, 'out.txt'), ReloadCommand: `echo $PPID >> ${shellQuote(reloadLog)}` }];
+    writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Watcher: FAST_WATCHER, Syslog: { Enabled: false }, Templates }));
+    const d = runBundle(cleanup, 'auto', ['-config', cfg, '-bind', ANY_PORT]);
+    await waitListening(d);
+    const reloadedBy = await waitFor(() => existsSync(reloadLog) && Number(readFileSync(reloadLog, 'utf8').split('\n')[0]), { timeoutMs: 30000, what: 'the first reload' });
+    assert.equal(parentOf(reloadedBy), d.child.pid, 'the shell runs under a child of the daemon');
+    assert.notEqual(reloadedBy, d.child.pid, 'not forked by the daemon itself');
+    assert.equal(readFileSync(`/proc/${reloadedBy}/cmdline`, 'utf8').replace(/\0+$/, ''), 'redishappy-spawner');
+    assert.doesNotMatch(d.stdout(), /forked by the daemon itself/);
+    d.child.kill('SIGTERM');
+    assert.equal(await within(d.exited, 20000, 'the daemon exits'), 0);
+    await waitFor(() => !pidAlive(reloadedBy), { timeoutMs: 10000, what: 'the helper exits with the daemon' });
   });
 });
