@@ -32,6 +32,9 @@ export class RemoteCommand extends EventEmitter implements CommandProcess {
     readonly id: number,
     /** Tells the helper the caller no longer reads this command's output. */
     private readonly onRelease: (cmd: RemoteCommand) => void,
+    /** The helper did not report the exit of a SIGKILLed command: it is stuck (e.g. stopped). */
+    private readonly onStuck: () => void = () => {},
+    private readonly stuckAfterMs = 5000,
   ) {
     super();
     const release = (err: Error | null, cb: (err: Error | null) => void) => {
@@ -51,6 +54,13 @@ export class RemoteCommand extends EventEmitter implements CommandProcess {
 
   killGroup(signal: NodeJS.Signals): void {
     if (this.direct) return this.direct.killGroup(signal);
+    // A SIGKILLed group exits at once; if the helper says nothing, the caller (runShell waits for
+    // the exit) would wait forever: the helper is then killed, which answers every command it had.
+    if (signal === 'SIGKILL' && !this.exited) {
+      setTimeout(() => {
+        if (!this.exited && !this.direct) this.onStuck();
+      }, this.stuckAfterMs).unref();
+    }
     // The daemon signals the group itself (a kill is a system call, not a fork); only a signal
     // sent before the pid is known has to wait for it.
     if (this.pid === undefined) this.early.push(signal);

@@ -47,6 +47,8 @@ export interface SpawnerOptions {
   log?: SpawnerLog;
   /** How long a starting helper has to say it is ready before the daemon forks commands itself. */
   readyTimeoutMs?: number;
+  /** How long after a SIGKILL a command's exit may take before the helper is presumed stuck. */
+  stuckAfterMs?: number;
 }
 
 export class Spawner {
@@ -92,7 +94,12 @@ export class Spawner {
       'data',
       lineReader((line) => {
         if (this.helper !== helper) return;
-        const e = JSON.parse(line) as Event;
+        let e: Event;
+        try {
+          e = JSON.parse(line) as Event;
+        } catch {
+          return; // not ours (nothing else writes there); never worth crashing the daemon for
+        }
         if (e.ev === 'ready') {
           clearTimeout(readyTimer);
           this.state = 'ready';
@@ -118,7 +125,12 @@ export class Spawner {
   spawn(file: string, args: readonly string[], opts: CommandOptions): CommandProcess {
     if (this.state === 'direct') return spawnDirect(file, args, opts);
     this.start();
-    const cmd = new RemoteCommand(this.nextId++, (c) => this.release(c));
+    const cmd = new RemoteCommand(
+      this.nextId++,
+      (c) => this.release(c),
+      () => this.helper?.kill('SIGKILL'),
+      this.opts.stuckAfterMs,
+    );
     const req: RunRequest = { op: 'run', id: cmd.id, file, args: [...args], env: opts.env ?? process.env, cwd: opts.cwd ?? process.cwd(), input: opts.input, maxOutput: opts.maxOutput };
     if (this.state === 'ready') this.send(cmd, req);
     else this.queue.push({ cmd, req });

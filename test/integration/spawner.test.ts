@@ -109,6 +109,23 @@ describe('spawner helper', { timeout: 120000 }, () => {
     await waitFor(() => pids.every((p) => !pidAlive(p)), { timeoutMs: 15000, what: 'every process of the group killed' });
   });
 
+  it('a stopped (stuck) helper: a command past its timeout still returns, and the helper is replaced', async (t) => {
+    const cleanup = testCleanup(t);
+    await runShell('true', 30000);
+    const helper = spawner.helperPid!;
+    cleanup.add(() => process.kill(helper, 'SIGKILL'));
+    const warningsBefore = log.warnings.length;
+    process.kill(helper, 'SIGSTOP');
+    await waitFor(() => readFileSync(`/proc/${helper}/stat`, 'utf8').split(') ')[1]!.startsWith('T '), { timeoutMs: 10000, what: 'the helper is stopped' });
+    const r = await within(runShell('sleep 60', 1000), 60000, 'the command on the stopped helper');
+    assert.equal(r.timedOut, true);
+    await waitFor(() => !pidAlive(helper), { timeoutMs: 10000, what: 'the stuck helper is killed' });
+    assert.deepEqual(log.warnings.slice(warningsBefore), ['the spawn helper exited; starting it again']);
+    const next = await within(runShell('echo $PPID', 30000), 60000, 'a command on the new helper');
+    assert.equal(Number(next.output), spawner.helperPid);
+    assert.notEqual(spawner.helperPid, helper);
+  });
+
   it('large output (10 MB) is capped as before, with no hang', async () => {
     const r = await within(runShell(`head -c 10000000 /dev/zero | tr '\\0' x; echo end >&2`, 60000), 90000, 'the 10 MB command');
     assert.ok(r.ok);
