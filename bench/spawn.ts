@@ -64,7 +64,7 @@ export async function spawnBench(): Promise<void> {
     const f = (n: number) => n.toFixed(2);
     console.log(`\nspawn \`true\` with ${heapMb} MB extra heap (this process ${Math.round(rss.benchProcess / 1048576)} MB, helper ${rss.helper ? Math.round(rss.helper / 1048576) : '?'} MB resident), ${runs} each:`);
     for (const [k, s] of Object.entries(summary)) console.log(`  ${k.padEnd(10)} p50 ${f(s.p50)} ms  p95 ${f(s.p95)} ms  max ${f(s.max)} ms`);
-    if (held.length === 0) throw new Error('unreachable: keeps the heap alive until here');
+    if (held.length !== heapMb * 5000) throw new Error('unreachable: keeps the heap alive until here');
   } finally {
     spawner.close();
     rmSync(dir, { recursive: true, force: true });
