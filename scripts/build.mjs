@@ -3,6 +3,7 @@
 //   redishappy.js        the entry (ESM, exports main): loads redishappy.cjs with V8's code cache
 //   redishappy.cjs       the whole daemon, one CommonJS file (esbuild)
 //   redishappy.cjs.cache V8 code cache of it, made here by a warm-up run (see scripts/code-cache.mjs)
+//   spawn-helper.cjs     the small process that forks commands for the daemon (src/spawn/helper.ts)
 //   page/index.html      the status page
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
@@ -30,6 +31,19 @@ await build({
   charset: 'ascii',
   define: { __REDISHAPPY_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__rhModuleUrl' },
   banner: { js: "const __rhModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+// The spawner helper on its own: loading the whole daemon would make it as big as what it spares.
+await build({
+  entryPoints: [new URL('../src/spawn/helper.ts', import.meta.url).pathname],
+  outfile: `${outDir}/spawn-helper.cjs`,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: process.env.BUILD_MINIFY !== '0',
+  legalComments: 'none',
+  charset: 'ascii',
   logLevel: 'warning',
 });
 // The entry: a copy of the loader (it finds redishappy.cjs beside itself).

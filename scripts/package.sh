@@ -93,8 +93,9 @@ name=redishappy-common
 root=$(mktemp -d) && chmod 0755 "$root"
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/redishappy/page"
 # The entry (redishappy.js), the daemon (redishappy.cjs) and its V8 code cache (used only by the
-# Node version that built it; another one just compiles, see scripts/code-cache.mjs).
-install -m 0644 "$build/redishappy.js" "$build/redishappy.cjs" "$build/redishappy.cjs.cache" "$root/usr/lib/redishappy/"
+# Node version that built it; another one just compiles, see scripts/code-cache.mjs), and the
+# spawner helper that forks reload/validate/Exec commands (src/spawn/spawner.ts).
+install -m 0644 "$build/redishappy.js" "$build/redishappy.cjs" "$build/redishappy.cjs.cache" "$build/spawn-helper.cjs" "$root/usr/lib/redishappy/"
 install -m 0644 "$build/page/index.html" "$root/usr/lib/redishappy/page/index.html"
 launcher "$root" redishappy auto
 manpage "$root" redishappy

@@ -9,6 +9,7 @@ import { createLogging } from '../log/logger.js';
 import { TITLES } from './manual.js';
 import { kindsFor, sectionValue } from '../outputs/kinds.js';
 import type { PlannedOutput } from '../outputs/kind.js';
+import { startSpawner } from '../spawn/spawner.js';
 
 declare const __REDISHAPPY_VERSION__: string | undefined;
 
@@ -92,6 +93,8 @@ export async function main(flavour: Flavour, argv: string[] = process.argv.slice
   for (const note of loaded.notes) log.info(note);
   for (const w of loaded.warnings) log.warn(w);
   log.info({ config: opts.config, flavour, version: packageVersion() }, 'starting redishappy');
+  // Before the sentinel links, outputs and API make the daemon big: see src/spawn/spawner.ts.
+  startSpawner(log.child({ component: 'spawner' }));
 
   const daemon = new Daemon({ flavour, configPath: opts.config, config: loaded.config, logger: log, listen: listenTarget });
   let stopping = false;

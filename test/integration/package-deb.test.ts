@@ -23,7 +23,7 @@ const FLAVOURS = ['redishappy-consul', 'redishappy-haproxy'] as const;
 const PACKAGES = [COMMON, ...FLAVOURS];
 /** Files each package must hold (as rpm -qpl prints them; dpkg-deb -c puts a "." in front). */
 const CONTENTS: Record<string, string[]> = {
-  [COMMON]: ['/usr/bin/redishappy', '/usr/lib/redishappy/redishappy.js', '/usr/lib/redishappy/redishappy.cjs', '/usr/lib/redishappy/page/index.html', '/usr/share/man/man8/redishappy.8.gz'],
+  [COMMON]: ['/usr/bin/redishappy', '/usr/lib/redishappy/redishappy.js', '/usr/lib/redishappy/redishappy.cjs', '/usr/lib/redishappy/spawn-helper.cjs', '/usr/lib/redishappy/page/index.html', '/usr/share/man/man8/redishappy.8.gz'],
   'redishappy-consul': ['/usr/bin/redishappy-consul', '/usr/bin/redis-consul', '/etc/redishappy-consul/config.json', '/lib/systemd/system/redishappy-consul.service', '/usr/share/man/man8/redishappy-consul.8.gz', '/usr/share/man/man8/redis-consul.8.gz'],
   'redishappy-haproxy': ['/usr/bin/redishappy-haproxy', '/usr/bin/redis-haproxy', '/etc/redishappy-haproxy/config.json', '/etc/redishappy-haproxy/haproxy_template.cfg', '/usr/lib/redishappy/haproxy-reload', '/lib/systemd/system/redishappy-haproxy.service', '/usr/share/man/man8/redishappy-haproxy.8.gz', '/usr/share/man/man8/redis-haproxy.8.gz'],
 };

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCommand } from '../../spawn/spawner.js';
 
 export interface ShellResult {
   ok: boolean;
@@ -41,17 +41,11 @@ export function runShell(command: string, timeoutMs: number): Promise<ShellResul
         truncated = true;
       }
     };
-    const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCommand('/bin/sh', ['-c', command], { maxOutput: MAX_OUTPUT });
     child.stdout.on('data', append);
     child.stderr.on('data', append);
 
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // Group already gone.
-      }
-    };
+    const killGroup = (signal: NodeJS.Signals) => child.killGroup(signal);
     const deadline = setTimeout(() => {
       timedOut = true;
       killGroup('SIGTERM');

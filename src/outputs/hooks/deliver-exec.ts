@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnCommand } from '../../spawn/spawner.js';
 import type { ExecHook } from './config.js';
 import { hookEnv, type HookEvent } from './payload.js';
 
@@ -13,20 +13,14 @@ export class PermanentError extends Error {}
 export function runExecHook(hook: ExecHook, event: HookEvent, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const [cmd, args] = hook.Shell ? ['/bin/sh', ['-c', hook.Command, 'redishappy-hook', ...hook.Args]] : [hook.Command, hook.Args];
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...hookEnv(event) } });
+    const child = spawnCommand(cmd, args, { input: JSON.stringify(event), env: { ...process.env, ...hookEnv(event) }, maxOutput: MAX_OUTPUT });
     let output = '';
     const collect = (d: Buffer) => {
       if (output.length < MAX_OUTPUT) output += d.toString().slice(0, MAX_OUTPUT - output.length);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    const killGroup = () => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
+    const killGroup = () => child.killGroup('SIGKILL');
     const timer = setTimeout(() => {
       killGroup();
       finish(new Error(`timed out after ${hook.TimeoutMs}ms`));
@@ -47,7 +41,5 @@ export function runExecHook(hook: ExecHook, event: HookEvent, signal: AbortSigna
     }
     child.on('error', (err) => finish(new PermanentError(`cannot run ${hook.Command}: ${err.message}`)));
     child.on('exit', (code, sig) => finish(code === 0 ? null : new Error(sig ? `killed by ${sig}` : `exited with code ${code}`)));
-    child.stdin.on('error', () => {}); // a command that does not read stdin is fine
-    child.stdin.end(JSON.stringify(event));
   });
 }
