@@ -401,6 +401,7 @@ async function main(): Promise<void> {
   if (only.includes('scale')) await guarded('scale', () => scale(env('BENCH_SCALE', 1000), env('BENCH_SCALE_IDLE_S', 30)));
   if (only.includes('cost')) await guarded('cost', () => cost(env('BENCH_STARTS', 5), env('BENCH_IDLE_S', 60)));
   if (only.includes('spawn')) await guarded('spawn', async () => (await import('./spawn.js')).spawnBench());
+  if (only.includes('outage')) await guarded('client-visible outage', async () => (await import('./outage.js')).outage(env('BENCH_OUTAGE_ROUNDS', 5), rows));
   printTable();
   console.log(`\nbench finished in ${((performance.now() - started) / 1000).toFixed(0)} s; JSON in bench/results/`);
   process.exit(rows.some((r) => r.result === 'FAILED') ? 1 : 0);
