@@ -3,21 +3,24 @@
 //   redishappy.js        the entry (ESM, exports main): loads redishappy.cjs with V8's code cache
 //   redishappy.cjs       the whole daemon, one CommonJS file (esbuild)
 //   redishappy.cjs.cache V8 code cache of it, made here by a warm-up run (see scripts/code-cache.mjs)
+//   redishappy.blob      V8 startup snapshot of the daemon, with redishappy.blob.stamp (see
+//                        scripts/snapshot.mjs); `launch` (scripts/launch.sh) starts from it
+//   launch               the packages' start script: snapshot when it fits this Node, else bundle
 //   page/index.html      the status page
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { buildSnapshot } from './snapshot.mjs';
 import { join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Optional argument: another output directory (the tests build into a temporary one).
 const outDir = resolve(process.argv[2] ?? new URL('../dist', import.meta.url).pathname);
 mkdirSync(`${outDir}/page`, { recursive: true });
-await build({
-  entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
-  outfile: `${outDir}/redishappy.cjs`,
+const entry = new URL('../src/cli/main.ts', import.meta.url).pathname;
+const options = {
   bundle: true,
   platform: 'node',
   // CommonJS: Node 20 has no code cache for ES modules, but vm.Script takes one (the loader).
@@ -31,7 +34,8 @@ await build({
   define: { __REDISHAPPY_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__rhModuleUrl' },
   banner: { js: "const __rhModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-});
+};
+await build({ ...options, entryPoints: [entry], outfile: `${outDir}/redishappy.cjs` });
 // The entry: a copy of the loader (it finds redishappy.cjs beside itself).
 copyFileSync(new URL('./code-cache.mjs', import.meta.url), `${outDir}/redishappy.js`);
 // The status page is served from a file next to the module.
@@ -64,4 +68,9 @@ try {
 } finally {
   rmSync(warm, { recursive: true, force: true });
 }
+// Built with the launchers' V8 flags, as the code cache, so the heap it holds is sized alike.
+// BUILD_SNAPSHOT=0 skips it (launch then always starts from the bundle).
+if (process.env.BUILD_SNAPSHOT !== '0') await buildSnapshot(outDir, entry, options, flags);
+copyFileSync(new URL('./launch.sh', import.meta.url), `${outDir}/launch`);
+chmodSync(`${outDir}/launch`, 0o755);
 console.log(`built ${outDir}/redishappy.js`);
