@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { buildSnapshot } from './snapshot.mjs';
+import { buildSnapshot, removeSnapshot } from './snapshot.mjs';
 import { join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -71,6 +71,7 @@ try {
 // Built with the launchers' V8 flags, as the code cache, so the heap it holds is sized alike.
 // BUILD_SNAPSHOT=0 skips it (launch then always starts from the bundle).
 if (process.env.BUILD_SNAPSHOT !== '0') await buildSnapshot(outDir, entry, options, flags);
+else removeSnapshot(outDir);
 copyFileSync(new URL('./launch.sh', import.meta.url), `${outDir}/launch`);
 chmodSync(`${outDir}/launch`, 0o755);
 console.log(`built ${outDir}/redishappy.js`);

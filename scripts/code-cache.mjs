@@ -1,4 +1,5 @@
-// The bundle's entry (scripts/build.mjs copies this file to <dist>/redishappy.js). It runs
+// The bundle's entry (scripts/build.mjs copies this file to <dist>/redishappy.js). In a process
+// started from the startup snapshot (scripts/launch.sh) it exports the snapshot's main. Otherwise it runs
 // redishappy.cjs, the whole daemon, from V8's code cache when one matches: compiling the 1.7 MB
 // bundle is most of a cold start, and Node 20 has no compile cache of its own (Node 22's
 // module.enableCompileCache()). The cache file holds the SHA-256 of the exact source it was made

@@ -46,7 +46,7 @@ function snapshotRequire(id) {
 const module = { exports: {} };
 (function (exports, require, module, __filename, __dirname) {
 ${bundleSource}
-})(module.exports, snapshotRequire, module, ${JSON.stringify(bundleFile)}, '.');
+})(module.exports, snapshotRequire, module, ${JSON.stringify(bundleFile)}, ${JSON.stringify(dirname(bundleFile))});
 globalThis.__redishappySnapshot = module.exports;
 `;
 }
@@ -57,8 +57,10 @@ globalThis.__redishappySnapshot = module.exports;
  * `esbuildOptions`: the bundle's own options (define, target...), reused for the same code.
  */
 export async function buildSnapshot(outDir, entry, esbuildOptions, nodeFlags) {
-  const work = mkdtempSync(join(tmpdir(), 'rh-snapshot-'));
   const blob = join(outDir, 'redishappy.blob');
+  // A blob left by an earlier build would still match its own stamp: with the old code in it.
+  removeSnapshot(outDir);
+  const work = mkdtempSync(join(tmpdir(), 'rh-snapshot-'));
   try {
     const bundleFile = join(work, 'daemon.cjs');
     // import.meta.url must name the installed files at run time, not the build's: the snapshot's
@@ -83,12 +85,24 @@ export async function buildSnapshot(outDir, entry, esbuildOptions, nodeFlags) {
       console.warn(`build: no startup snapshot (node --build-snapshot exited ${made.status ?? made.signal}): ${(made.stderr || made.stdout).split('\n').slice(0, 5).join(' ')}`);
       return false;
     }
+    let stamp;
+    try {
+      stamp = snapshotStamp(tmp);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      console.warn(`build: no startup snapshot (no stamp: ${err.message})`);
+      return false;
+    }
     renameSync(tmp, blob);
-    writeFileSync(`${blob}.stamp`, `${snapshotStamp(blob)}\n`);
+    writeFileSync(`${blob}.stamp`, `${stamp}\n`);
     return true;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+export function removeSnapshot(outDir) {
+  for (const f of ['redishappy.blob', 'redishappy.blob.stamp']) rmSync(join(outDir, f), { force: true });
 }
 
 /** What scripts/launch.sh computes at each start: `node --version`, `uname -sm`, `cksum < blob`. */

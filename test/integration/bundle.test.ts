@@ -53,6 +53,15 @@ describe('single-file bundle', { timeout: 90000 }, () => {
     assert.equal(await d.exited, 0, 'clean exit');
   });
 
+  it('a build without a snapshot (BUILD_SNAPSHOT=0) leaves no earlier blob behind to match its own stamp', () => {
+    assert.ok(built, 'the build test ran first');
+    const dir = mkdtempSync(join(tmpdir(), 'rh-bundle-rebuild-'));
+    cpSync(built, dir, { recursive: true });
+    assert.ok(statSync(join(dir, 'redishappy.blob')).size > 0, 'an earlier build left a blob');
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), dir], { stdio: 'pipe', env: { ...process.env, BUILD_SNAPSHOT: '0' } });
+    for (const f of ['redishappy.blob', 'redishappy.blob.stamp']) assert.throws(() => statSync(join(dir, f)), /ENOENT/, `${f} removed`);
+  });
+
   // A blob Node cannot use must cost nothing but the snapshot: launch starts from the bundle and
   // says nothing. Each fault is first shown to be real (Node itself refuses or aborts on it).
   const faults: Array<{ name: string; apply(dir: string): void; nodeRefuses: boolean }> = [
