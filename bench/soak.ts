@@ -4,7 +4,13 @@
  * (events, failovers: 200 each in src/cli/daemon.ts) are as full as they get.
  * BENCH_ONLY=soak; BENCH_SOAK_FAILOVERS (100) measured failovers after a warm-up of at least
  * BENCH_SOAK_WARMUP (20) failovers that lasts until /api/events holds EVENT_RING entries.
+ * BENCH_SOAK_HEAPSNAPSHOTS=DIR sends SIGUSR2 at the first and the last sample: with ours started by
+ * BENCH_DAEMON_CMD='node --heapsnapshot-signal=SIGUSR2 --diagnostic-dir DIR ...', V8 writes a
+ * heap snapshot into DIR each time (bench/heap-diff.ts compares them). Writing one inflates RSS:
+ * such a run is for the heap, not for the RSS figures.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cleanup, routedTo, startCluster, waitFor } from '../test/harness/index.js';
 import { prepareHaproxy } from '../test/support/haproxy-setup.js';
 import { procStats, startDaemon, writeResult, type DaemonSpec } from './lib.js';
@@ -14,6 +20,12 @@ export interface SoakSample {
   failovers: number;
   rssBytes: number;
   heapUsedBytes: number | null;
+  /** V8's heap capacity and memory outside it (ArrayBuffers, strings held by native code). */
+  heapTotalBytes: number | null;
+  externalBytes: number | null;
+  /** VmRSS split: anonymous memory (heap, malloc) and file-backed pages (the binary, mapped files). */
+  rssAnonBytes: number;
+  rssFileBytes: number;
   events: number;
 }
 
@@ -35,14 +47,35 @@ async function json<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function heapUsed(api: string): Promise<number | null> {
-  try {
-    const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-    const m = /^redishappy_nodejs_heap_size_used_bytes ([\d.e+]+)$/m.exec(text);
+async function heapFigures(api: string): Promise<Pick<SoakSample, 'heapUsedBytes' | 'heapTotalBytes' | 'externalBytes'>> {
+  const text = await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(3000) }).then((r) => r.text(), () => '');
+  const metric = (name: string) => {
+    const m = new RegExp(`^redishappy_${name} ([\\d.e+]+)$`, 'm').exec(text);
     return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
+  };
+  return { heapUsedBytes: metric('nodejs_heap_size_used_bytes'), heapTotalBytes: metric('nodejs_heap_size_total_bytes'), externalBytes: metric('nodejs_external_memory_bytes') };
+}
+
+function rssParts(pid: number): Pick<SoakSample, 'rssAnonBytes' | 'rssFileBytes'> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile') };
+}
+
+/** SIGUSR2, then until a new snapshot file in `dir` has stopped growing (V8 writes it in pieces). */
+async function heapSnapshot(pid: number, dir: string): Promise<void> {
+  const files = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = files().length;
+  process.kill(pid, 'SIGUSR2');
+  let last = -1;
+  await waitFor(() => {
+    const now = files();
+    if (now.length <= before) return false;
+    const size = now.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    const stable = size > 0 && size === last;
+    last = size;
+    return stable;
+  }, { timeoutMs: 120000, intervalMs: 500, what: 'heap snapshot written' });
 }
 
 /** Growth between the first and the last sample: what the soak's target is about. */
@@ -95,7 +128,9 @@ export async function soak(spec: DaemonSpec, failovers: number, warmup: number, 
       const measured = i - warmed;
       if (measured % sampleEvery === 0) {
         const held = await events();
-        samples.push({ failovers: measured, rssBytes: procStats(pid).rss, heapUsedBytes: await heapUsed(api), events: held });
+        samples.push({ failovers: measured, rssBytes: procStats(pid).rss, ...rssParts(pid), ...(await heapFigures(api)), events: held });
+        const heapDir = process.env.BENCH_SOAK_HEAPSNAPSHOTS;
+        if (heapDir && (measured === 0 || measured >= failovers)) await heapSnapshot(pid, heapDir);
         console.error(`soak: ${measured}/${failovers} measured failovers (after ${warmed} to warm up), RSS ${(samples.at(-1)!.rssBytes / 1048576).toFixed(1)} MB, ${held} events held`);
       }
     }
