@@ -65,13 +65,12 @@ function rssParts(pid: number): Pick<SoakSample, 'rssAnonBytes' | 'rssFileBytes'
 /** SIGUSR2, then until a new snapshot file in `dir` has stopped growing (V8 writes it in pieces). */
 async function heapSnapshot(pid: number, dir: string): Promise<void> {
   const files = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
-  const before = files().length;
+  const before = new Set(files());
   process.kill(pid, 'SIGUSR2');
   let last = -1;
   await waitFor(() => {
-    const now = files();
-    if (now.length <= before) return false;
-    const size = now.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+    const fresh = files().filter((f) => !before.has(f));
+    const size = fresh.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
     const stable = size > 0 && size === last;
     last = size;
     return stable;
