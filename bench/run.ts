@@ -3,7 +3,7 @@
  * scale (1,000 clusters, stand-in sentinel), and cost (start-up to routing, idle memory/CPU).
  * With BENCH_BASELINE_CMD set, every measurement runs for ours and for that daemon, interleaved
  * on the same fixtures, and the table gets a ratio column (ours / baseline). Results:
- * bench/results/<name>.json; a table on stdout. BENCH_ONLY=propagation,mass,scale,cost picks
+ * bench/results/<name>.json; a table on stdout. BENCH_ONLY=propagation,mass,scale,cost (or soak, not in the default) picks
  * scenarios (see bench/README.md).
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { Cleanup, freePort, routedTo, startCluster, waitFor, type ClusterFixture
 import { prepareHaproxy, type HaproxySetup } from '../test/support/haproxy-setup.js';
 import { daemonSpecs, percentiles, procStats, startDaemon, writeResult, type DaemonSpec } from './lib.js';
 import { ManyMastersSentinel, roleMasterServer } from './stand-in-sentinel.js';
+import { soak } from './soak.js';
 
 const only = (process.env.BENCH_ONLY ?? 'propagation,mass,scale,cost').split(',');
 const specs = daemonSpecs();
@@ -402,6 +403,13 @@ async function main(): Promise<void> {
   if (only.includes('cost')) await guarded('cost', () => cost(env('BENCH_STARTS', 5), env('BENCH_IDLE_S', 60)));
   if (only.includes('spawn')) await guarded('spawn', async () => (await import('./spawn.js')).spawnBench());
   if (only.includes('outage')) await guarded('client-visible outage', async () => (await import('./outage.js')).outage(env('BENCH_OUTAGE_ROUNDS', 5), rows));
+  if (only.includes('soak')) {
+    await guarded('soak', async () => {
+      const r = await soak(specs[0]!, env('BENCH_SOAK_FAILOVERS', 100), env('BENCH_SOAK_WARMUP', 20));
+      row(`soak: failovers followed (reload mode)`, { ours: r.followed }, (n) => `${n}/${r.failovers}`, { text: `${r.failovers}/${r.failovers}` });
+      row(`soak: RSS growth over ${r.failovers} failovers, event ring full`, { ours: r.rssGrowthBytes }, (n) => `${(n / 1048576).toFixed(2)} MB`, { max: 2 * 1048576 });
+    });
+  }
   printTable();
   console.log(`\nbench finished in ${((performance.now() - started) / 1000).toFixed(0)} s; JSON in bench/results/`);
   process.exit(rows.some((r) => r.result === 'FAILED') ? 1 : 0);

@@ -4,21 +4,24 @@
 //   redishappy.cjs       the whole daemon, one CommonJS file (esbuild)
 //   redishappy.cjs.cache V8 code cache of it, made here by a warm-up run (see scripts/code-cache.mjs)
 //   spawn-helper.cjs     the small process that forks commands for the daemon (src/spawn/helper.ts)
+//   redishappy.blob      V8 startup snapshot of the daemon, with redishappy.blob.stamp (see
+//                        scripts/snapshot.mjs); `launch` (scripts/launch.sh) starts from it
+//   launch               the packages' start script: snapshot when it fits this Node, else bundle
 //   page/index.html      the status page
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { buildSnapshot, removeSnapshot } from './snapshot.mjs';
 import { join, resolve } from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Optional argument: another output directory (the tests build into a temporary one).
 const outDir = resolve(process.argv[2] ?? new URL('../dist', import.meta.url).pathname);
 mkdirSync(`${outDir}/page`, { recursive: true });
-await build({
-  entryPoints: [new URL('../src/cli/main.ts', import.meta.url).pathname],
-  outfile: `${outDir}/redishappy.cjs`,
+const entry = new URL('../src/cli/main.ts', import.meta.url).pathname;
+const options = {
   bundle: true,
   platform: 'node',
   // CommonJS: Node 20 has no code cache for ES modules, but vm.Script takes one (the loader).
@@ -32,7 +35,8 @@ await build({
   define: { __REDISHAPPY_VERSION__: JSON.stringify(pkg.version), 'import.meta.url': '__rhModuleUrl' },
   banner: { js: "const __rhModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-});
+};
+await build({ ...options, entryPoints: [entry], outfile: `${outDir}/redishappy.cjs` });
 // The spawner helper on its own: loading the whole daemon would make it as big as what it spares.
 await build({
   entryPoints: [new URL('../src/spawn/helper.ts', import.meta.url).pathname],
@@ -78,4 +82,10 @@ try {
 } finally {
   rmSync(warm, { recursive: true, force: true });
 }
+// Built with the launchers' V8 flags, as the code cache, so the heap it holds is sized alike.
+// BUILD_SNAPSHOT=0 skips it (launch then always starts from the bundle).
+if (process.env.BUILD_SNAPSHOT !== '0') await buildSnapshot(outDir, entry, options, flags);
+else removeSnapshot(outDir);
+copyFileSync(new URL('./launch.sh', import.meta.url), `${outDir}/launch`);
+chmodSync(`${outDir}/launch`, 0o755);
 console.log(`built ${outDir}/redishappy.js`);

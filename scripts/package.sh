@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds three packages with Debian's dpkg-deb (and, when rpmbuild is there, the same trees as rpms):
-#   redishappy-common   what both flavours share: the single-file bundle, the status page, the
+#   redishappy-common   what both flavours share: the single-file bundle (with its code cache,
+#                       startup snapshot and launch script), the status page, the
 #                       auto-flavour launcher /usr/bin/redishappy and its man page redishappy(8)
 #   redishappy-haproxy  /usr/bin wrappers (plus the original's name redis-haproxy), config files as
 #   redishappy-consul   conffiles, a systemd unit, the flavour's man page, a system user made at
@@ -21,10 +22,11 @@ node --import tsx scripts/man.ts "$build/man"
 rm -rf "$out" && mkdir -p "$out"
 maintainer='redishappy maintainers <redishappy@users.noreply.github.com>'
 
-# A /usr/bin wrapper and its ESM launcher for flavour $2 ("auto" for /usr/bin/redishappy).
+# A /usr/bin wrapper and its ESM launcher for flavour $2 ("auto" for /usr/bin/redishappy). The
+# wrapper goes through /usr/lib/redishappy/launch, which adds the startup snapshot when it fits.
 launcher() { # root name flavour
   printf 'const { main } = await import("./redishappy.js");\nawait main("%s");\n' "$3" > "$1/usr/lib/redishappy/$2.mjs"
-  printf '#!/bin/sh\nexec node --max-semi-space-size=1 /usr/lib/redishappy/%s.mjs "$@"\n' "$2" > "$1/usr/bin/$2"
+  printf '#!/bin/sh\nexec /usr/lib/redishappy/launch /usr/lib/redishappy/%s.mjs "$@"\n' "$2" > "$1/usr/bin/$2"
   chmod 0755 "$1/usr/bin/$2"
 }
 
@@ -96,6 +98,13 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/redishappy/page"
 # Node version that built it; another one just compiles, see scripts/code-cache.mjs), and the
 # spawner helper that forks reload/validate/Exec commands (src/spawn/spawner.ts).
 install -m 0644 "$build/redishappy.js" "$build/redishappy.cjs" "$build/redishappy.cjs.cache" "$build/spawn-helper.cjs" "$root/usr/lib/redishappy/"
+# The V8 startup snapshot and its stamp beside them (like the code cache, only used by the Node
+# that built it: launch checks the stamp and otherwise starts from the bundle, see scripts/launch.sh).
+# The build leaves them out when Node could not make one; launch then always uses the bundle.
+if [ -f "$build/redishappy.blob" ]; then
+  install -m 0644 "$build/redishappy.blob" "$build/redishappy.blob.stamp" "$root/usr/lib/redishappy/"
+fi
+install -m 0755 "$build/launch" "$root/usr/lib/redishappy/launch"
 install -m 0644 "$build/page/index.html" "$root/usr/lib/redishappy/page/index.html"
 launcher "$root" redishappy auto
 manpage "$root" redishappy

@@ -1,20 +1,30 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Cleanup, routedTo, startCluster, waitFor } from '../harness/index.js';
 import { bundlePath, runBundle } from '../support/bundle-process.js';
+import { runProcess } from '../support/daemon-process.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 
 const reloads = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
+/** As the packages start it: `launch` (scripts/launch.sh) beside the bundle, with its startup snapshot. */
+function runLaunched(cleanup: Cleanup, args: string[]) {
+  const dir = dirname(bundlePath());
+  const entry = join(dir, 'test-haproxy.mjs');
+  writeFileSync(entry, 'const { main } = await import("./redishappy.js");\nawait main("haproxy");\n');
+  return runProcess(cleanup, join(dir, 'launch'), [entry, ...args], { REDISHAPPY_CODE_CACHE: 'check' }, dir);
+}
+
 /**
  * The single-file bundle (what the .deb/.rpm install) through a real kill -9 failover, with the
- * runtime API and with reloads. The sources are covered by haproxy-failover.test.ts; this proves
- * the shipped artefact does the same.
+ * runtime API and with reloads, and started from the V8 startup snapshot. The sources are covered
+ * by haproxy-failover.test.ts; this proves the shipped artefact does the same.
  */
 describe('single-file bundle: HAProxy failover end to end (real haproxy + sentinels)', { timeout: 180000 }, () => {
-  for (const runtime of [true, false]) {
-    it(`${runtime ? 'runtime API' : 'reload'} mode: routes to the master, then to the promoted replica`, { timeout: 90000 }, async () => {
+  for (const [runtime, snapshot] of [[true, false], [false, false], [false, true]] as const) {
+    it(`${runtime ? 'runtime API' : 'reload'} mode${snapshot ? ', from the startup snapshot' : ''}: routes to the master, then to the promoted replica`, { timeout: 90000 }, async () => {
       const cleanup = new Cleanup();
       try {
         bundlePath();
@@ -23,7 +33,8 @@ describe('single-file bundle: HAProxy failover end to end (real haproxy + sentin
         const replica = cluster.replicas.get('testing')![0]!;
         // The bundle, its API on a port the kernel picks, until HAProxy routes to the master
         // (started again on new ports if HAProxy could not bind the frontend's).
-        const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime, run: (scope, args) => runBundle(scope, 'haproxy', args) });
+        const { setup, daemon: d, api } = await startHaproxyDaemon(cleanup, cluster, { runtime, run: (scope, args) => (snapshot ? runLaunched(scope, args) : runBundle(scope, 'haproxy', args)) });
+        if (snapshot) assert.match(d.stderr(), /^startup snapshot: used$/m, 'started from the snapshot');
         const ext = setup.externalPorts.get('testing')!;
         assert.equal(await routedTo(ext), master.port, 'HAProxy routes to the master');
         assert.equal(reloads(setup.reloadLog), 1, 'one reload at start-up');

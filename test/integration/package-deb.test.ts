@@ -23,7 +23,7 @@ const FLAVOURS = ['redishappy-consul', 'redishappy-haproxy'] as const;
 const PACKAGES = [COMMON, ...FLAVOURS];
 /** Files each package must hold (as rpm -qpl prints them; dpkg-deb -c puts a "." in front). */
 const CONTENTS: Record<string, string[]> = {
-  [COMMON]: ['/usr/bin/redishappy', '/usr/lib/redishappy/redishappy.js', '/usr/lib/redishappy/redishappy.cjs', '/usr/lib/redishappy/spawn-helper.cjs', '/usr/lib/redishappy/page/index.html', '/usr/share/man/man8/redishappy.8.gz'],
+  [COMMON]: ['/usr/bin/redishappy', '/usr/lib/redishappy/redishappy.js', '/usr/lib/redishappy/redishappy.cjs', '/usr/lib/redishappy/spawn-helper.cjs', '/usr/lib/redishappy/redishappy.blob', '/usr/lib/redishappy/redishappy.blob.stamp', '/usr/lib/redishappy/launch', '/usr/lib/redishappy/page/index.html', '/usr/share/man/man8/redishappy.8.gz'],
   'redishappy-consul': ['/usr/bin/redishappy-consul', '/usr/bin/redis-consul', '/etc/redishappy-consul/config.json', '/lib/systemd/system/redishappy-consul.service', '/usr/share/man/man8/redishappy-consul.8.gz', '/usr/share/man/man8/redis-consul.8.gz'],
   'redishappy-haproxy': ['/usr/bin/redishappy-haproxy', '/usr/bin/redis-haproxy', '/etc/redishappy-haproxy/config.json', '/etc/redishappy-haproxy/haproxy_template.cfg', '/usr/lib/redishappy/haproxy-reload', '/lib/systemd/system/redishappy-haproxy.service', '/usr/share/man/man8/redishappy-haproxy.8.gz', '/usr/share/man/man8/redis-haproxy.8.gz'],
 };
@@ -189,7 +189,9 @@ describe('packages (.deb, .rpm)', { timeout: 300000, skip: installSkip }, () => 
     const master = cluster.masters.get('testing')!;
     const replica = cluster.replicas.get('testing')![0]!;
     // Until HAProxy routes to the first master (started again on new ports if a frontend port was taken).
-    const { setup, api } = await startHaproxyDaemon(cleanup, cluster, { runtime: false, run: (scope, args) => runProcess(scope, '/usr/bin/redis-haproxy', args) });
+    const { setup, api, daemon } = await startHaproxyDaemon(cleanup, cluster, { runtime: false, run: (scope, args) => runProcess(scope, '/usr/bin/redis-haproxy', args, { REDISHAPPY_CODE_CACHE: 'check' }) });
+    // Built and installed on this machine with this Node: started from the installed snapshot.
+    assert.match(daemon.stderr(), /^startup snapshot: used$/m);
     const ext = setup.externalPorts.get('testing')!;
     await master.kill('SIGKILL');
     assert.ok(!master.running, 'the master really died');

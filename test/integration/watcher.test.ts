@@ -1,7 +1,8 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cleanup, startCluster, waitFor } from '../harness/index.js';
-import { startWatcher, testConfig } from '../support/watch.js';
+import { FAST_WATCHER, startWatcher, testConfig } from '../support/watch.js';
+import { assertStopped } from '../chaos/proof.js';
 
 /**
  * The safety property against real redis-server and sentinels: only masters that Sentinel
@@ -11,12 +12,12 @@ import { startWatcher, testConfig } from '../support/watch.js';
  */
 describe('sentinel watcher (real sentinels)', { timeout: 120000 }, () => {
   /** A fresh 1 master + 1 replica + 3 sentinels cluster and a watcher given only the first sentinel, master confirmed. */
-  async function watched(t: TestContext) {
+  async function watched(t: TestContext, extra: Record<string, unknown> = {}) {
     const cleanup = new Cleanup();
     t.after(() => cleanup.run());
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     const first = cluster.sentinels[0]!;
-    const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: first.host, port: first.port }]));
+    const w = startWatcher(testConfig([{ name: 'testing' }], [{ host: first.host, port: first.port }], extra));
     cleanup.add(() => w.watcher.stop());
     await w.watcher.ready();
     const master = cluster.masters.get('testing')!;
@@ -65,8 +66,10 @@ describe('sentinel watcher (real sentinels)', { timeout: 120000 }, () => {
     assert.equal(w.changes.length, before, 'no change while the old master announced itself');
   });
 
-  it('a sentinel paused through a failover does not flip us back when it resumes', async (t) => {
-    const { cluster, w, master, replica, allAgree } = await watched(t);
+  it('a sentinel paused through a failover does not flip us back when it resumes (the watcher receives its stale view and refuses it)', async (t) => {
+    // The link to the paused sentinel must not time out: the watcher's questions then wait in the
+    // sentinel's sockets, and the first answers after the resume are its stale view.
+    const { cluster, w, master, replica, allAgree } = await watched(t, { Watcher: { ...FAST_WATCHER, CommandTimeoutMs: 60000 } });
     const paused = cluster.sentinels[2]!;
     // The replica must be healthy (synced, seen by the sentinels) before it can be promoted.
     await waitFor(async () => /slave0:.*state=online/.test(await master.client().info('replication')), { timeoutMs: 30000, what: 'replica online' });
@@ -75,17 +78,22 @@ describe('sentinel watcher (real sentinels)', { timeout: 120000 }, () => {
       return replicas.some((r) => r.includes(String(replica.port)) && !r.join(' ').includes('s_down') && r.includes('master-link-status') && r[r.indexOf('master-link-status') + 1] === 'ok');
     }, { timeoutMs: 30000, what: 'sentinels see the replica as healthy' });
     paused.pause();
-    await waitFor(() => w.watcher.sentinels()[`${paused.host}:${paused.port}`]?.state === 2, { timeoutMs: 10000, what: 'paused sentinel marked down' });
+    await assertStopped(paused);
     const before = w.changes.length;
     await master.kill('SIGKILL');
     await waitFor(() => w.master('testing')?.port === replica.port, { timeoutMs: 30000, what: 'failover while a sentinel is paused' });
     assert.equal(w.changes.length, before + 1);
+    const confirmedEpoch = w.topology.get('testing')!.configEpoch!;
     paused.resume();
-    await waitFor(() => w.watcher.sentinels()[`${paused.host}:${paused.port}`]?.state === 3, { timeoutMs: 15000, what: 'resumed sentinel alive again' });
     // Settled: the resumed sentinel has published whatever its stale view held and now agrees.
     await allAgree('resumed sentinel catches up');
     assert.equal(w.master('testing')?.port, replica.port);
     assert.equal(w.changes.length, before + 1, 'no flip back');
+    // The watcher itself received the stale view (the old master, below the confirmed epoch) and refused it.
+    const stale = w.watcher.clusterStatus('testing').staleView;
+    assert.ok(stale, 'the watcher received a stale view');
+    assert.deepEqual([stale.sentinel, stale.port], [`${paused.host}:${paused.port}`, master.port]);
+    assert.ok(stale.configEpoch < confirmedEpoch && stale.floor === confirmedEpoch, `epoch ${stale.configEpoch} below the confirmed ${confirmedEpoch}`);
   });
 
   it('all sentinels down keeps the last confirmed master; back up, no spurious change', async (t) => {
