@@ -94,7 +94,8 @@ export async function main(flavour: Flavour, argv: string[] = process.argv.slice
   for (const w of loaded.warnings) log.warn(w);
   log.info({ config: opts.config, flavour, version: packageVersion() }, 'starting redishappy');
   // Before the sentinel links, outputs and API make the daemon big: see src/spawn/spawner.ts.
-  startSpawner(log.child({ component: 'spawner' }));
+  // The first reload does not wait for it to boot (it forks directly until the helper is ready).
+  startSpawner(log.child({ component: 'spawner' }), { directUntilReady: true });
 
   const daemon = new Daemon({ flavour, configPath: opts.config, config: loaded.config, logger: log, listen: listenTarget });
   let stopping = false;

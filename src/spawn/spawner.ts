@@ -49,6 +49,11 @@ export interface SpawnerOptions {
   readyTimeoutMs?: number;
   /** How long after a SIGKILL a command's exit may take before the helper is presumed stuck. */
   stuckAfterMs?: number;
+  /**
+   * Fork commands directly until the first helper is ready, instead of queueing them: the daemon's
+   * first reload at start-up must not wait for a Node process to boot (it is small then anyway).
+   */
+  directUntilReady?: boolean;
 }
 
 export class Spawner {
@@ -61,6 +66,7 @@ export class Spawner {
   private sent = new Map<number, RemoteCommand>();
   private nextId = 1;
   private deaths: number[] = [];
+  private everReady = false;
 
   constructor(private readonly opts: SpawnerOptions = {}) {
     this.log = opts.log ?? stderrLog;
@@ -103,6 +109,7 @@ export class Spawner {
         if (e.ev === 'ready') {
           clearTimeout(readyTimer);
           this.state = 'ready';
+          this.everReady = true;
           for (const q of this.queue.splice(0)) this.send(q.cmd, q.req);
         } else this.sent.get(e.id)?.handle(e);
         if (e.ev === 'close') this.sent.delete(e.id);
@@ -124,6 +131,7 @@ export class Spawner {
   /** Runs `file args` in its own process group, from the helper when there is one. */
   spawn(file: string, args: readonly string[], opts: CommandOptions): CommandProcess {
     if (this.state === 'direct') return spawnDirect(file, args, opts);
+    if (this.state === 'starting' && !this.everReady && this.opts.directUntilReady) return spawnDirect(file, args, opts);
     this.start();
     const cmd = new RemoteCommand(
       this.nextId++,
@@ -201,8 +209,8 @@ export class Spawner {
 let shared: Spawner | undefined;
 
 /** The daemon's spawner, started at once: main() calls this before connecting to the sentinels. */
-export function startSpawner(log?: SpawnerLog): Spawner {
-  shared ??= new Spawner({ log });
+export function startSpawner(log?: SpawnerLog, opts: Pick<SpawnerOptions, 'directUntilReady'> = {}): Spawner {
+  shared ??= new Spawner({ log, ...opts });
   if (log) shared.log = log;
   shared.start();
   return shared;

@@ -206,7 +206,12 @@ describe('spawner helper in the single-file bundle', { timeout: 180000 }, () => 
     writeFileSync(cfg, JSON.stringify({ Clusters: [{ Name: 'testing', ExternalPort: 6379 }], Sentinels: [{ Host: '127.0.0.1', Port: cluster.sentinels[0]!.port }], Watcher: FAST_WATCHER, Syslog: { Enabled: false }, Templates }));
     const d = runBundle(cleanup, 'auto', ['-config', cfg, '-bind', ANY_PORT]);
     await waitListening(d);
-    const reloadedBy = await waitFor(() => existsSync(reloadLog) && Number(readFileSync(reloadLog, 'utf8').split('\n')[0]), { timeoutMs: 30000, what: 'the first reload' });
+    await waitFor(() => existsSync(reloadLog) && readFileSync(reloadLog, 'utf8').trim() !== '', { timeoutMs: 30000, what: 'the first reload' });
+    // The first reload may come before the helper has booted (the daemon then forks it itself, so
+    // start-up never waits): the next one, made by a SIGHUP with another template, is the helper's.
+    writeFileSync(join(dir, 'tpl.txt'), '# again\n{{range .Clusters}}{{ .Name }} {{ .Ip }}:{{ .Port }}\n{{end}}');
+    d.child.kill('SIGHUP');
+    const reloadedBy = await waitFor(() => Number(readFileSync(reloadLog, 'utf8').split('\n')[1]), { timeoutMs: 30000, what: 'the reload after the SIGHUP' });
     assert.equal(parentOf(reloadedBy), d.child.pid, 'the shell runs under a child of the daemon');
     assert.notEqual(reloadedBy, d.child.pid, 'not forked by the daemon itself');
     assert.equal(readFileSync(`/proc/${reloadedBy}/cmdline`, 'utf8').replace(/\0+$/, ''), 'redishappy-spawner');
