@@ -56,7 +56,7 @@ describe('Webhook section', () => {
 });
 
 describe('Webhook signature', () => {
-  it('is sha256=<hex HMAC-SHA256 of the raw body>, verifiable as docs/outputs.md shows', () => {
+  it('is sha256=<hex HMAC-SHA256 of the raw body>, verifiable as docs/hooks.md shows', () => {
     const body = JSON.stringify({ event: 'master-changed', cluster: 'testing' });
     const header = sign('s3cret', body);
     assert.match(header, /^sha256=[0-9a-f]{64}$/);
