@@ -4,7 +4,7 @@ export { exitMark, exitsSince, type UnexpectedExit } from './exits.js';
 export { Cleanup, testCleanup, useCleanup, withCleanup } from './cleanup.js';
 export type { ManagedProcess } from './process.js';
 export { descendants, pidAlive } from './process.js';
-export { startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelNode } from './redis.js';
+export { command, startRedis, startSentinel, REDIS_SERVER, type RedisNode, type SentinelNode } from './redis.js';
 export { startCluster, sentinelFailover, type ClusterFixture } from './cluster.js';
 export { DEFAULT_DOWN_AFTER_MS } from './redis.js';
 export { startHaproxy, haproxyCli, connectThrough, routedTo, HAPROXY, type HaproxyProcess } from './haproxy.js';

@@ -26,6 +26,16 @@ export interface RedisNode extends ManagedProcess {
 
 export type SentinelNode = RedisNode;
 
+/** One command on a client of its own, closed after the answer (e.g. SENTINEL MASTER, REPLICAOF). */
+export async function command(node: RedisNode, name: string, ...args: string[]): Promise<unknown> {
+  const c = node.client();
+  try {
+    return await c.call(name, ...args);
+  } finally {
+    c.disconnect();
+  }
+}
+
 /** TLS material for a TLS-only node (port 0, tls-port N). */
 export interface TlsFiles {
   caFile: string;

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
-import { startCluster, testCleanup, waitFor, type ClusterFixture, type SentinelNode } from '../harness/index.js';
+import { command, startCluster, testCleanup, waitFor, type ClusterFixture, type SentinelNode } from '../harness/index.js';
 import { startConfigDaemon, type ConfigDaemon } from '../support/config-daemon.js';
 import { daemonExited } from '../support/daemon-process.js';
 import { accepts } from '../support/paths.js';
@@ -20,14 +19,6 @@ const SAFE_DOWN_AFTER_MS = 3000;
 const sentinelsOf = (sentinels: SentinelNode[]) => sentinels.map((s) => ({ Host: s.host, Port: s.port }));
 const key = (s: SentinelNode) => `${s.host}:${s.port}`;
 
-async function sentinelCall(s: SentinelNode, ...args: string[]): Promise<unknown> {
-  const c: Redis = s.client();
-  try {
-    return await c.call(args[0]!, ...args.slice(1));
-  } finally {
-    c.disconnect();
-  }
-}
 
 /** Stop a sentinel and check it really is gone (process ended, port refusing). */
 async function stopSentinel(rh: ConfigDaemon, s: SentinelNode): Promise<void> {
@@ -130,8 +121,8 @@ describe('configuration knobs of the watcher (real sentinels, real daemon)', { t
     // The configured sentinel and a discovered one die; the survivor is reset so it lists neither.
     await s3.kill('SIGKILL');
     await s1.kill('SIGKILL');
-    assert.equal(await sentinelCall(s2, 'SENTINEL', 'RESET', 'alpha'), 1);
-    const listed = (await sentinelCall(s2, 'SENTINEL', 'SENTINELS', 'alpha')) as string[][];
+    assert.equal(await command(s2, 'SENTINEL', 'RESET', 'alpha'), 1);
+    const listed = (await command(s2, 'SENTINEL', 'SENTINELS', 'alpha')) as string[][];
     assert.deepEqual(listed.map((r) => Number(r[r.indexOf('port') + 1])).filter((p) => p === s1.port || p === s3.port), [], 'the survivor lists neither dead sentinel');
     await waitFor(async () => {
       const s = await rh.sentinels();

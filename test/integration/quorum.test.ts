@@ -2,8 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { routedTo, testCleanup, type Cleanup, startCluster, startRedis, startSentinel, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
+import { command, routedTo, testCleanup, type Cleanup, startCluster, startRedis, startSentinel, waitFor, type ClusterFixture, type RedisNode } from '../harness/index.js';
 import { startHaproxyDaemon } from '../support/haproxy-setup.js';
 import { editJson } from '../support/paths.js';
 import { startWatcher, testConfig } from '../support/watch.js';
@@ -15,14 +14,6 @@ import { startWatcher, testConfig } from '../support/watch.js';
 
 const SAFE_DOWN_AFTER_MS = 3000;
 
-async function call(node: RedisNode, ...args: string[]): Promise<unknown> {
-  const c: Redis = node.client();
-  try {
-    return await c.call(args[0]!, ...args.slice(1));
-  } finally {
-    c.disconnect();
-  }
-}
 
 /** Restart every sentinel of the group with its master's config-epoch set to `epoch` (a group that saw failovers). */
 async function restartAtEpoch(cluster: ClusterFixture, epoch: number): Promise<void> {
@@ -61,7 +52,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       const rogue = await startSentinel(cleanup, { monitors: [{ name: 'testing', host: '127.0.0.1', port: stray.port, quorum: 1 }], extraConf: ['sentinel config-epoch testing 50'] });
       // The fault is real: the rogue sentinel names the stray at epoch 50, and the stray answers ROLE master.
       assert.equal(await stray.role(), 'master');
-      const rogueView = await call(rogue, 'SENTINEL', 'MASTER', 'testing') as string[];
+      const rogueView = await command(rogue, 'SENTINEL', 'MASTER', 'testing') as string[];
       assert.equal(rogueView[rogueView.indexOf('config-epoch') + 1], '50');
       assert.equal(Number(rogueView[rogueView.indexOf('port') + 1]), stray.port);
 
@@ -250,8 +241,8 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
       assert.match(lost, new RegExp(`quorum ${Math.floor(size / 2) + 1} of ${size} sentinels; no view from`));
       assert.equal(w.master('testing')?.port, replica.port);
       const other = await startRedis(cleanup);
-      await call(lone, 'SENTINEL', 'REMOVE', 'testing');
-      await call(lone, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(other.port), '1');
+      await command(lone, 'SENTINEL', 'REMOVE', 'testing');
+      await command(lone, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(other.port), '1');
       // The fault took place: the lone sentinel names `other` (a master) and the watcher saw it.
       await waitFor(() => w.watcher.clusterStatus('testing').views.some((v) => v.port === other.port), { timeoutMs: 10000, what: 'the lone view seen' });
       assert.equal(await other.role(), 'master');
@@ -316,11 +307,11 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     await waitFor(() => w.master('testing')?.port === master.port && w.topology.get('testing')?.configEpoch === 5, { timeoutMs: 15000, what: 'master confirmed at epoch 5' });
 
     // Split brain by hand: the replica is promoted, the old master stays a master; a rebuilt group names the replica at epoch 0.
-    await call(replica, 'REPLICAOF', 'NO', 'ONE');
+    await command(replica, 'REPLICAOF', 'NO', 'ONE');
     for (const s of cluster.sentinels) {
-      await call(s, 'SENTINEL', 'REMOVE', 'testing');
-      await call(s, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(replica.port), '2');
-      await call(s, 'SENTINEL', 'SET', 'testing', 'down-after-milliseconds', '60000');
+      await command(s, 'SENTINEL', 'REMOVE', 'testing');
+      await command(s, 'SENTINEL', 'MONITOR', 'testing', '127.0.0.1', String(replica.port), '2');
+      await command(s, 'SENTINEL', 'SET', 'testing', 'down-after-milliseconds', '60000');
     }
     const held = await waitFor(() => {
       const h = w.watcher.clusterStatus('testing').held;
@@ -332,7 +323,7 @@ describe('sentinel quorum', { timeout: 240000 }, () => {
     assert.equal(held.code, 'below-floor');
 
     // The old master becomes a replica, or is gone: now it is a reset, and it is followed (loudly).
-    if (oldMasterEnds === 'becomes a replica') await call(master, 'REPLICAOF', '127.0.0.1', String(replica.port));
+    if (oldMasterEnds === 'becomes a replica') await command(master, 'REPLICAOF', '127.0.0.1', String(replica.port));
     else {
       await master.kill('SIGKILL');
       assert.equal(await master.role().catch(() => 'unreachable'), 'unreachable', 'the old master is gone');
