@@ -2,6 +2,7 @@ import { joinHostPort } from '../config/address.js';
 import type { MasterAddress } from '../topology/types.js';
 import { chooseMaster, isSettled, sameAddress, type Decision, type HoldCode } from './confirm.js';
 import { countedGroup, type CountedGroup, type Env } from './counted.js';
+import type { ProbeResult } from './connection.js';
 import type { PeerRef } from './group.js';
 import type { MasterView } from './parse.js';
 
@@ -16,16 +17,10 @@ import type { MasterView } from './parse.js';
 /** How long a probe started on an announcement may stand in for one started by the decision. */
 export const EARLY_PROBE_MS = 500;
 
-export interface ProbeAnswer {
-  ok: boolean;
-  role: string;
-  error?: string;
-}
-
 interface ProbeRecord {
   seq: number;
   startedAt: number;
-  answer?: ProbeAnswer;
+  answer?: ProbeResult;
 }
 
 /** A change the rule picked that waits for ROLE probes. */
@@ -85,7 +80,7 @@ export type Input =
   | { type: 'sentinel-down'; sentinel: string }
   | { type: 'forget'; sentinel: string }
   | { type: 'peers'; sentinel: string; peers: readonly PeerRef[] }
-  | { type: 'probe-answer'; target: MasterAddress; seq: number; answer: ProbeAnswer }
+  | { type: 'probe-answer'; target: MasterAddress; seq: number; answer: ProbeResult }
   | { type: 'configured'; sentinelsReplaced: boolean; quorumChanged: boolean };
 
 export type ConfirmKind = 'first' | 'failover' | 'reset' | 'refresh';

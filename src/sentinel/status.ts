@@ -1,9 +1,8 @@
 import type { HoldCode } from './confirm.js';
+import type { StaleView } from './decision.js';
 import type { SentinelStateValue } from './state.js';
 
 /** What the API, the metrics and the status page read about the sentinels and the decisions. */
-
-export type { HoldCode } from './confirm.js';
 
 export interface SentinelStatus {
   sentinelLocation: string;
@@ -61,7 +60,7 @@ export interface ClusterQuorumStatus {
   held: Hold | null;
   views: ClusterViewStatus[];
   /** The last view refused for naming another instance below the confirmed config-epoch (a stale sentinel), or null. */
-  staleView: { sentinel: string; ip: string; port: number; configEpoch: number; floor: number; at: string } | null;
+  staleView: StaleView | null;
 }
 
 /** Something the watcher noticed, for the events log and the status page. */
