@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup, freePort, routedTo, startCluster, waitFor, type ClusterFixture } from '../test/harness/index.js';
 import { prepareHaproxy, type HaproxySetup } from '../test/support/haproxy-setup.js';
+import { editJson } from '../test/support/paths.js';
 import { daemonSpecs, percentiles, procStats, startDaemon, writeResult, type DaemonSpec } from './lib.js';
 import { ManyMastersSentinel, roleMasterServer } from './stand-in-sentinel.js';
 import { soak } from './soak.js';
@@ -103,6 +104,13 @@ async function propagation(runtime: boolean, rounds: number, chunk: number): Pro
     const setup = await prepareHaproxy(cleanup, cluster, { runtime, ...PRODUCTION_WATCHER });
     const skeleton = readFileSync(setup.outputPath, 'utf8');
     const ext = setup.externalPorts.get('testing')!;
+    // Reload mode: the reload command first appends the wall-clock time it started to a file of
+    // its own, the same for every daemon, so each failover splits into "announcement → reload
+    // command runs" (the daemon's part) and "reload command → routed" (HAProxy's part).
+    const stampLog = join(setup.dir, 'reload-stamps.log');
+    if (!runtime) editJson(setup.configPath, (c) => void ((c.HAProxy as Record<string, unknown>).ReloadCommand = `date +%s%N >> ${stampLog} && ${String((c.HAProxy as Record<string, unknown>).ReloadCommand)}`));
+    const stamps = (): number[] => (existsSync(stampLog) ? readFileSync(stampLog, 'utf8').split('\n').filter(Boolean).map((l) => Number(BigInt(l) / 1000n) / 1000) : []);
+    const split: Record<string, { daemon: number[]; haproxy: number[] }> = {};
     const messages: Array<{ at: number; port: number }> = [];
     for (const s of cluster.sentinels) {
       const sub = s.client();
@@ -137,7 +145,15 @@ async function propagation(runtime: boolean, rounds: number, chunk: number): Pro
           current = t0msg.port;
           // A new connection through HAProxy's external port every millisecond until it lands on the new master.
           await waitFor(() => routesTo(ext, t0msg.port), { timeoutMs: 10000, intervalMs: 1, what: `${spec.key}: routing to the new master` });
-          samples[spec.key]!.push(performance.now() - t0msg.at);
+          const routedAt = performance.now();
+          samples[spec.key]!.push(routedAt - t0msg.at);
+          // The first reload command that started after the announcement (ms, this process's clock).
+          const reloadAt = stamps().map((t) => t - performance.timeOrigin).find((t) => t >= t0msg.at - 2);
+          if (!runtime && reloadAt !== undefined && reloadAt <= routedAt) {
+            split[spec.key] ??= { daemon: [], haproxy: [] };
+            split[spec.key]!.daemon.push(reloadAt - t0msg.at);
+            split[spec.key]!.haproxy.push(routedAt - reloadAt);
+          }
           const inner = await metricValue(setup.apiPort, /^redishappy_failover_propagation_seconds\{cluster="testing",output="haproxy"\} ([\d.e-]+)$/m);
           if (inner !== null) internal[spec.key]!.push(inner * 1000);
         }
@@ -148,7 +164,8 @@ async function propagation(runtime: boolean, rounds: number, chunk: number): Pro
     }
     const name = runtime ? 'propagation-runtime' : 'propagation-reload';
     const mode = runtime ? 'runtime API' : 'reload';
-    const per = (key: string) => ({ samples: samples[key], summary: percentiles(samples[key] ?? []), internal: { samples: internal[key], summary: percentiles(internal[key] ?? []) }, reloadsDuringFailovers: reloads[key] });
+    const splitOf = (key: string) => (split[key] ? { toReloadCommand: { samples: split[key]!.daemon, summary: percentiles(split[key]!.daemon) }, reloadCommandToRouted: { samples: split[key]!.haproxy, summary: percentiles(split[key]!.haproxy) } } : undefined);
+    const per = (key: string) => ({ samples: samples[key], summary: percentiles(samples[key] ?? []), internal: { samples: internal[key], summary: percentiles(internal[key] ?? []) }, reloadsDuringFailovers: reloads[key], split: splitOf(key) });
     writeResult(name, { rounds, chunk, unit: 'ms', order: 'interleaved: each daemon in turn runs `chunk` failovers on the same cluster', ...Object.fromEntries(specs.map((s) => [s.key, per(s.key)])) });
     const p50 = (key: string) => (samples[key]?.length ? percentiles(samples[key]!).p50 : null);
     const p95 = (key: string) => (samples[key]?.length ? percentiles(samples[key]!).p95 : null);
@@ -156,6 +173,11 @@ async function propagation(runtime: boolean, rounds: number, chunk: number): Pro
     row(`propagation p95, ${mode} mode`, { ours: p95('ours'), baseline: p95('baseline') }, ms);
     const inner = (key: string) => (internal[key]?.length ? percentiles(internal[key]!).p50 : null);
     if (inner('ours') !== null) row(`  internal p50: announcement → applied (${mode})`, { ours: inner('ours'), baseline: inner('baseline') }, ms);
+    if (!runtime) {
+      const part = (key: string, which: 'daemon' | 'haproxy') => (split[key]?.[which].length ? percentiles(split[key]![which]).p50 : null);
+      row('  p50: announcement → reload command runs (the daemon)', { ours: part('ours', 'daemon'), baseline: part('baseline', 'daemon') }, ms);
+      row('  p50: reload command → routed (HAProxy)', { ours: part('ours', 'haproxy'), baseline: part('baseline', 'haproxy') }, ms);
+    }
   } finally {
     await cleanup.run();
   }

@@ -1,6 +1,6 @@
 /**
  * STAND-IN sentinel for the 1,000-cluster benchmark (real Redis cannot run 2,000 instances here):
- * a RESP server that reports N masters, answers SENTINEL MASTERS / MASTER / SENTINELS /
+ * a RESP server that reports N masters, answers SENTINEL MASTERS / MASTER / SENTINELS / REPLICAS /
  * GET-MASTER-ADDR-BY-NAME, accepts
  * SUBSCRIBE, and can switch any subset of masters (new address, epoch + 1, +switch-master
  * published). Paired with a stand-in "Redis" that answers ROLE as master on any port it listens on.
@@ -92,8 +92,11 @@ export class ManyMastersSentinel {
           // What the original redishappy asks (one per cluster, on each SUBSCRIBE confirmation).
           const m = this.masters.get(name ?? '');
           socket.write(m ? arr([bulk(m.ip), bulk(String(m.port))]) : '*-1\r\n');
-        } else if (cmd === 'SENTINEL' && sub === 'SENTINELS') socket.write('*0\r\n');
-        else if (cmd === 'INFO' && sub === 'SENTINEL') socket.write(bulk(this.info()));
+        } else if (cmd === 'SENTINEL' && (sub === 'SENTINELS' || sub === 'REPLICAS' || sub === 'SLAVES')) {
+          // No peers and no replicas: an empty list, as a real sentinel answers for such a master
+          // (an error here would cost the daemon a ReplyError per cluster per discovery round).
+          socket.write(this.masters.has(name ?? '') ? '*0\r\n' : '-ERR No such master with that name\r\n');
+        } else if (cmd === 'INFO' && sub === 'SENTINEL') socket.write(bulk(this.info()));
         else socket.write('-ERR unknown command\r\n');
       }
     });
