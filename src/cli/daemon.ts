@@ -89,7 +89,7 @@ export class Daemon {
     this.topology = new TopologyStore(definitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
-    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()), clusterStatus: (name) => this.watcher.clusterStatus(name), routes: () => this.routes() });
+    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.outputStatuses(), clusterStatus: (name) => this.watcher.clusterStatus(name), routes: () => this.routes() });
     this.topology.on('change', (change) => this.metrics.onChange(change));
     this.stream = new EventStream(() => this.liveState());
   }
@@ -106,7 +106,16 @@ export class Daemon {
     const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {} }));
     // Failovers of the last 24 hours: what the page can chart.
     const dayAgo = Date.now() - 24 * 3600 * 1000;
-    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
+    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.outputStatuses(), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
+  }
+
+  /** Each output's status, with its verifier's counters in `details`. */
+  private outputStatuses() {
+    return this.runners.map((r) => {
+      const status = r.status();
+      const v = this.verifiers.find((x) => x.output === r.output);
+      return v ? { ...status, details: { ...status.details, ...v.details() } } : status;
+    });
   }
 
   /** Per cluster, per output: whether clients reach the confirmed master through it (/api/topology, the status page). */
@@ -273,7 +282,7 @@ export class Daemon {
           topology: this.topology,
           sentinels: () => this.watcher.sentinels(),
           clusterStatus: (name) => this.watcher.clusterStatus(name),
-          outputs: () => this.runners.map((r) => r.status()),
+          outputs: () => this.outputStatuses(),
           haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
           events: () => this.events,
           verification: () => this.verification(),

@@ -76,7 +76,8 @@ export class OutputVerifier {
   private active = false;
   private readonly log: Logger;
   private readonly logLimit: LogThrottle;
-  private counters = { checks: 0, wrongFound: 0, verifyReapplies: 0 };
+  /** In the output's details (/api/outputs) and so in redishappy_output_events{kind="verify_..."}. */
+  private counters = { verifyChecks: 0, verifyWrong: 0, verifyReapplies: 0 };
 
   constructor(private readonly opts: VerifierOptions) {
     this.log = opts.logger;
@@ -90,6 +91,10 @@ export class OutputVerifier {
 
   get name(): string {
     return this.opts.output.name;
+  }
+
+  get output(): Output {
+    return this.opts.output;
   }
 
   /** The door now (its settle time depends on how the last apply went). Undefined: this output has no door (hooks). */
@@ -219,7 +224,7 @@ export class OutputVerifier {
   }
 
   private async check(door: Exclude<FrontDoor, { kind: 'off' }>, clusters: ClusterState[], parallel: number, gapMs = 0): Promise<Map<string, Verdict>> {
-    this.counters.checks += clusters.length;
+    this.counters.verifyChecks += clusters.length;
     if (door.kind === 'registry') return checkRegistry(door, clusters);
     return checkProxy(door, clusters, { access: this.opts.access, masters: this.masters, parallel, gapMs, stopped: () => this.closed });
   }
@@ -265,7 +270,7 @@ export class OutputVerifier {
         if (this.logLimit.take('unreachable')) this.log.warn({ ...fields, err: verdict.error }, 'front-door check: nothing to compare, clients may not reach the master');
       }
     } else {
-      this.counters.wrongFound++;
+      this.counters.verifyWrong++;
       let retries = same ? prev.retries : 0;
       let gaveUp = same ? prev.gaveUp : false;
       const action = afterWrong(retries, door.retries, gaveUp);
