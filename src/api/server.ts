@@ -11,6 +11,7 @@ import type { ListenTarget } from './bind.js';
 import type { ApiPort } from './port.js';
 import { quorumFields } from './fields.js';
 import type { Registry } from 'prom-client';
+import type { RouteVerification } from '../verify/types.js';
 
 export interface HaproxyView {
   templateText(): string;
@@ -27,6 +28,8 @@ export interface ApiDeps {
   /** Present for the HAProxy flavour: serves /api/template and /api/haproxy. */
   haproxy?(): HaproxyView | undefined;
   events?(): unknown[];
+  /** Per cluster, per output: does a new client reach the confirmed master through it (src/verify)? */
+  verification?(): Record<string, Record<string, RouteVerification>>;
   metrics?: Registry;
   /** Live state pushed over /api/stream; the daemon calls notify() on every change. */
   stream?: EventStream;
@@ -77,8 +80,9 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
   routes.set('/api/ping', async (_req, reply) => reply.type(text).send('Pong'));
   routes.set('/api/configuration', async () => configurationForApi(deps.config()));
   routes.set('/api/sentinels', async () => ({ sentinels: deps.sentinels() }));
-  routes.set('/api/topology', async () =>
-    deps.topology.snapshot().clusters.map((c) => ({
+  routes.set('/api/topology', async () => {
+    const verification = deps.verification?.() ?? {};
+    return deps.topology.snapshot().clusters.map((c) => ({
       name: c.name,
       externalPort: c.externalPort,
       ip: c.master?.ip ?? null,
@@ -88,8 +92,9 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
       configEpoch: c.configEpoch,
       agreeingSentinels: c.agreeingSentinels,
       ...(deps.clusterStatus ? quorumFields(deps.clusterStatus(c.name)) : {}),
-    })),
-  );
+      verification: verification[c.name] ?? {},
+    }));
+  });
   routes.set('/api/outputs', async () => ({ outputs: deps.outputs() }));
   routes.set('/api/health', async (_req, reply) => {
     const reasons = healthReasons(deps.sentinels(), deps.outputs());

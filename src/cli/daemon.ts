@@ -15,6 +15,9 @@ import { kindsFor, sectionValue } from '../outputs/kinds.js';
 import type { MasterChange } from '../topology/types.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
+import { OutputVerifier, type FailoverVerified } from '../verify/verifier.js';
+import { instanceAccess } from '../verify/access.js';
+import type { RouteVerification } from '../verify/types.js';
 
 export interface DaemonOptions {
   flavour: Flavour;
@@ -68,6 +71,8 @@ export class Daemon {
   readonly topology: TopologyStore;
   readonly watcher: SentinelWatcher;
   private runners: OutputRunner[] = [];
+  /** One per runner that has a front door: proves clients reach the confirmed master through it. */
+  private verifiers: OutputVerifier[] = [];
   readonly metrics: Metrics;
   readonly stream: EventStream;
   private api: FastifyInstance | null = null;
@@ -84,7 +89,7 @@ export class Daemon {
     this.topology = new TopologyStore(definitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
-    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()), clusterStatus: (name) => this.watcher.clusterStatus(name) });
+    this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.outputStatuses(), clusterStatus: (name) => this.watcher.clusterStatus(name), routes: () => this.routes() });
     this.topology.on('change', (change) => this.metrics.onChange(change));
     this.stream = new EventStream(() => this.liveState());
   }
@@ -97,17 +102,41 @@ export class Daemon {
   /** What the status page and /api/stream show. */
   liveState() {
     const snapshot = this.topology.snapshot();
-    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)) }));
+    const verification = this.verification();
+    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {} }));
     // Failovers of the last 24 hours: what the page can chart.
     const dayAgo = Date.now() - 24 * 3600 * 1000;
-    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
+    return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.outputStatuses(), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
   }
 
-  private newRunner(output: Output): OutputRunner {
-    return new OutputRunner(output, this.opts.logger, {
+  /** Each output's status, with its verifier's counters in `details`. */
+  private outputStatuses() {
+    return this.runners.map((r) => {
+      const status = r.status();
+      const v = this.verifiers.find((x) => x.output === r.output);
+      return v ? { ...status, details: { ...status.details, ...v.details() } } : status;
+    });
+  }
+
+  /** Per cluster, per output: whether clients reach the confirmed master through it (/api/topology, the status page). */
+  verification(): Record<string, Record<string, RouteVerification>> {
+    const out: Record<string, Record<string, RouteVerification>> = {};
+    for (const v of this.verifiers) for (const [cluster, route] of v.states()) (out[cluster] ??= {})[v.name] = route;
+    return out;
+  }
+
+  private routes() {
+    return this.verifiers.flatMap((v) => [...v.states()].map(([cluster, route]) => ({ cluster, output: v.name, state: route.state })));
+  }
+
+  /** A runner for the output, and its verifier, told of every apply that succeeded. */
+  private newRunner(output: Output, config: Config): OutputRunner {
+    let verifier: OutputVerifier | undefined;
+    const runner = new OutputRunner(output, this.opts.logger, {
       onApplied: (output, changes, ms) => {
         this.metrics.onApplied(output, changes, ms);
         this.recordApplied(output, changes);
+        verifier?.applied(changes);
         this.stream.notify();
       },
       onFailed: (output, err) => {
@@ -115,6 +144,40 @@ export class Daemon {
         this.record({ type: 'output-error', output, error: err.message, at: new Date().toISOString() });
       },
     });
+    if (output.frontDoor) {
+      verifier = new OutputVerifier({
+        output,
+        runner,
+        snapshot: () => this.topology.snapshot(),
+        access: instanceAccess(config),
+        logger: this.opts.logger,
+        onChange: () => this.stream.notify(),
+        onFailoverVerified: (e) => this.recordVerified(e),
+      });
+      this.pendingVerifiers.push(verifier);
+    }
+    return runner;
+  }
+
+  /** Verifiers made with the runners being created; they replace the running ones with them. */
+  private pendingVerifiers: OutputVerifier[] = [];
+
+  private takeVerifiers(): OutputVerifier[] {
+    const made = this.pendingVerifiers;
+    this.pendingVerifiers = [];
+    for (const v of made) v.start();
+    return made;
+  }
+
+  /** The failover event gets `verified[output] = { at, verifiedMs, from }`, and the metric its seconds. */
+  private recordVerified(e: FailoverVerified): void {
+    this.metrics.onVerified(e.output, e.cluster, e.verifiedMs);
+    const event = this.failovers.find((f) => f.cluster === e.cluster && sameAddress((f.to as MasterChange['current'] | undefined) ?? null, e.master) && f.configEpoch === e.configEpoch);
+    if (event) {
+      const verified = ((event.verified as Record<string, unknown> | undefined) ??= {});
+      verified[e.output] ??= { at: new Date().toISOString(), verifiedMs: e.verifiedMs, from: e.from };
+    }
+    this.stream.notify();
   }
 
   private record(e: WatcherEvent | Record<string, unknown>): void {
@@ -173,7 +236,8 @@ export class Daemon {
 
     const outputs = createOutputs(this.opts.flavour, this.config, log, () => this.sentinelsHealthy());
     await initOutputs(outputs);
-    this.runners = outputs.map((s) => this.newRunner(s));
+    this.runners = outputs.map((s) => this.newRunner(s, this.config));
+    this.verifiers = this.takeVerifiers();
 
     // The port is bound now (a taken one stops the daemon before any output is touched); the API
     // behind it is built after the first publish (see startApi).
@@ -218,9 +282,10 @@ export class Daemon {
           topology: this.topology,
           sentinels: () => this.watcher.sentinels(),
           clusterStatus: (name) => this.watcher.clusterStatus(name),
-          outputs: () => this.runners.map((r) => r.status()),
+          outputs: () => this.outputStatuses(),
           haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
           events: () => this.events,
+          verification: () => this.verification(),
           metrics: registry,
           stream: this.stream,
         },
@@ -286,7 +351,9 @@ export class Daemon {
       return false;
     }
     const old = this.runners;
-    this.runners = outputs.map((s) => this.newRunner(s));
+    for (const v of this.verifiers) v.close();
+    this.runners = outputs.map((s) => this.newRunner(s, config));
+    this.verifiers = this.takeVerifiers();
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
     // The topology first: what the watcher confirms while it reconfigures lands in the new set of clusters.
@@ -313,6 +380,7 @@ export class Daemon {
     await this.api?.close();
     await this.port?.close();
     await this.watcher.stop();
+    for (const v of this.verifiers) v.close();
     await Promise.all(this.runners.map((r) => r.close()));
   }
 }

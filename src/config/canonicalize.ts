@@ -48,7 +48,13 @@ export function canonicalize(value: unknown, schema: AnySchema): CanonicalizeRes
   const unknownKeys: string[] = [];
   const didYouMean = new Map<string, string>();
   const walk = (v: unknown, s: AnySchema, path: PropertyKey[]): unknown => {
-    const inner = unwrap(s);
+    let inner = unwrap(s);
+    // A key that takes a value or an object (Verify: false | { Host, ... }): an object value is
+    // walked with the object option, so its keys are matched like any other.
+    if (inner instanceof z.ZodUnion && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const objectOption = (inner.options as AnySchema[]).map(unwrap).find((o) => o instanceof z.ZodObject);
+      if (objectOption) inner = objectOption;
+    }
     if (inner instanceof z.ZodObject && v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const shape = inner.shape as Record<string, AnySchema>;
       const byLower = new Map(Object.keys(shape).map((k) => [k.toLowerCase(), k]));

@@ -4,12 +4,15 @@ import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js'
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterChange } from '../topology/types.js';
 import { stateName } from '../sentinel/state.js';
+import type { RouteState } from '../verify/types.js';
 
 export interface MetricsSources {
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
   outputs(): OutputStatus[];
   clusterStatus?(name: string): ClusterQuorumStatus;
+  /** Per output and cluster, the front-door verification state (src/verify); absent: none. */
+  routes?(): Array<{ cluster: string; output: string; state: RouteState }>;
 }
 
 /**
@@ -53,6 +56,11 @@ export class Metrics {
     });
   }
 
+  /** A failover's new master was first reached through the output's front door. */
+  onVerified(output: string, cluster: string, verifiedMs: number): void {
+    this.record((m) => m.verified.set({ cluster, output }, verifiedMs / 1000));
+  }
+
   onApplyFailed(output: string): void {
     this.record((m) => m.applyFailures.inc({ output }));
   }
@@ -62,6 +70,7 @@ interface Instruments {
   registry: Registry;
   failovers: Counter<'cluster'>;
   propagation: Gauge<'cluster' | 'output'>;
+  verified: Gauge<'cluster' | 'output'>;
   applySeconds: Gauge<'output'>;
   applyFailures: Counter<'output'>;
 }
@@ -187,6 +196,7 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
   // so a SIGHUP adds new clusters/outputs and drops removed ones.
   const clusters = () => sources.topology.snapshot().clusters.map((c) => c.name);
   const outputs = () => sources.outputs().map((o) => o.name);
+  const verifiedOutputs = () => [...new Set((sources.routes?.() ?? []).map((r) => r.output))];
   const failovers = new Counter({
     name: 'redishappy_failovers_total',
     help: 'Confirmed master changes (not counting the first confirmation after start)',
@@ -201,6 +211,28 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
     registers,
     collect: seriesFor(() => clusters().flatMap((cluster) => outputs().map((output) => ({ cluster, output }))), (m, l) => m.inc(l, 0)),
   });
+  // Beside the propagation: that one ends when the output applied, this one when a new client
+  // going through the output's front door reached the new master (src/verify).
+  const verified = new Gauge({
+    name: 'redishappy_failover_verified_seconds',
+    help: 'Last failover: time from the sentinel announcement (+switch-master) to a new client reaching the new master through the output (front-door check; 0 until the first failover)',
+    labelNames: ['cluster', 'output'],
+    registers,
+    collect: seriesFor(() => clusters().flatMap((cluster) => verifiedOutputs().map((output) => ({ cluster, output }))), (m, l) => m.inc(l, 0)),
+  });
+  const routes = sources.routes;
+  if (routes) {
+    new Gauge({
+      name: 'redishappy_route_verified',
+      help: '1 when a new client reaches the confirmed master through the output (or the check after a change is still pending), 0 when it reaches another instance or nothing; no series while verification is off',
+      labelNames: ['cluster', 'output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of routes()) this.set({ cluster: r.cluster, output: r.output }, r.state === 'wrong' || r.state === 'unreachable' ? 0 : 1);
+      },
+    });
+  }
   const applySeconds = new Gauge({
     name: 'redishappy_output_last_apply_seconds',
     help: 'Duration of the last successful apply per output',
@@ -215,7 +247,7 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
     registers,
     collect: seriesFor(() => outputs().map((output) => ({ output })), (m, l) => m.inc(l, 0)),
   });
-  return { registry, failovers, propagation, applySeconds, applyFailures };
+  return { registry, failovers, propagation, verified, applySeconds, applyFailures };
 }
 
 type Labels = Record<string, string>;

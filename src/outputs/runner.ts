@@ -83,6 +83,17 @@ export class OutputRunner {
     };
   }
 
+  /** An apply runs, waits (settle window, retry backoff) or is queued: what the output shows may be about to change. */
+  busy(): boolean {
+    return this.running !== null || this.pending !== null || this.retryTimer !== null;
+  }
+
+  /** The backoff before attempt `n` (1, 2, ...) of something this output failed at: 0.5 s, 1 s, 2 s ... with jitter. */
+  backoffMs(n: number): number {
+    const base = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(Math.max(n, 1) - 1, 20));
+    return Math.round(base * (0.5 + Math.random() * 0.5));
+  }
+
   /** Resolves when nothing is pending or running (used by tests and shutdown). */
   idle(): Promise<void> {
     if (!this.running && !this.pending) return Promise.resolve();
@@ -113,8 +124,7 @@ export class OutputRunner {
         this.opts.onFailed?.(this.output.name, err as Error);
         // Retry with the newest state, keeping the changes not yet applied.
         this.pending = this.pending ? { snapshot: this.pending.snapshot, changes: mergeChanges(job.changes, this.pending.changes) } : job;
-        const base = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.failures - 1, 20));
-        const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+        const delay = this.backoffMs(this.failures);
         this.log.error({ output: this.output.name, err: (err as Error).message, attempt: this.failures, retryInMs: delay }, 'output failed to apply; will retry');
         if (!this.closed) {
           this.backingOff = true;

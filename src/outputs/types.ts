@@ -1,4 +1,4 @@
-import type { MasterChange, TopologySnapshot } from '../topology/types.js';
+import type { MasterAddress, MasterChange, TopologySnapshot } from '../topology/types.js';
 
 /** What an output reports about itself for the API and metrics. */
 export interface OutputStatus {
@@ -30,4 +30,48 @@ export interface Output {
   apply(snapshot: TopologySnapshot, changes: MasterChange[]): Promise<void>;
   status(): OutputStatus;
   close(): Promise<void>;
+  /**
+   * Optional: where clients reach the masters this output presents, so src/verify can prove they
+   * reach the confirmed one. Absent: the output is not verified (hooks fire events, there is no door).
+   */
+  frontDoor?(): FrontDoor;
+  /**
+   * Optional: verification found the outside world differs for these clusters although the last
+   * apply succeeded; the next apply must do the work again instead of trusting its own record
+   * (rewrite and reload, register again).
+   */
+  forget?(clusters: readonly string[]): void;
+}
+
+/**
+ * How a verifier reaches what clients reach. One kind per way of checking, so another (a read
+ * port) is one more member here and one more small function in src/verify/checks.ts.
+ */
+export type FrontDoor = ((ProxyDoor | RegistryDoor) & VerifyRhythm) | { kind: 'off'; reason: string };
+
+/** How often a door is checked while nothing changes, and how many times a wrong route is applied again. */
+export interface VerifyRhythm {
+  intervalMs: number;
+  retries: number;
+}
+
+export interface ProxyDoor {
+  /** A proxy clients connect to: a new Redis connection through it must reach the confirmed master. */
+  kind: 'proxy';
+  host: string;
+  /** Clusters whose door is not their ExternalPort. */
+  ports: Readonly<Record<string, number>>;
+  /** Speak TLS through the door (a TCP proxy passing the instances' TLS through); undefined: as the ROLE probe does. */
+  tls: boolean | undefined;
+  /**
+   * How long after an apply the previous configuration may still take new connections (nginx's
+   * old workers, ~100 ms): a check that succeeds earlier proves nothing yet. 0 after a live switch.
+   */
+  settleMs: number;
+}
+
+export interface RegistryDoor {
+  /** A registry clients look the master up in (Consul): the entry read back must name the confirmed master. */
+  kind: 'registry';
+  read(clusters: readonly string[]): Promise<Map<string, MasterAddress | null>>;
 }

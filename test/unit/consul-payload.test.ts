@@ -75,7 +75,7 @@ describe('Consul payloads', () => {
 describe('Consul config checks', () => {
   it('defaults', () => {
     const cfg = consulSectionSchema.parse({});
-    assert.deepEqual(cfg, { Address: '127.0.0.1:8500', Scheme: 'http', Mode: 'agent', TtlSeconds: 30, ReconcileIntervalMs: 30000, TimeoutMs: 5000 });
+    assert.deepEqual(cfg, { Address: '127.0.0.1:8500', Scheme: 'http', Mode: 'agent', TtlSeconds: 30, ReconcileIntervalMs: 30000, TimeoutMs: 5000, Verify: true, VerifyIntervalMs: 10000, VerifyRetries: 3 });
   });
 
   it("the original's packaged example: the service for \"other\" is a warning, not an error", () => {

@@ -118,6 +118,8 @@ function schemaKeys(schema: z.ZodType, path = ''): Array<{ key: string; path: st
   while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
   if (s instanceof z.ZodArray) return schemaKeys(s.element as z.ZodType, `${path}[]`);
   if (s instanceof z.ZodRecord) return schemaKeys(s.valueType as z.ZodType, `${path}{}`);
+  // A key taking a value or an object (Verify: false | { Host, Port, Tls }): the object's keys count too.
+  if (s instanceof z.ZodUnion) return (s.options as z.ZodType[]).flatMap((o) => schemaKeys(o, path));
   if (!(s instanceof z.ZodObject)) return [];
   return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) => {
     const p = path ? `${path}.${key}` : key;

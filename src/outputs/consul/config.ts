@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registryVerifyFields } from '../verify-fields.js';
 
 /**
  * The `Consul` section: the original's keys (Address, Services[].Cluster/Node/Datacenter/Tags)
@@ -60,6 +61,7 @@ export const consulSectionSchema = z.object({
   ReconcileIntervalMs: ms(30000),
   TimeoutMs: ms(5000),
   Services: z.array(consulServiceSchema, { error: 'must be a list of services' }).nullable().optional(),
+  ...registryVerifyFields,
 });
 
 export type ConsulSection = z.infer<typeof consulSectionSchema>;

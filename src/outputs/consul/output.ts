@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterState, MasterChange, TopologySnapshot } from '../../topology/types.js';
-import type { Output, OutputStatus } from '../types.js';
+import type { FrontDoor, Output, OutputStatus } from '../types.js';
+import type { MasterAddress } from '../../topology/types.js';
 import { joinHostPort } from '../../config/address.js';
 import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
 import { serviceFor, serviceId, type ConsulSection } from './config.js';
@@ -130,6 +131,29 @@ class ConsulOutput implements Output {
     this.lastError = null;
     this.appliedVersion = snapshot.version;
     this.lastAppliedAt = new Date().toISOString();
+  }
+
+  /** Clients find the master in Consul: verification reads each entry back and compares its address. */
+  frontDoor(): FrontDoor {
+    if (!this.cfg.Verify) return { kind: 'off', reason: 'Consul.Verify is false' };
+    return {
+      kind: 'registry',
+      read: (clusters) => this.readBack(clusters),
+      intervalMs: this.cfg.VerifyIntervalMs,
+      retries: this.cfg.VerifyRetries,
+    };
+  }
+
+  /** Verification found Consul names another address: the next apply registers these clusters again. */
+  forget(clusters: readonly string[]): void {
+    for (const c of clusters) this.registered.delete(c);
+  }
+
+  /** The address each cluster's entry names (null: no entry), read from the agent or the catalog. */
+  private async readBack(clusters: readonly string[]): Promise<Map<string, MasterAddress | null>> {
+    const states = (this.latest?.clusters ?? []).filter((c) => clusters.includes(c.name));
+    const entries = await readEntries(this.client, this.cfg, states);
+    return new Map([...entries].map(([name, e]) => [name, e ? { ip: e.address, port: e.port } : null]));
   }
 
   async close(): Promise<void> {

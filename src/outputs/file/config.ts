@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { VerifySetting } from '../verify-fields.js';
 
 /** Shared by HAProxy and Templates: skip re-validating known-good bytes, and prepare likely next files. */
 export const validateCacheFields = {
@@ -23,4 +24,8 @@ export interface FileOutputConfig {
   ValidateCache?: boolean;
   /** When idle, validate the files likely to be needed next (default true). */
   Prevalidate?: boolean;
+  /** Where clients connect, for verification (src/verify); false = not verified. */
+  Verify?: VerifySetting | undefined;
+  VerifyIntervalMs?: number;
+  VerifyRetries?: number;
 }

@@ -2,7 +2,8 @@ import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MasterChange, TopologySnapshot } from '../../topology/types.js';
-import type { Output, OutputStatus } from '../types.js';
+import type { FrontDoor, Output, OutputStatus } from '../types.js';
+import { doorPorts } from '../verify-fields.js';
 import { buildTemplateData, sampleTemplateData, type TemplateData } from './data.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
 import { cleanStaleCandidates, discardCandidate, firstLines, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
@@ -35,6 +36,13 @@ export interface FileOutputOptions {
 }
 
 export type Outcome = 'unchanged' | 'runtime' | 'reloaded' | 'written';
+
+/**
+ * After a reload, how long the previous configuration may still take new connections: nginx's
+ * reload returns, then its old workers keep accepting for about 100 ms (measured: 98-101 ms), and
+ * a check that happens to land on a new worker then proves nothing. Checked only after this.
+ */
+export const RELOAD_SETTLE_MS = 250;
 
 export class TemplateFileOutput implements Output {
   readonly name: string;
@@ -162,6 +170,29 @@ export class TemplateFileOutput implements Output {
 
   protected extraDetails(): Record<string, unknown> {
     return {};
+  }
+
+  /** Clients connect to 127.0.0.1:<ExternalPort> unless Verify says otherwise; a file nothing reloads has no door by default. */
+  frontDoor(): FrontDoor {
+    const v = this.cfg.Verify;
+    if (v === false) return { kind: 'off', reason: `${this.section}.Verify is false` };
+    if (v === undefined && this.cfg.ReloadCommand.trim() === '') return { kind: 'off', reason: `${this.section} has no ReloadCommand (a file for scripts, no proxy to connect through); set ${this.section}.Verify to check one` };
+    const door = typeof v === 'object' ? v : {};
+    const live = this.lastOutcome === 'runtime' || this.lastOutcome === 'unchanged';
+    return {
+      kind: 'proxy',
+      host: door.Host ?? '127.0.0.1',
+      ports: doorPorts(v, this.clusterNames ?? []),
+      tls: door.Tls,
+      settleMs: live ? 0 : RELOAD_SETTLE_MS,
+      intervalMs: this.cfg.VerifyIntervalMs ?? 10_000,
+      retries: this.cfg.VerifyRetries ?? 3,
+    };
+  }
+
+  /** Verification found clients reach another instance: the next apply writes and reloads even if the file matches. */
+  forget(_clusters: readonly string[]): void {
+    this.reloadOwed = true;
   }
 
   private async refreshTemplate(): Promise<void> {

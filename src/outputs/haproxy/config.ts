@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validateCacheFields } from '../file/config.js';
+import { proxyVerifyFields } from '../verify-fields.js';
 
 /**
  * The `HAProxy` section. Keys are the canonical PascalCase spellings: the config loader maps user
@@ -61,6 +62,7 @@ export const haproxySectionSchema = z.object({
     )
     .optional(),
   ...validateCacheFields,
+  ...proxyVerifyFields,
 });
 
 export type HaproxySection = z.infer<typeof haproxySectionSchema>;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { validateCacheFields } from '../file/config.js';
+import { proxyVerifyFields } from '../verify-fields.js';
 
 /**
  * The `Templates` section: a list of template outputs (nginx, a second HAProxy, a plain file for
@@ -38,6 +39,7 @@ export const templateOutputSchema = z.object({
   ReloadTimeoutMs: timeoutMs(10_000),
   ReloadSettleMs: settleMs,
   ...validateCacheFields,
+  ...proxyVerifyFields,
 });
 
 export const templatesSectionSchema = z.array(templateOutputSchema, { error: 'must be a list of template outputs' });

@@ -4,6 +4,7 @@ import type { OutputKind, SectionContext, SectionResult } from '../kind.js';
 import { EVERY_FLAVOUR } from '../../config/flavour.js';
 import { checkTemplatesSection, reservedNameProblem, templateOutputSchema, templatesSectionSchema, type TemplateOutputConfig } from './config.js';
 import { createTemplateOutput } from './output.js';
+import { verifyPortProblems } from '../verify-fields.js';
 
 /** The HAProxy section's files, when it was validated first: a template output may not write over them. */
 type HaproxyFiles = { OutputPath: string; TemplatePath: string } | undefined;
@@ -26,7 +27,7 @@ function validate(raw: unknown, ctx: SectionContext): SectionResult<TemplateOutp
   });
   problems.push(...checkTemplatesSection(entries, ctx.sections.HAProxy as HaproxyFiles));
   entries.forEach((t, i) => {
-    if (t) problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`));
+    if (t) problems.push(...checkTemplateFile(t.TemplatePath, `Templates[${i}].TemplatePath`), ...verifyPortProblems(t.Verify, ctx.clusterNames, `Templates[${i}]`));
   });
   const valid = entries.filter((t): t is TemplateOutputConfig => t !== undefined);
   return { value: valid.length === entries.length ? valid : undefined, problems };
