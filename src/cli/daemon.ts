@@ -4,6 +4,7 @@ import type { HaproxyView } from '../api/server.js';
 import { quorumFields } from '../api/fields.js';
 import { ApiPort } from '../api/port.js';
 import type { ListenTarget } from '../api/bind.js';
+import { clusterDefinitions } from '../config/definitions.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher } from '../sentinel/watcher.js';
 import type { WatcherEvent } from '../sentinel/status.js';
@@ -31,9 +32,6 @@ const MAX_EVENTS = 200;
 /** Failovers are also kept apart, so sentinel chatter cannot push hours of them out of the timeline. */
 const MAX_FAILOVERS = 200;
 
-function definitions(config: Config) {
-  return config.Clusters.map((c) => ({ name: c.Name, externalPort: c.ExternalPort }));
-}
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
 export function createOutputs(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Output[] {
@@ -81,7 +79,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
-    this.topology = new TopologyStore(definitions(opts.config));
+    this.topology = new TopologyStore(clusterDefinitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
     this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.runners.map((r) => r.status()), clusterStatus: (name) => this.watcher.clusterStatus(name) });
@@ -290,7 +288,7 @@ export class Daemon {
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
     // The topology first: what the watcher confirms while it reconfigures lands in the new set of clusters.
-    this.topology.reconfigure(definitions(config));
+    this.topology.reconfigure(clusterDefinitions(config));
     await this.watcher.reconfigure(config);
     // A removed cluster leaves no trace: its events go from the API and the status page too.
     const names = new Set(config.Clusters.map((c) => c.Name));

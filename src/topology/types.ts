@@ -4,6 +4,33 @@ export interface MasterAddress {
   port: number;
 }
 
+/** Why a replica is not in the read pool (null: it serves). */
+export type ReadOutReason =
+  | 'is-master'
+  | 'down'
+  | 'disconnected'
+  | 'link-down'
+  | 'lag-unknown'
+  | 'master-not-master'
+  | 'not-connected'
+  | 'lagging';
+
+/** One replica Sentinel lists for the confirmed master, and whether it serves reads. */
+export interface ReadCandidate {
+  ip: string;
+  port: number;
+  state: 'serving' | 'out';
+  reason: ReadOutReason | null;
+  /** Master offset minus the offset this replica acknowledged (ROLE on the master); null when not measured. */
+  lagBytes: number | null;
+}
+
+export interface ReadPool {
+  candidates: ReadCandidate[];
+  /** The serving candidates' addresses, sorted. */
+  serving: MasterAddress[];
+}
+
 /** One configured cluster as the daemon currently sees it. `master` is null until a master is confirmed. */
 export interface ClusterState {
   name: string;
@@ -21,6 +48,15 @@ export interface ClusterState {
    * Not part of what makes a master confirmed, and a change of replicas is not a master change.
    */
   replicas?: MasterAddress[];
+  /** The read twin of externalPort; null when the cluster has no read endpoint. */
+  externalReadPort?: number | null;
+  /** With no serving replica, reads go to the confirmed master (false: refused). */
+  readFallbackToMaster?: boolean;
+  /**
+   * Every replica considered for reads with its state, lag and why it is out; null until first
+   * computed, and for clusters without a read endpoint. `replicas` then holds its serving ones.
+   */
+  readPool?: ReadPool | null;
 }
 
 /** A change of confirmed master for one cluster. */
