@@ -18,6 +18,12 @@ export interface PoolInput {
   /** The confirmed master's latest ROLE answer, or null when there is none recent enough. */
   role: RoleReport | null;
   maxLagBytes: number;
+  /**
+   * The master's offset one acknowledgement period ago (replicas acknowledge once a second), or
+   * the current one when no older sample exists. The lag is measured from it: an in-sync replica
+   * then shows 0 however fast the master writes, and a stalled one grows with every write.
+   */
+  referenceOffset?: number;
   /** False for clusters without a read endpoint: no ROLE poll, so lag and connection are not checked. */
   measureLag: boolean;
 }
@@ -52,7 +58,7 @@ export function computeReadPool(input: PoolInput): ReadPool {
   const candidates: ReadCandidate[] = [];
   for (const [key, entries] of byAddress) {
     const offset = acked.get(key);
-    const lag = input.role && offset !== undefined ? Math.max(0, input.role.offset - offset) : null;
+    const lag = input.role && offset !== undefined ? Math.max(0, Math.min(input.referenceOffset ?? input.role.offset, input.role.offset) - offset) : null;
     const reason = reasonOut(entries, input, lag, offset !== undefined);
     const first = entries[0]!;
     candidates.push({ ip: first.ip, port: first.port, state: reason === null ? 'serving' : 'out', reason, lagBytes: lag });

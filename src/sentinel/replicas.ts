@@ -37,6 +37,18 @@ interface Measured {
   report: RoleReport;
   at: number;
   master: string;
+  /** The master's offsets of the last few seconds, oldest first: where it was an acknowledgement ago. */
+  history: Array<{ at: number; offset: number }>;
+}
+
+/** Replicas acknowledge their offset once a second; a little more covers the poll's own delay. */
+const ACK_PERIOD_MS = 1100;
+
+/** The master's offset at least one acknowledgement period before `now` (or the oldest known). */
+export function offsetAckAgo(history: ReadonlyArray<{ at: number; offset: number }>, now: number): number | undefined {
+  let ref: number | undefined = history[0]?.offset;
+  for (const h of history) if (now - h.at >= ACK_PERIOD_MS) ref = h.offset;
+  return ref;
 }
 
 const addr = (a: MasterAddress) => joinHostPort(a.ip, a.port);
@@ -176,7 +188,11 @@ export class ReadPools {
     if ('error' in answer) {
       this.log.debug({ cluster: name, master: addr(master), err: answer.error }, 'ROLE on the confirmed master failed; replica lag not measured');
     } else {
-      this.roles.set(name, { report: answer, at: Date.now(), master: addr(master) });
+      const now = Date.now();
+      const before = this.roles.get(name);
+      const history = before?.master === addr(master) ? before.history.filter((h) => now - h.at <= 5 * ACK_PERIOD_MS) : [];
+      history.push({ at: now, offset: answer.offset });
+      this.roles.set(name, { report: answer, at: now, master: addr(master), history });
     }
     this.recompute(name);
   }
@@ -198,7 +214,8 @@ export class ReadPools {
     const roleAge = Math.max(3 * this.config.Watcher.PollIntervalMs, 3 * this.config.Watcher.CommandTimeoutMs);
     const measured = this.roles.get(name);
     const role = measured && measured.master === master && now - measured.at <= roleAge ? measured.report : null;
-    const pool = computeReadPool({ master: c.master, lists, role, maxLagBytes: cfg.MaxReplicaLagBytes ?? this.config.Watcher.MaxReplicaLagBytes, measureLag: measuring });
+    const referenceOffset = role && measured ? offsetAckAgo(measured.history, now) : undefined;
+    const pool = computeReadPool({ master: c.master, lists, role, referenceOffset, maxLagBytes: cfg.MaxReplicaLagBytes ?? this.config.Watcher.MaxReplicaLagBytes, measureLag: measuring });
     const before = c.replicas ?? [];
     if (this.topology.setReadPool(name, pool)) {
       this.log.info({ cluster: name, serving: pool.serving.map(addr), before: before.map(addr), out: pool.candidates.filter((r) => r.state === 'out').map((r) => `${addr(r)} ${r.reason}`) }, 'read pool changed');
