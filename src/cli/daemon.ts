@@ -16,6 +16,7 @@ import { kindsFor, sectionValue } from '../outputs/kinds.js';
 import type { MasterChange } from '../topology/types.js';
 import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
+import { readPoolView } from '../api/read-pool-view.js';
 
 export interface DaemonOptions {
   flavour: Flavour;
@@ -95,7 +96,7 @@ export class Daemon {
   /** What the status page and /api/stream show. */
   liveState() {
     const snapshot = this.topology.snapshot();
-    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)) }));
+    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), readView: readPoolView(c) }));
     // Failovers of the last 24 hours: what the page can chart.
     const dayAgo = Date.now() - 24 * 3600 * 1000;
     return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.runners.map((r) => r.status()), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };

@@ -196,6 +196,11 @@ describe('read endpoint: lag, failover, fallback (real redis, sentinels, haproxy
     }, { timeoutMs: 5000, what: 'HAProxy to stop sending reads to the lagging replica' });
     const lagging = (await readPool(s.api)).replicas.find((r) => r.port === slow.port)!;
     assert.ok(lagging.lagBytes !== null && lagging.lagBytes > 20000, `lag measured: ${lagging.lagBytes}`);
+    const metrics = await (await fetch(`${s.api}/metrics`)).text();
+    const lagSeries = new RegExp(`^redishappy_replica_lag_bytes\\{cluster="testing",replica="127\\.0\\.0\\.1:${slow.port}"\\} (\\d+)$`, 'm').exec(metrics);
+    assert.ok(lagSeries && Number(lagSeries[1]) > 20000, 'the lag is in /metrics');
+    assert.match(metrics, new RegExp(`^redishappy_replica_read_state\\{cluster="testing",replica="127\\.0\\.0\\.1:${slow.port}",state="lagging"\\} 1$`, 'm'));
+    assert.match(metrics, /^redishappy_read_pool_size\{cluster="testing"\} 1$/m);
 
     slow.resume();
     await waitBothReplicasServe(s, 'the caught-up replica to rejoin');
