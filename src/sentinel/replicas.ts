@@ -41,8 +41,11 @@ interface Measured {
   history: Array<{ at: number; offset: number }>;
 }
 
-/** Replicas acknowledge their offset once a second; a little more covers the poll's own delay. */
-const ACK_PERIOD_MS = 1100;
+/**
+ * Replicas acknowledge their offset once a second; two periods leave room for an acknowledgement
+ * that comes late on a loaded host (one period was measured to flap a replica that kept up).
+ */
+const ACK_PERIOD_MS = 2000;
 
 /** The master's offset at least one acknowledgement period before `now` (or the oldest known). */
 export function offsetAckAgo(history: ReadonlyArray<{ at: number; offset: number }>, now: number): number | undefined {

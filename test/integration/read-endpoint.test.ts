@@ -85,8 +85,9 @@ async function readPool(api: string): Promise<{ target: string; replicas: PoolEn
 /** Ports of the read backend's servers that take new connections in the running HAProxy (not in maintenance). */
 async function readServersReady(setup: HaproxySetup): Promise<number[]> {
   const states = parseServersState(await haproxyCli(setup.adminSocket, 'show servers state bk_testing_read'));
-  // Any maintenance bit (forced, inherited, config "disabled", resolution, health) means no new connection.
-  return states.filter((st) => !st.server.endsWith('_master') && (st.adminState & 0x67) === 0).map((st) => st.port);
+  // Running, and no forced, inherited, resolution or health maintenance. The config's "disabled"
+  // bit (0x04) stays set after "set server state ready" although the server serves (HAProxy 2.6).
+  return states.filter((st) => !st.server.endsWith('_master') && st.opState === 2 && (st.adminState & 0x63) === 0).map((st) => st.port);
 }
 
 /** The time (Date.now()) a sentinel announces `channel` for the replica on `port`. */
@@ -189,11 +190,11 @@ describe('read endpoint: lag, failover, fallback (real redis, sentinels, haproxy
       return acked !== undefined && role[1] - Number(acked[2]) > 20000;
     }, { timeoutMs: 5000, what: 'the stalled replica to be behind by more than 20000 bytes' });
 
-    await waitFor(async () => (await readPool(s.api)).replicas.find((r) => r.port === slow.port)?.reason === 'lagging', { timeoutMs: 5000, what: 'the API to show the replica out as lagging' });
+    await waitFor(async () => (await readPool(s.api)).replicas.find((r) => r.port === slow.port)?.reason === 'lagging', { timeoutMs: 10000, what: 'the API to show the replica out as lagging' });
     await waitFor(async () => {
       const ready = await readServersReady(s.setup);
       return !ready.includes(slow.port) && ready.includes(other.port);
-    }, { timeoutMs: 5000, what: 'HAProxy to stop sending reads to the lagging replica' });
+    }, { timeoutMs: 10000, what: 'HAProxy to stop sending reads to the lagging replica' });
     const lagging = (await readPool(s.api)).replicas.find((r) => r.port === slow.port)!;
     assert.ok(lagging.lagBytes !== null && lagging.lagBytes > 20000, `lag measured: ${lagging.lagBytes}`);
     const metrics = await (await fetch(`${s.api}/metrics`)).text();

@@ -51,7 +51,7 @@ describe('read pool (pure)', () => {
     // Master at 1000 now, at 900 a second ago; the replica acknowledged 905: in sync, lag 0.
     assert.equal(pool({ role: role(1000, [[1, 905], [2, 850]]), referenceOffset: 900 }).candidates[0]!.lagBytes, 0);
     assert.equal(pool({ role: role(1000, [[1, 905], [2, 850]]), referenceOffset: 900 }).candidates[1]!.lagBytes, 50);
-    assert.equal(offsetAckAgo([{ at: 0, offset: 1 }, { at: 1000, offset: 2 }, { at: 2000, offset: 3 }], 2200), 2);
+    assert.equal(offsetAckAgo([{ at: 0, offset: 1 }, { at: 1000, offset: 2 }, { at: 2000, offset: 3 }], 3100), 2);
     assert.equal(offsetAckAgo([{ at: 2000, offset: 3 }], 2200), 3, 'no older sample: the current one');
   });
 
