@@ -43,9 +43,9 @@ export interface ClusterState {
   /** host:port of the sentinels whose view agreed with the confirmed master at that time. */
   agreeingSentinels: string[];
   /**
-   * Replicas Sentinel knows for this cluster (SENTINEL REPLICAS), for read-only backends in
-   * template outputs. Filled by the watcher through TopologyStore.setReplicas; [] until then.
-   * Not part of what makes a master confirmed, and a change of replicas is not a master change.
+   * The replicas serving reads (the read pool's serving ones, sorted), for read backends in
+   * template outputs and Consul. Filled by the watcher through TopologyStore.setReadPool; [] until
+   * then. Not part of what makes a master confirmed, and a change of replicas is not a master change.
    */
   replicas?: MasterAddress[];
   /** The read twin of externalPort; null when the cluster has no read endpoint. */
