@@ -4,6 +4,7 @@ import { EventStream } from './stream.js';
 import type { Config } from '../config/load.js';
 import { configurationForApi } from '../config/redacted.js';
 import type { TopologyStore } from '../topology/store.js';
+import { readPoolView } from './read-pool-view.js';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';
 import { SentinelState } from '../sentinel/state.js';
@@ -92,6 +93,9 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
       configEpoch: c.configEpoch,
       agreeingSentinels: c.agreeingSentinels,
       ...(deps.clusterStatus ? quorumFields(deps.clusterStatus(c.name)) : {}),
+      externalReadPort: c.externalReadPort ?? null,
+      readFallbackToMaster: c.readFallbackToMaster ?? true,
+      readPool: readPoolView(c),
       verification: verification[c.name] ?? {},
     }));
   });

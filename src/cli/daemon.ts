@@ -4,6 +4,7 @@ import type { HaproxyView } from '../api/server.js';
 import { quorumFields } from '../api/fields.js';
 import { ApiPort } from '../api/port.js';
 import type { ListenTarget } from '../api/bind.js';
+import { clusterDefinitions } from '../config/definitions.js';
 import { loadConfigFile, type Config, type Flavour } from '../config/load.js';
 import { SentinelWatcher } from '../sentinel/watcher.js';
 import type { WatcherEvent } from '../sentinel/status.js';
@@ -18,6 +19,7 @@ import { EventStream } from '../api/stream.js';
 import { OutputVerifier, type FailoverVerified } from '../verify/verifier.js';
 import { instanceAccess } from '../verify/access.js';
 import type { RouteVerification } from '../verify/types.js';
+import { readPoolView } from '../api/read-pool-view.js';
 
 export interface DaemonOptions {
   flavour: Flavour;
@@ -34,9 +36,6 @@ const MAX_EVENTS = 200;
 /** Failovers are also kept apart, so sentinel chatter cannot push hours of them out of the timeline. */
 const MAX_FAILOVERS = 200;
 
-function definitions(config: Config) {
-  return config.Clusters.map((c) => ({ name: c.Name, externalPort: c.ExternalPort }));
-}
 
 /** Outputs enabled for a flavour: the executable's own, or (umbrella) every section present. */
 export function createOutputs(flavour: Flavour, config: Config, logger: Logger, sentinelsHealthy: () => boolean = () => true): Output[] {
@@ -86,7 +85,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
-    this.topology = new TopologyStore(definitions(opts.config));
+    this.topology = new TopologyStore(clusterDefinitions(opts.config));
     this.watcher = new SentinelWatcher(opts.config, this.topology, opts.logger);
     this.watcher.onEvent((e) => this.record(e));
     this.metrics = new Metrics({ topology: this.topology, sentinels: () => this.watcher.sentinels(), outputs: () => this.outputStatuses(), clusterStatus: (name) => this.watcher.clusterStatus(name), routes: () => this.routes() });
@@ -103,7 +102,7 @@ export class Daemon {
   liveState() {
     const snapshot = this.topology.snapshot();
     const verification = this.verification();
-    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {} }));
+    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {}, readView: readPoolView(c) }));
     // Failovers of the last 24 hours: what the page can chart.
     const dayAgo = Date.now() - 24 * 3600 * 1000;
     return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.outputStatuses(), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
@@ -357,7 +356,7 @@ export class Daemon {
     await Promise.all(old.map((r) => r.close()));
     this.config = config;
     // The topology first: what the watcher confirms while it reconfigures lands in the new set of clusters.
-    this.topology.reconfigure(definitions(config));
+    this.topology.reconfigure(clusterDefinitions(config));
     await this.watcher.reconfigure(config);
     // A removed cluster leaves no trace: its events go from the API and the status page too.
     const names = new Set(config.Clusters.map((c) => c.Name));

@@ -109,6 +109,7 @@ function crossChecks(config: Config, warnings: string[]): string[] {
     if (prev !== undefined) warnings.push(`Clusters[${i}].ExternalPort: ${c.ExternalPort} is also used by Clusters[${prev}]`);
     else seenPorts.set(c.ExternalPort, i);
   });
+  problems.push(...readPortProblems(config.Clusters));
   const seenSentinels = new Map<string, number>();
   config.Sentinels.forEach((s, i) => {
     const key = joinHostPort(s.Host, s.Port);
@@ -119,6 +120,23 @@ function crossChecks(config: Config, warnings: string[]): string[] {
   if (config.Watcher.ReconnectMinMs > config.Watcher.ReconnectMaxMs) {
     problems.push('Watcher.ReconnectMinMs: must not be larger than Watcher.ReconnectMaxMs');
   }
+  return problems;
+}
+
+/**
+ * A read port must be a port of its own: sharing one with any cluster's write port (its own
+ * included) or another read port would mix replicas into a master's traffic, or two clusters.
+ * Two write ports may be equal (the original allowed it: only a warning above).
+ */
+export function readPortProblems(clusters: ReadonlyArray<{ Name: string; ExternalPort: number; ExternalReadPort?: number | undefined }>): string[] {
+  const problems: string[] = [];
+  clusters.forEach((c, i) => {
+    if (c.ExternalReadPort === undefined) return;
+    clusters.forEach((o, j) => {
+      if (o.ExternalPort === c.ExternalReadPort) problems.push(`Clusters[${i}].ExternalReadPort: ${c.ExternalReadPort} is also Clusters[${j}].ExternalPort${i === j ? ' (its own write port)' : ` (cluster "${o.Name}")`}; a read port needs a port of its own`);
+      if (j < i && o.ExternalReadPort === c.ExternalReadPort) problems.push(`Clusters[${i}].ExternalReadPort: ${c.ExternalReadPort} is also Clusters[${j}].ExternalReadPort (cluster "${o.Name}"); each cluster needs its own read port`);
+    });
+  });
   return problems;
 }
 

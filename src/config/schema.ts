@@ -19,6 +19,9 @@ const optionalString = z.string({ error: 'must be a string' }).optional();
 const positiveMs = (def: number) =>
   z.number({ error: 'must be a number of milliseconds' }).int('must be a whole number').min(1, 'must be at least 1').default(def);
 
+/** Replication lag in bytes (master offset minus a replica's acknowledged offset). */
+const lagBytes = z.number({ error: 'must be a number of bytes' }).int('must be a whole number of bytes').min(0, 'must be 0 or more (bytes of replication lag)');
+
 /** Sentinels that must agree before a master is confirmed: a whole number, or "majority" of the group. */
 const quorum = z.union(
   [
@@ -40,6 +43,12 @@ export const clusterSchema = z.object({
   /** Password for the Redis instances of this cluster (used by the ROLE probe). */
   Password: optionalString,
   Username: optionalString,
+  /** The read twin of ExternalPort: a proxy port serving this cluster's healthy, in-sync replicas. */
+  ExternalReadPort: port.optional(),
+  /** Overrides Watcher.MaxReplicaLagBytes for this cluster. */
+  MaxReplicaLagBytes: lagBytes.optional(),
+  /** Overrides the top-level ReadFallbackToMaster for this cluster. */
+  ReadFallbackToMaster: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 export const sentinelSchema = z.object({
@@ -79,6 +88,11 @@ export const watcherSchema = z.object({
    * discovered, up or down), leaving out a configured sentinel that is not in the group.
    */
   Quorum: quorum.default('majority'),
+  /**
+   * A replica further behind the master than this (master offset minus the offset the replica
+   * acknowledged, from ROLE on the master) is out of the read pool. Clusters may override it.
+   */
+  MaxReplicaLagBytes: lagBytes.default(1_048_576),
 });
 
 export const syslogSchema = z.object({
@@ -106,6 +120,8 @@ export const configSchema = z.object({
   RedisUsername: optionalString,
   Tls: tlsSchema.optional(),
   Watcher: watcherSchema.default(() => watcherSchema.parse({})),
+  /** With no healthy replica, reads on a cluster's ExternalReadPort go to the confirmed master (false: refused). */
+  ReadFallbackToMaster: z.boolean({ error: 'must be true or false' }).default(true),
   Syslog: syslogSchema.default(() => syslogSchema.parse({})),
 });
 

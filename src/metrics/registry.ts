@@ -1,3 +1,4 @@
+import { joinHostPort } from '../config/address.js';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { OutputStatus } from '../outputs/types.js';
 import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js';
@@ -115,6 +116,38 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
     collect() {
       this.reset();
       for (const c of sources.topology.snapshot().clusters) this.set({ cluster: c.name }, c.master ? 1 : 0);
+    },
+  });
+  // The read endpoint (issue 21): clusters with an ExternalReadPort only.
+  const readClusters = () => sources.topology.snapshot().clusters.filter((c) => c.externalReadPort);
+  new Gauge({
+    name: 'redishappy_read_pool_size',
+    help: 'Replicas serving reads on the cluster\'s read endpoint (0: reads go to the master, or are refused)',
+    labelNames: ['cluster'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of readClusters()) this.set({ cluster: c.name }, (c.replicas ?? []).length);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_replica_lag_bytes',
+    help: 'Measured replication lag of each replica of a read endpoint cluster (no series while not measured)',
+    labelNames: ['cluster', 'replica'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of readClusters()) for (const r of c.readPool?.candidates ?? []) if (r.lagBytes !== null) this.set({ cluster: c.name, replica: joinHostPort(r.ip, r.port) }, r.lagBytes);
+    },
+  });
+  new Gauge({
+    name: 'redishappy_replica_read_state',
+    help: '1 for the state of each replica of a read endpoint cluster: serving, or the reason it is out',
+    labelNames: ['cluster', 'replica', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of readClusters()) for (const r of c.readPool?.candidates ?? []) this.set({ cluster: c.name, replica: joinHostPort(r.ip, r.port), state: r.reason ?? 'serving' }, 1);
     },
   });
   new Gauge({

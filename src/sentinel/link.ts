@@ -9,11 +9,14 @@ import { joinHostPort } from '../config/address.js';
 /** Channels whose messages mean "this master's configuration may have changed: look now". */
 export const WATCHED_CHANNELS = ['+switch-master', '+config-update-from-sentinel', '+failover-end', '+odown', '-odown', '+reset-master'] as const;
 
+/** Channels that tell of a replica (the read pool): read the cluster's replica list again. */
+export const REPLICA_CHANNELS = ['+sdown', '-sdown', '+slave', '+convert-to-slave', '+slave-reconf-done'] as const;
+
 export interface LinkListener {
   onState(link: SentinelLink, previous: SentinelStateValue, reason: string): void;
   /** A full SENTINEL MASTERS poll result. */
   onViews(link: SentinelLink, views: MasterView[]): void;
-  /** A message on one of WATCHED_CHANNELS. */
+  /** A message on one of WATCHED_CHANNELS or REPLICA_CHANNELS. */
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void;
   /** Peers this sentinel lists, per watched master name (arrives before the views of the same poll). */
   onPeers(link: SentinelLink, peersByMaster: Map<string, PeerInfo[]>): void;
@@ -187,7 +190,7 @@ export class SentinelLink {
           this.fail(why ? `connection closed: ${why}` : 'connection closed');
         });
       }
-      await sub.subscribe(...WATCHED_CHANNELS);
+      await sub.subscribe(...WATCHED_CHANNELS, ...REPLICA_CHANNELS);
       if (gen !== this.generation) return;
       this.id = await this.myId(cmd);
       if (gen !== this.generation) return;

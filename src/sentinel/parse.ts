@@ -38,6 +38,15 @@ export function masterNameOfEvent(payload: string): string | null {
   return null;
 }
 
+/**
+ * The master name of an event about a replica ("slave <ip:port> <ip> <port> @ <master> ..."), or
+ * null when the event is about another kind of instance (a master's or a sentinel's +sdown).
+ */
+export function replicaEventMaster(payload: string): string | null {
+  const parts = payload.trim().split(' ');
+  return parts[0] === 'slave' ? masterNameOfEvent(payload) : null;
+}
+
 /** A flat [k1, v1, k2, v2, ...] reply (SENTINEL MASTER/MASTERS/SENTINELS element) to a record. */
 export function fieldsToRecord(reply: unknown): Record<string, string> | null {
   if (!Array.isArray(reply) || reply.length % 2 !== 0) return null;
@@ -109,6 +118,8 @@ export interface ReplicaInfo {
   ip: string;
   port: number;
   flags: string[];
+  /** "ok" or "err" as Sentinel last read it from the replica's INFO; "" when not reported. */
+  masterLinkStatus: string;
 }
 
 /** SENTINEL REPLICAS <name> reply → replicas (malformed elements skipped). */
@@ -118,7 +129,7 @@ export function parseReplicasReply(reply: unknown): ReplicaInfo[] | null {
   for (const element of reply) {
     const rec = fieldsToRecord(element);
     const port = parsePort(rec?.port);
-    if (rec?.ip && port !== null && port > 0) out.push({ ip: rec.ip, port, flags: (rec.flags ?? '').split(',').filter(Boolean) });
+    if (rec?.ip && port !== null && port > 0) out.push({ ip: rec.ip, port, flags: (rec.flags ?? '').split(',').filter(Boolean), masterLinkStatus: rec['master-link-status'] ?? '' });
   }
   return out;
 }

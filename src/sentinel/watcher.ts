@@ -9,9 +9,10 @@ import { probeRole, tlsOptions, type ConnectSettings } from './connection.js';
 import { countedGroup, type Env, type SentinelFacts } from './counted.js';
 import { initialDecision, step, type ClusterDecision, type Effect, type Input } from './decision.js';
 import { reachable, type PeerRef } from './group.js';
-import { SentinelLink, type LinkListener } from './link.js';
-import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
-import { ReplicaLists } from './replicas.js';
+import { REPLICA_CHANNELS, SentinelLink, type LinkListener } from './link.js';
+import { masterNameOfEvent, parseSwitchMaster, replicaEventMaster, type MasterView, type PeerInfo } from './parse.js';
+import { ReadPools } from './replicas.js';
+import { RolePoller } from './role-poller.js';
 import { clusterReport, sentinelReport } from './report.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
 import type { ClusterQuorumStatus, SentinelStatus, WatcherEvent } from './status.js';
@@ -35,7 +36,7 @@ export class SentinelWatcher implements LinkListener {
   private started = false;
   private startedAt = new Date().toISOString();
   private listeners: Array<(e: WatcherEvent) => void> = [];
-  private readonly replicas: ReplicaLists;
+  private readonly replicas: ReadPools;
   /** "cluster sentinel" → whether another query was asked for while one was in flight. */
   private querying = new Map<string, boolean>();
   /** Per sentinel and kind of message: a burst is logged as a few lines and a count. */
@@ -52,7 +53,8 @@ export class SentinelWatcher implements LinkListener {
   ) {
     this.config = config;
     this.tls = tlsOptions(config.Tls);
-    this.replicas = new ReplicaLists(topology);
+    const poller = new RolePoller((name) => this.redisSettings(name), () => this.tls);
+    this.replicas = new ReadPools(config, topology, { agreeingLinks: (name) => this.agreeingLinks(name) }, poller, log);
     for (const c of config.Clusters) this.decisions.set(c.Name, initialDecision(c.Name));
   }
 
@@ -69,6 +71,7 @@ export class SentinelWatcher implements LinkListener {
     this.started = true;
     this.startedAt = new Date().toISOString();
     for (const s of this.config.Sentinels) this.addLink(s.Host, s.Port, true);
+    this.replicas.start();
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(10000, this.config.Watcher.ForgetDownSentinelAfterMs));
     this.sweepTimer.unref();
   }
@@ -94,6 +97,7 @@ export class SentinelWatcher implements LinkListener {
     this.started = false;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.messageLog.flush();
+    this.replicas.stop();
     await Promise.all([...this.links.values()].map((l) => l.stop()));
     this.links.clear();
   }
@@ -122,6 +126,7 @@ export class SentinelWatcher implements LinkListener {
       const credentialsChanged = newOwn.has(sentinel) && oldOwn.get(sentinel) !== newOwn.get(sentinel);
       if (connection(old) !== connection(config) || dropped || credentialsChanged || (newOwn.has(sentinel) && !link.configured)) await this.dropLink(link);
     }
+    this.replicas.reconfigure(config);
     if (!this.started) return;
     for (const s of config.Sentinels) this.addLink(s.Host, s.Port, true);
     for (const name of names) this.feed(name, { type: 'configured', sentinelsReplaced: replaced, quorumChanged: quorumOf(old, name) !== quorumOf(config, name) });
@@ -201,7 +206,7 @@ export class SentinelWatcher implements LinkListener {
         this.log[e.level](e.fields, e.msg);
         return;
       case 'refresh-replicas':
-        void this.replicas.refresh(name, (s) => this.links.get(s));
+        this.replicas.masterChanged(name);
         return;
     }
   }
@@ -290,6 +295,13 @@ export class SentinelWatcher implements LinkListener {
 
   onMessage(link: SentinelLink, channel: string, payload: string, receivedAt: number): void {
     link.messages++;
+    if ((REPLICA_CHANNELS as readonly string[]).includes(channel)) {
+      // About a replica: the read pool's business, never the master decision's. A master's or a
+      // sentinel's +sdown is left to the polls, as before.
+      const name = replicaEventMaster(payload);
+      if (name && this.decisions.has(name)) this.replicas.replicaEvent(link, name);
+      return;
+    }
     let name: string | null;
     let to: MasterAddress | null = null;
     if (channel === '+switch-master') {
@@ -333,9 +345,29 @@ export class SentinelWatcher implements LinkListener {
     }
   }
 
-  private probe(name: string, target: MasterAddress) {
+  private redisSettings(name: string): ConnectSettings {
     const cluster = this.config.Clusters.find((c) => c.Name === name);
     const credentials = { username: cluster?.Username ?? this.config.RedisUsername, password: cluster?.Password ?? this.config.RedisPassword };
-    return probeRole(target.ip, target.port, { credentials, tls: this.config.Tls, timeoutMs: this.config.Watcher.CommandTimeoutMs, keepAliveSeconds: 0 }, this.tls);
+    return { credentials, tls: this.config.Tls, timeoutMs: this.config.Watcher.CommandTimeoutMs, keepAliveSeconds: 0 };
+  }
+
+  private probe(name: string, target: MasterAddress) {
+    return probeRole(target.ip, target.port, this.redisSettings(name), this.tls);
+  }
+
+  /**
+   * Live sentinels whose latest view names the confirmed master: their replica lists are of the
+   * right master. The sentinels that confirmed it come first.
+   */
+  private agreeingLinks(name: string): SentinelLink[] {
+    const master = this.topology.get(name)?.master;
+    const decision = this.decisions.get(name);
+    if (!master || !decision) return [];
+    const first = this.topology.get(name)?.agreeingSentinels ?? [];
+    const rank = (s: string) => (first.includes(s) ? first.indexOf(s) : first.length);
+    return [...decision.views]
+      .filter(([s, v]) => v.ip === master.ip && v.port === master.port && this.links.get(s)?.state === SentinelState.Alive)
+      .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1))
+      .map(([s]) => this.links.get(s)!);
   }
 }

@@ -1,16 +1,20 @@
 import { EventEmitter } from 'node:events';
-import type { ClusterState, MasterAddress, MasterChange, TopologySnapshot } from './types.js';
+import type { ClusterState, MasterAddress, MasterChange, ReadPool, TopologySnapshot } from './types.js';
 import { sameAddress } from '../config/address.js';
 
 export interface ClusterDefinition {
   name: string;
   externalPort: number;
+  /** The read endpoint's port; absent or null: none. */
+  externalReadPort?: number | null;
+  /** Default true. */
+  readFallbackToMaster?: boolean;
 }
 
 interface TopologyEvents {
   change: [change: MasterChange, snapshot: TopologySnapshot];
   reconfigured: [snapshot: TopologySnapshot];
-  /** The replicas known for a cluster changed (no master change; the version is not bumped). */
+  /** The replicas serving a cluster's reads changed (no master change; the version is not bumped). */
   replicas: [cluster: string, snapshot: TopologySnapshot];
 }
 
@@ -40,7 +44,8 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     const next = new Map<string, ClusterState>();
     for (const def of definitions) {
       const old = this.clusters.get(def.name);
-      next.set(def.name, old ? { ...old, externalPort: def.externalPort } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [] });
+      const read = { externalReadPort: def.externalReadPort ?? null, readFallbackToMaster: def.readFallbackToMaster ?? true };
+      next.set(def.name, old ? { ...old, externalPort: def.externalPort, ...read } : { name: def.name, externalPort: def.externalPort, master: null, configEpoch: null, confirmedAt: null, agreeingSentinels: [], replicas: [], ...read, readPool: null });
     }
     this.clusters = next;
     this.copies.clear();
@@ -67,7 +72,13 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
     let copy = this.copies.get(name);
     if (!copy) {
       const c = this.clusters.get(name)!;
-      copy = Object.freeze({ ...c, master: c.master ? Object.freeze({ ...c.master }) : null, agreeingSentinels: Object.freeze([...c.agreeingSentinels]) as string[], replicas: Object.freeze((c.replicas ?? []).map((r) => Object.freeze({ ...r }))) as MasterAddress[] });
+      copy = Object.freeze({
+        ...c,
+        master: c.master ? Object.freeze({ ...c.master }) : null,
+        agreeingSentinels: Object.freeze([...c.agreeingSentinels]) as string[],
+        replicas: Object.freeze((c.replicas ?? []).map((r) => Object.freeze({ ...r }))) as MasterAddress[],
+        readPool: c.readPool ? (Object.freeze({ candidates: Object.freeze(c.readPool.candidates.map((r) => Object.freeze({ ...r }))), serving: Object.freeze(c.readPool.serving.map((r) => Object.freeze({ ...r }))) }) as ReadPool) : null,
+      });
       this.copies.set(name, copy);
     }
     return copy;
@@ -90,6 +101,23 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
   }
 
   /**
+   * Record a cluster's read pool: `replicas` becomes its serving replicas. Emits `replicas` only
+   * when the serving set changed (that is what outputs apply); lags and reasons are kept for the
+   * API without waking the outputs every poll. Returns whether the serving set changed.
+   */
+  setReadPool(name: string, pool: ReadPool): boolean {
+    const current = this.clusters.get(name);
+    if (!current) return false;
+    const key = (list: readonly MasterAddress[]) => list.map((r) => `${r.ip} ${r.port}`).sort().join(',');
+    const changed = key(current.replicas ?? []) !== key(pool.serving);
+    this.clusters.set(name, { ...current, replicas: pool.serving.map((r) => ({ ip: r.ip, port: r.port })), readPool: pool });
+    this.copies.delete(name);
+    this.cached = null;
+    if (changed) this.emit('replicas', name, this.snapshot());
+    return changed;
+  }
+
+  /**
    * Record a confirmed master. Returns the change, or null when it is the master we already had
    * (only its epoch/agreement details are refreshed then, without an event).
    */
@@ -105,9 +133,11 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
       return null;
     }
     const confirmedAt = new Date().toISOString();
-    // The promoted replica is a replica no more (the watcher refreshes the list right after).
+    // The promoted replica is a replica no more (the watcher refreshes the list right after); the
+    // read pool was measured against the old master, so it is left to the next measurement.
     const replicas = current.replicas?.filter((r) => !sameAddress(r, master));
-    this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing, ...(replicas ? { replicas } : {}) });
+    const readPool = current.readPool ? { candidates: current.readPool.candidates.filter((r) => !sameAddress(r, master)), serving: current.readPool.serving.filter((r) => !sameAddress(r, master)) } : current.readPool;
+    this.clusters.set(name, { ...current, master: { ...master }, configEpoch, confirmedAt, agreeingSentinels: agreeing, ...(replicas ? { replicas } : {}), readPool });
     this.version++;
     this.copies.delete(name);
     this.cached = null;

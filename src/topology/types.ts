@@ -4,6 +4,33 @@ export interface MasterAddress {
   port: number;
 }
 
+/** Why a replica is not in the read pool (null: it serves). */
+export type ReadOutReason =
+  | 'is-master'
+  | 'down'
+  | 'disconnected'
+  | 'link-down'
+  | 'lag-unknown'
+  | 'master-not-master'
+  | 'not-connected'
+  | 'lagging';
+
+/** One replica Sentinel lists for the confirmed master, and whether it serves reads. */
+export interface ReadCandidate {
+  ip: string;
+  port: number;
+  state: 'serving' | 'out';
+  reason: ReadOutReason | null;
+  /** Master offset minus the offset this replica acknowledged (ROLE on the master); null when not measured. */
+  lagBytes: number | null;
+}
+
+export interface ReadPool {
+  candidates: ReadCandidate[];
+  /** The serving candidates' addresses, sorted. */
+  serving: MasterAddress[];
+}
+
 /** One configured cluster as the daemon currently sees it. `master` is null until a master is confirmed. */
 export interface ClusterState {
   name: string;
@@ -16,11 +43,20 @@ export interface ClusterState {
   /** host:port of the sentinels whose view agreed with the confirmed master at that time. */
   agreeingSentinels: string[];
   /**
-   * Replicas Sentinel knows for this cluster (SENTINEL REPLICAS), for read-only backends in
-   * template outputs. Filled by the watcher through TopologyStore.setReplicas; [] until then.
-   * Not part of what makes a master confirmed, and a change of replicas is not a master change.
+   * The replicas serving reads (the read pool's serving ones, sorted), for read backends in
+   * template outputs and Consul. Filled by the watcher through TopologyStore.setReadPool; [] until
+   * then. Not part of what makes a master confirmed, and a change of replicas is not a master change.
    */
   replicas?: MasterAddress[];
+  /** The read twin of externalPort; null when the cluster has no read endpoint. */
+  externalReadPort?: number | null;
+  /** With no serving replica, reads go to the confirmed master (false: refused). */
+  readFallbackToMaster?: boolean;
+  /**
+   * Every replica considered for reads with its state, lag and why it is out; null until first
+   * computed, and for clusters without a read endpoint. `replicas` then holds its serving ones.
+   */
+  readPool?: ReadPool | null;
 }
 
 /** A change of confirmed master for one cluster. */

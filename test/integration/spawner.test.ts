@@ -49,6 +49,7 @@ const event: HookEvent = {
   configEpoch: 1,
   confirmedAt: new Date().toISOString(),
   announcedAt: null,
+  read: { externalReadPort: null, serving: [] },
   topology: { version: 1, clusters: [] } as unknown as HookEvent['topology'],
 };
 

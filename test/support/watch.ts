@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { clusterDefinitions } from '../../src/config/definitions.js';
 import { parseConfigText, type Config } from '../../src/config/load.js';
 import { SentinelWatcher } from '../../src/sentinel/watcher.js';
 import { TopologyStore } from '../../src/topology/store.js';
@@ -22,7 +23,7 @@ export function testConfig(clusters: Array<{ name: string; externalPort?: number
 export function startWatcher(config: Config) {
   const logLines: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
-  const topology = new TopologyStore(config.Clusters.map((c) => ({ name: c.Name, externalPort: c.ExternalPort })));
+  const topology = new TopologyStore(clusterDefinitions(config));
   const watcher = new SentinelWatcher(config, topology, logger);
   const changes: MasterChange[] = [];
   topology.on('change', (c) => changes.push(c));

@@ -65,6 +65,7 @@ describe('Exec event', () => {
       configEpoch: 5,
       confirmedAt: '2026-01-01T00:00:02.000Z',
       announcedAt: null,
+      read: { externalReadPort: null, serving: [] },
       topology: snapshot,
     });
     assert.notEqual(hookEvent(change, snapshot).deliveryId, e.deliveryId, 'each event gets its own delivery id');

@@ -17,8 +17,15 @@ describe('hook payloads', () => {
     const env = hookEnv(e);
     assert.deepEqual(
       { ...env, REDISHAPPY_DELIVERY_ID: 'x' },
-      { REDISHAPPY_EVENT: 'master-changed', REDISHAPPY_DELIVERY_ID: 'x', REDISHAPPY_CLUSTER: 'testing', REDISHAPPY_OLD_MASTER_IP: '10.0.0.1', REDISHAPPY_OLD_MASTER_PORT: '6379', REDISHAPPY_NEW_MASTER_IP: '10.0.0.2', REDISHAPPY_NEW_MASTER_PORT: '6380', REDISHAPPY_CONFIG_EPOCH: '4', REDISHAPPY_CONFIRMED_AT: '2026-11-24T00:00:01.000Z' },
+      { REDISHAPPY_EVENT: 'master-changed', REDISHAPPY_DELIVERY_ID: 'x', REDISHAPPY_CLUSTER: 'testing', REDISHAPPY_OLD_MASTER_IP: '10.0.0.1', REDISHAPPY_OLD_MASTER_PORT: '6379', REDISHAPPY_NEW_MASTER_IP: '10.0.0.2', REDISHAPPY_NEW_MASTER_PORT: '6380', REDISHAPPY_CONFIG_EPOCH: '4', REDISHAPPY_CONFIRMED_AT: '2026-11-24T00:00:01.000Z', REDISHAPPY_READ_POOL: '' },
     );
+  });
+
+  it('carries the changed cluster\'s read pool (issue 21)', () => {
+    const withPool = { version: 7, clusters: [{ name: 'testing', externalPort: 7000, master: change.current, configEpoch: 4, confirmedAt: change.confirmedAt, agreeingSentinels: [], externalReadPort: 7100, replicas: [{ ip: '10.0.0.3', port: 6381 }, { ip: '::1', port: 6382 }] }] };
+    const e = hookEvent(change, withPool);
+    assert.deepEqual(e.read, { externalReadPort: 7100, serving: [{ ip: '10.0.0.3', port: 6381 }, { ip: '::1', port: 6382 }] });
+    assert.equal(hookEnv(e).REDISHAPPY_READ_POOL, '10.0.0.3:6381 [::1]:6382');
   });
 
   it('signs the body with HMAC-SHA256', () => {

@@ -35,7 +35,7 @@ describe('Templates section', () => {
     const problems = problemsOf(JSON.stringify({ ...base, Templates: [{ Name: 'ok', TemplatePath: tmpl, OutputPath: join(dir, 'o1') }, { name: 'b', templatepath: tmpl }] }));
     assert.deepEqual(problems, ['Templates[1].OutputPath: is required']);
     const { config } = parseConfigText(JSON.stringify({ ...base, TEMPLATES: [{ NAME: 'nginx', templatePath: tmpl, outputpath: join(dir, 'o1') }] }), 'x.json', {}, 'auto');
-    assert.deepEqual(config.Templates?.[0], { Name: 'nginx', TemplatePath: tmpl, OutputPath: join(dir, 'o1'), ValidateCommand: '', ReloadCommand: '', ValidateTimeoutMs: 10000, ReloadTimeoutMs: 10000, ReloadSettleMs: 0, ValidateCache: true, Prevalidate: true, VerifyIntervalMs: 10000, VerifyRetries: 3 });
+    assert.deepEqual(config.Templates?.[0], { Name: 'nginx', TemplatePath: tmpl, OutputPath: join(dir, 'o1'), ValidateCommand: '', ReloadCommand: '', ValidateTimeoutMs: 10000, ReloadTimeoutMs: 10000, ReloadSettleMs: 0, ValidateCache: true, Prevalidate: true, ReadSlots: 8, VerifyIntervalMs: 10000, VerifyRetries: 3 });
   });
 
   it('refuses duplicate names (any case), reserved names, a shared OutputPath and a missing template', () => {

@@ -5,7 +5,7 @@ import type { MasterAddress } from '../../topology/types.js';
 import { joinHostPort } from '../../config/address.js';
 import { ConsulClient, ConsulHttpError, ConsulUnreachableError, consulBaseUrl } from './client.js';
 import { serviceFor, serviceId, type ConsulSection } from './config.js';
-import { agentRegistration, catalogRegistration, checkId, desiredView, entrySignature, type EntryView } from './payload.js';
+import { agentRegistration, agentReplicaRegistration, catalogRegistration, catalogReplicaRegistration, checkId, desiredView, entrySignature, replicaEntries, replicaSignature, type EntryView, type ReplicaEntry } from './payload.js';
 import { readEntries } from './read-back.js';
 import { removeStale } from './stale.js';
 
@@ -55,6 +55,8 @@ class ConsulOutput implements Output {
   private readonly healthy: () => boolean;
   /** Signature of what Consul accepted from us, per cluster (only set after a 2xx or a matching read-back). */
   private readonly registered = new Map<string, { signature: string; address: string }>();
+  /** Replica entries Consul accepted from us: ID → signature, and where it is (for deregistering). */
+  private readonly replicas = new Map<string, { signature: string; entry: ReplicaEntry }>();
   /** Catalog mode: nodes checked to have no agent ("dc|node"). */
   private readonly externalNodes = new Set<string>();
   private latest: TopologySnapshot | null = null;
@@ -71,7 +73,7 @@ class ConsulOutput implements Output {
   private lastErrorAt: string | null = null;
   private lastRegisteredAt: string | null = null;
   private lastReconcileAt: string | null = null;
-  private readonly counters = { registrations: 0, registrationFailures: 0, deregistrations: 0, reconcileDrifts: 0, ttlPasses: 0, ttlFailures: 0, ttlErrors: 0 };
+  private readonly counters = { registrations: 0, registrationFailures: 0, deregistrations: 0, reconcileDrifts: 0, ttlPasses: 0, ttlFailures: 0, ttlErrors: 0, replicaRegistrations: 0, replicaDeregistrations: 0 };
 
   constructor(opts: ConsulOutputOptions) {
     this.cfg = opts.config;
@@ -116,6 +118,7 @@ class ConsulOutput implements Output {
         lastRegisteredAt: this.lastRegisteredAt,
         lastReconcileAt: this.lastReconcileAt,
         registered: Object.fromEntries([...this.registered].map(([cluster, r]) => [cluster, r.address])),
+        registeredReplicas: [...this.replicas.values()].map((r) => `${r.entry.cluster} ${joinHostPort(r.entry.ip, r.entry.port)}`).sort(),
       },
     };
   }
@@ -221,7 +224,53 @@ class ConsulOutput implements Output {
       }
       problems.push(...(await this.registerAll(register)));
     }
+    problems.push(...(await this.syncReplicas(confirmed)));
     if (problems.length > 0) throw new Error(problems.join('; '));
+  }
+
+  /**
+   * Replica entries (clusters with a read endpoint): register the serving replicas Consul lacks,
+   * deregister the ones that left the pool. Entries a previous run left are removed by the stale
+   * cleanup at the first apply (their IDs name no configured cluster) and registered again here.
+   */
+  private async syncReplicas(confirmed: ClusterState[]): Promise<string[]> {
+    const problems: string[] = [];
+    const wanted = new Map<string, ReplicaEntry>();
+    const masters = new Map<string, ClusterState>();
+    for (const c of confirmed) {
+      masters.set(c.name, c);
+      for (const e of replicaEntries(this.cfg, c)) wanted.set(e.id, e);
+    }
+    for (const [id, e] of wanted) {
+      if (this.replicas.get(id)?.signature === replicaSignature(e)) continue;
+      try {
+        if (this.cfg.Mode === 'agent') await this.client.request('PUT', '/v1/agent/service/register', { body: agentReplicaRegistration(this.cfg, e) });
+        else await this.client.request('PUT', '/v1/catalog/register', { body: catalogReplicaRegistration(this.cfg, e, masters.get(e.cluster)!.master!) });
+        this.replicas.set(id, { signature: replicaSignature(e), entry: e });
+        this.counters.replicaRegistrations++;
+        this.log.info({ cluster: e.cluster, id, address: joinHostPort(e.ip, e.port) }, 'Consul replica entry registered');
+      } catch (err) {
+        if (err instanceof ConsulUnreachableError) throw err;
+        problems.push(`replica ${id}: ${message(err)}`);
+      }
+    }
+    for (const [id, r] of [...this.replicas]) {
+      if (wanted.has(id)) continue;
+      try {
+        if (this.cfg.Mode === 'agent') await this.client.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`, { allow404: true });
+        else {
+          const svc = serviceFor(this.cfg, r.entry.cluster);
+          await this.client.request('PUT', '/v1/catalog/deregister', { body: { Node: svc.Node, ServiceID: id, ...(svc.Datacenter ? { Datacenter: svc.Datacenter } : {}) } });
+        }
+        this.replicas.delete(id);
+        this.counters.replicaDeregistrations++;
+        this.log.info({ cluster: r.entry.cluster, id }, 'Consul replica entry deregistered (left the read pool)');
+      } catch (err) {
+        if (err instanceof ConsulUnreachableError) throw err;
+        problems.push(`replica ${id}: ${message(err)}`);
+      }
+    }
+    return problems;
   }
 
   /** Register clusters, PARALLEL at a time; stop starting new ones once Consul is unreachable. */

@@ -30,6 +30,55 @@ function confirmed(c: ClusterState): { ip: string; port: number } {
   return c.master;
 }
 
+/**
+ * Tags of the master's entry: the configured ones, plus `master` for a cluster with a read
+ * endpoint (its replicas are entries of the same service tagged `replica`, so
+ * `master.<service>.service.consul` and `replica.<service>.service.consul` tell them apart).
+ * Without a read endpoint the entry is the original's, unchanged.
+ */
+export function masterTags(svcTags: readonly string[], c: ClusterState): string[] {
+  return c.externalReadPort && !svcTags.includes('master') ? [...svcTags, 'master'] : [...svcTags];
+}
+
+/** The replica entries a cluster wants: its serving replicas, with a read endpoint only. */
+export interface ReplicaEntry {
+  id: string;
+  cluster: string;
+  ip: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+}
+
+/** A replica entry's ID: the cluster's service ID, then the replica's address. */
+export const replicaId = (cluster: string, ip: string, port: number) => `${serviceId(cluster)}-replica-${ip}-${port}`;
+
+export function replicaEntries(section: ConsulSection, c: ClusterState): ReplicaEntry[] {
+  if (!c.master || !c.externalReadPort) return [];
+  const svc = serviceFor(section, c.name);
+  const tags = [...svc.Tags.filter((t) => t !== 'master'), 'replica'];
+  return (c.replicas ?? []).map((r) => ({ id: replicaId(c.name, r.ip, r.port), cluster: c.name, ip: r.ip, port: r.port, tags, meta: { ...svc.Meta, redishappy_cluster: c.name, role: 'replica' } }));
+}
+
+export const replicaSignature = (e: ReplicaEntry) => JSON.stringify([e.ip, e.port, e.tags, Object.entries(e.meta).sort()]);
+
+/** Body of PUT /v1/agent/service/register for a replica entry (no TTL check: see docs/read-endpoint.md). */
+export function agentReplicaRegistration(section: ConsulSection, e: ReplicaEntry): Record<string, unknown> {
+  return { ID: e.id, Name: serviceFor(section, e.cluster).ServiceName, Tags: e.tags, Address: e.ip, Port: e.port, Meta: e.meta };
+}
+
+/** Body of PUT /v1/catalog/register for a replica entry, on the cluster's node (whose Address stays the master's). */
+export function catalogReplicaRegistration(section: ConsulSection, e: ReplicaEntry, master: { ip: string }): Record<string, unknown> {
+  const svc = serviceFor(section, e.cluster);
+  return {
+    Node: svc.Node,
+    Address: master.ip,
+    ...(svc.Datacenter ? { Datacenter: svc.Datacenter } : {}),
+    NodeMeta: { ...EXTERNAL_NODE_META },
+    Service: { ID: e.id, Service: svc.ServiceName, Tags: e.tags, Address: e.ip, Port: e.port, Meta: e.meta },
+  };
+}
+
 /** Body of PUT /v1/agent/service/register for a confirmed cluster. */
 export function agentRegistration(section: ConsulSection, c: ClusterState): Record<string, unknown> {
   const master = confirmed(c);
@@ -37,7 +86,7 @@ export function agentRegistration(section: ConsulSection, c: ClusterState): Reco
   const body: Record<string, unknown> = {
     ID: serviceId(c.name),
     Name: svc.ServiceName,
-    Tags: svc.Tags,
+    Tags: masterTags(svc.Tags, c),
     Address: master.ip,
     Port: master.port,
     Meta: metaFor(section, c),
@@ -68,7 +117,7 @@ export function catalogRegistration(section: ConsulSection, c: ClusterState): Re
     Service: {
       ID: serviceId(c.name),
       Service: svc.ServiceName,
-      Tags: svc.Tags,
+      Tags: masterTags(svc.Tags, c),
       Address: master.ip,
       Port: master.port,
       Meta: metaFor(section, c),
@@ -108,7 +157,7 @@ export function desiredView(section: ConsulSection, c: ClusterState): EntryView 
     name: svc.ServiceName,
     address: master.ip,
     port: master.port,
-    tags: svc.Tags,
+    tags: masterTags(svc.Tags, c),
     meta: metaFor(section, c),
     check: section.Mode === 'agent' && section.TtlSeconds > 0 ? checkNotes(section) : null,
     external: true,

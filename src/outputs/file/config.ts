@@ -7,6 +7,11 @@ export const validateCacheFields = {
   ValidateCache: z.boolean({ error: 'must be true or false' }).default(true),
   /** While idle, validate the files a next failover would most likely need (one per replica / past master). */
   Prevalidate: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * Server slots per read backend (`.ReadSlots` in templates): HAProxy's runtime mode fills them
+   * without a reload; a read pool larger than this is applied with a reload.
+   */
+  ReadSlots: z.number({ error: 'must be a number of server slots' }).int('must be a whole number').min(1, 'must be at least 1').max(256, 'must be at most 256').default(8),
 };
 
 /** The settings every file output (HAProxy, each Templates entry) hands the shared pipeline. */
@@ -28,4 +33,6 @@ export interface FileOutputConfig {
   Verify?: VerifySetting | undefined;
   VerifyIntervalMs?: number;
   VerifyRetries?: number;
+  /** Server slots per read backend (default 8). */
+  ReadSlots?: number;
 }

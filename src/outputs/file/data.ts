@@ -17,8 +17,43 @@ export interface TemplateCluster {
   ConfigEpoch: number;
   /** ISO-8601 UTC time of the confirmation; "" when not confirmed. */
   ConfirmedAt: string;
-  /** Replicas Sentinel knows for this cluster (read-only backends), sorted; [] when none known. */
+  /**
+   * The replicas serving reads (the read pool: healthy, linked and, with a read port, within the
+   * lag limit), sorted; [] when none.
+   */
   Replicas: TemplateReplica[];
+  /** The read twin of ExternalPort; 0 when the cluster has no read endpoint. */
+  ExternalReadPort: number;
+  /** With no serving replica, reads go to the master (`.Ip`/`.Port`); false: refused. */
+  ReadFallbackToMaster: boolean;
+  /**
+   * Fixed server slots for the read backend (ReadSlots of them, more only when the pool is larger):
+   * slot n holds the n-th serving replica, the rest are empty (`.Ready` false). HAProxy's runtime
+   * mode fills and empties them live; the names are what it expects.
+   */
+  ReadSlots: TemplateReadSlot[];
+}
+
+export interface TemplateReadSlot {
+  /** Server name: R_<cluster>_read_<n>, n from 1. */
+  Name: string;
+  /** The replica's address, or 127.0.0.1:1 for an empty slot (never used: it is disabled). */
+  Ip: string;
+  Port: number;
+  /** True when the slot holds a serving replica. */
+  Ready: boolean;
+}
+
+/** Server slots per read backend unless the output says otherwise. */
+export const DEFAULT_READ_SLOTS = 8;
+
+/** The read backend's slots, in pool order (sorted), padded with empty ones. */
+export function readSlots(cluster: string, replicas: readonly TemplateReplica[], count: number): TemplateReadSlot[] {
+  const n = Math.max(count, replicas.length);
+  return Array.from({ length: n }, (_, i) => {
+    const r = replicas[i];
+    return { Name: `R_${cluster}_read_${i + 1}`, Ip: r ? r.Ip : '127.0.0.1', Port: r ? r.Port : 1, Ready: r !== undefined };
+  });
 }
 
 export interface TemplateReplica {
@@ -83,7 +118,7 @@ export interface BuildResult {
  * rendered as `:0` or an empty address (the original's defect).
  * `clusterNames` (the output's configured clusters) filters a snapshot taken before a config reload.
  */
-export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: readonly string[]): BuildResult {
+export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: readonly string[], slots = DEFAULT_READ_SLOTS): BuildResult {
   const wanted = clusterNames ? new Set(clusterNames) : null;
   const rejected: BuildResult['rejected'] = [];
   const all: TemplateCluster[] = [];
@@ -94,6 +129,7 @@ export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: rea
     if (!ok && c.master) rejected.push({ cluster: c.name, ip: c.master.ip, port: c.master.port });
     const configEpoch = c.configEpoch ?? 0;
     if (configEpoch > epoch) epoch = configEpoch;
+    const replicas = presentableReplicas(c);
     all.push({
       Name: c.name,
       Ip: ok && c.master ? c.master.ip : '',
@@ -102,7 +138,10 @@ export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: rea
       Confirmed: ok,
       ConfigEpoch: configEpoch,
       ConfirmedAt: ok ? (c.confirmedAt ?? '') : '',
-      Replicas: presentableReplicas(c),
+      Replicas: replicas,
+      ExternalReadPort: c.externalReadPort ?? 0,
+      ReadFallbackToMaster: c.readFallbackToMaster ?? true,
+      ReadSlots: readSlots(c.name, replicas, slots),
     });
   }
   return {
@@ -112,7 +151,7 @@ export function buildTemplateData(snapshot: TopologySnapshot, clusterNames?: rea
 }
 
 /** Data used to try a template out at start-up (and after an edit) before it meets real state. */
-export function sampleTemplateData(clusterNames: readonly string[] = []): TemplateData {
+export function sampleTemplateData(clusterNames: readonly string[] = [], slots = DEFAULT_READ_SLOTS): TemplateData {
   const names = clusterNames.length ? [...clusterNames].sort(compareBytes) : ['example'];
   const clusters = names.map((name, i) => ({
     Name: name,
@@ -123,15 +162,25 @@ export function sampleTemplateData(clusterNames: readonly string[] = []): Templa
     ConfigEpoch: 1,
     ConfirmedAt: '1970-01-01T00:00:00.000Z',
     Replicas: [{ Ip: '127.0.0.1', Port: 6380 }],
+    ExternalReadPort: 7379 + i,
+    ReadFallbackToMaster: true,
+    ReadSlots: readSlots(name, [{ Ip: '127.0.0.1', Port: 6380 }], slots),
   }));
   return { Clusters: clusters, AllClusters: clusters, Version: 1, Epoch: 1 };
 }
 
-/** The same data with some clusters' master addresses replaced (used to reconstruct what HAProxy runs). */
-export function withAddresses(data: TemplateData, addresses: ReadonlyMap<string, { ip: string; port: number }>): TemplateData {
+/** What HAProxy's runtime API can change live in one cluster: the master address and the read slots. */
+export interface LiveFields {
+  ip: string;
+  port: number;
+  readSlots?: TemplateReadSlot[];
+}
+
+/** The same data with some clusters' live fields replaced (used to reconstruct what HAProxy runs). */
+export function withAddresses(data: TemplateData, addresses: ReadonlyMap<string, LiveFields>): TemplateData {
   const swap = (c: TemplateCluster): TemplateCluster => {
     const a = addresses.get(c.Name);
-    return a && c.Confirmed ? { ...c, Ip: a.ip, Port: a.port } : c;
+    return a && c.Confirmed ? { ...c, Ip: a.ip, Port: a.port, ...(a.readSlots ? { ReadSlots: a.readSlots } : {}) } : c;
   };
   return { ...data, Clusters: data.Clusters.map(swap), AllClusters: data.AllClusters.map(swap) };
 }

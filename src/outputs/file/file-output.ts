@@ -73,6 +73,8 @@ export class TemplateFileOutput implements Output {
   private lastReloadOutput: string | null = null;
   private lastValidationError: string | null = null;
   private lastOutcome: Outcome | null = null;
+  /** The data of the last successful apply: what the proxy runs (HAProxy's live plan starts from it). */
+  protected lastData: TemplateData | null = null;
   /** ms from the start of the apply to the start of the reload command, last apply that reloaded. */
   private lastApplyToReloadMs: number | null = null;
 
@@ -84,7 +86,7 @@ export class TemplateFileOutput implements Output {
     this.settleMs = opts.config.ReloadSettleMs ?? 0;
     this.log = opts.logger;
     this.clusterNames = opts.clusterNames;
-    this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames));
+    this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames, this.cfg.ReadSlots));
     this.cache = this.cfg.ValidateCommand.trim() !== '' && this.cfg.ValidateCache !== false ? new ValidationCache() : null;
     this.prevalidator =
       this.cache && this.cfg.Prevalidate !== false
@@ -125,7 +127,7 @@ export class TemplateFileOutput implements Output {
     if (!this.loaded) await this.init();
     await this.refreshTemplate();
 
-    const { data, rejected } = buildTemplateData(snapshot, this.clusterNames);
+    const { data, rejected } = buildTemplateData(snapshot, this.clusterNames, this.cfg.ReadSlots);
     for (const r of rejected) this.log.error(r, `master address is not safe to put in the ${this.label} configuration; cluster left out`);
     for (const c of changes) if (c.previous) this.prevalidator?.rememberPastMaster(c.cluster, c.previous);
     const text = this.render(data);
@@ -315,6 +317,7 @@ export class TemplateFileOutput implements Output {
 
   private succeeded(snapshot: TopologySnapshot, outcome: Outcome, data: TemplateData): void {
     this.lastOutcome = outcome;
+    this.lastData = data;
     this.appliedVersion = snapshot.version;
     this.lastAppliedAt = new Date().toISOString();
     // A template edit that could not be used stays visible while we keep running on the old one.

@@ -1,11 +1,11 @@
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { MasterChange } from '../../topology/types.js';
 import type { Output } from '../types.js';
 import type { HaproxySection } from './config.js';
-import { withAddresses, type TemplateData } from '../file/data.js';
+import type { TemplateData } from '../file/data.js';
 import { TemplateFileOutput } from '../file/file-output.js';
-import { RuntimeClient, assertSafeWord, describeTarget, parseRuntimeSocket } from './runtime.js';
+import { RuntimeClient, describeTarget, parseRuntimeSocket } from './runtime.js';
+import { planLive, type LiveSwitch, type SlotUpdate } from './live-plan.js';
 
 export interface HaproxyOutput extends Output {
   /** The template text currently in use (the last one that parsed). */
@@ -25,13 +25,6 @@ export function createHaproxyOutput(opts: HaproxyOutputOptions): HaproxyOutput {
   return new HaproxyTemplateOutput(opts);
 }
 
-interface LiveSwitch {
-  cluster: string;
-  backend: string;
-  server: string;
-  ip: string;
-  port: number;
-}
 
 /**
  * The HAProxy output: the shared file pipeline (src/outputs/file) plus HAProxy's
@@ -41,7 +34,7 @@ interface LiveSwitch {
 class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput {
   private readonly hcfg: HaproxySection;
   private readonly runtime: RuntimeClient | null;
-  private readonly runtimeCounters = { runtimeSwitches: 0, runtimeFailures: 0 };
+  private readonly runtimeCounters = { runtimeSwitches: 0, runtimeSlotUpdates: 0, runtimeFailures: 0 };
   private lastRuntimeSwitchAt: string | null = null;
   private lastRuntimeError: string | null = null;
 
@@ -64,12 +57,13 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
 
   protected override async applyLive(data: TemplateData, changes: MasterChange[], onDisk: string): Promise<boolean> {
     if (!this.runtime) return false;
-    const plan = this.planLiveSwitch(data, changes, onDisk);
+    const plan = planLive({ data, changes, onDisk, running: this.lastData, servers: this.hcfg.Servers, render: (d) => this.source.template.execute(d) });
     if ('reason' in plan) {
-      this.log.debug({ reason: plan.reason }, 'master switch needs a reload');
+      if (plan.warn) this.log.warn({ reason: plan.reason }, 'read pool larger than its HAProxy server slots: applying it with a reload (raise HAProxy.ReadSlots)');
+      else this.log.debug({ reason: plan.reason }, 'change needs a reload');
       return false;
     }
-    return this.switchLive(plan.switches);
+    return this.switchLive(plan.switches, plan.slots);
   }
 
   protected override extraDetails(): Record<string, unknown> {
@@ -81,51 +75,25 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
     };
   }
 
-  /**
-   * A live switch is only right when the running HAProxy differs from the target in master
-   * addresses alone: rendering the new state with each changed cluster's PREVIOUS master must
-   * give exactly the file on disk (which is what HAProxy runs). A template edit, a cluster that
-   * appears or goes, or anything else the template shows forces the file + reload path.
-   */
-  private planLiveSwitch(data: TemplateData, changes: MasterChange[], onDisk: string): { switches: LiveSwitch[] } | { reason: string } {
-    if (changes.length === 0) return { reason: 'no master change to apply live' };
-    const previous = new Map<string, { ip: string; port: number }>();
-    const switches: LiveSwitch[] = [];
-    for (const change of changes) {
-      const now = data.Clusters.find((c) => c.Name === change.cluster);
-      if (!now) return { reason: `cluster ${change.cluster} is not presented` };
-      if (!change.previous) return { reason: `cluster ${change.cluster} had no master before (new frontend)` };
-      if (change.previous.ip === now.Ip && change.previous.port === now.Port) continue;
-      if (!isIP(now.Ip)) return { reason: `${now.Ip} is not an IP address` };
-      const [backend, server] = (this.hcfg.Servers?.[change.cluster] ?? `bk_${change.cluster}/R_${change.cluster}_1`).split('/') as [string, string];
-      try {
-        assertSafeWord('backend', backend);
-        assertSafeWord('server', server);
-        assertSafeWord('address', now.Ip);
-      } catch (err) {
-        return { reason: (err as Error).message };
-      }
-      previous.set(change.cluster, change.previous);
-      switches.push({ cluster: change.cluster, backend, server, ip: now.Ip, port: now.Port });
-    }
-    if (switches.length === 0) return { reason: 'no address changed' };
-    let running: string;
-    try {
-      running = this.source.template.execute(withAddresses(data, previous));
-    } catch {
-      return { reason: 'the template does not render the previous state' };
-    }
-    if (running !== onDisk) return { reason: 'the configuration differs by more than the master addresses' };
-    return { switches };
-  }
-
   /** True when every server was switched; false (after logging why) to fall back to a reload. */
-  private async switchLive(switches: LiveSwitch[]): Promise<boolean> {
+  private async switchLive(wanted: LiveSwitch[], slots: SlotUpdate[]): Promise<boolean> {
     const runtime = this.runtime as RuntimeClient;
     const started = performance.now();
     try {
-      for (const s of switches) {
-        if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+      const switches: LiveSwitch[] = [];
+      for (const s of wanted) {
+        if (await runtime.serverState(s.backend, s.server)) switches.push(s);
+        else if (!s.optional) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+      }
+      for (const s of slots) {
+        if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`read slot ${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+      }
+      // Fill before emptying, so a pool that changes members never has a moment with none.
+      for (const s of [...slots.filter((x) => x.ready), ...slots.filter((x) => !x.ready)]) {
+        await runtime.setSlot(s.backend, s.server, s.ready, s.ip, s.port);
+        this.runtimeCounters.runtimeSlotUpdates++;
+        this.lastRuntimeSwitchAt = new Date().toISOString();
+        this.log.info({ cluster: s.cluster, server: `${s.backend}/${s.server}`, replica: s.ready ? `${s.ip}:${s.port}` : null }, s.ready ? 'HAProxy read slot serves a replica (live)' : 'HAProxy read slot emptied (live)');
       }
       for (const s of switches) {
         await runtime.switchServer(s.backend, s.server, s.ip, s.port);

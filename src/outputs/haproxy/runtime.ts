@@ -166,4 +166,26 @@ export class RuntimeClient {
     if (cut !== '') throw new Error(`shutdown sessions server ${srv}: ${cut}`);
     return state;
   }
+
+  /**
+   * A read slot: point it at a replica and let it take new connections, or (ready false) take
+   * none (maint). Sessions already open stay: a replica leaving the pool is not cut mid-read.
+   */
+  async setSlot(backend: string, server: string, ready: boolean, ip: string, port: number): Promise<void> {
+    assertSafeWord('backend', backend);
+    assertSafeWord('server', server);
+    const srv = `${backend}/${server}`;
+    if (!ready) {
+      const answer = (await this.send(`set server ${srv} state maint`)).trim();
+      if (answer !== '') throw new Error(`set server ${srv} state maint: ${answer}`);
+      return;
+    }
+    assertSafeWord('address', ip);
+    if (!isIP(ip)) throw new Error(`address ${ip} is not an IP literal; HAProxy's runtime API cannot set it`);
+    const setAddr = (await this.send(`set server ${srv} addr ${ip} port ${port}`)).trim();
+    if (/permission denied/i.test(setAddr)) throw new Error(`set server ${srv} addr: Permission denied (the stats socket needs "level admin")`);
+    if (!/changed|no need to change/i.test(setAddr)) throw new Error(`set server ${srv} addr: ${setAddr || 'no answer'}`);
+    const answer = (await this.send(`set server ${srv} state ready`)).trim();
+    if (answer !== '') throw new Error(`set server ${srv} state ready: ${answer}`);
+  }
 }
