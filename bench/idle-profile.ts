@@ -53,6 +53,29 @@ function selfTime(p: Profile, from: number, to: number, key: (node: ProfileNode)
   return out;
 }
 
+/** Inclusive time (µs) per function of ours (src/), for the samples in [from, to]: what each task costs with its callees. */
+function inclusiveTime(p: Profile, from: number, to: number): Map<string, number> {
+  const parent = new Map<number, number>();
+  for (const node of p.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
+  const byId = new Map(p.nodes.map((node) => [node.id, node]));
+  const out = new Map<string, number>();
+  let t = p.startTime;
+  p.samples.forEach((id, i) => {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < from || t > to) return;
+    const dt = p.timeDeltas[i + 1] ?? 0;
+    const seen = new Set<string>();
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+      const cf = byId.get(x)!.callFrame;
+      if (!cf.url.includes('/src/')) continue;
+      const k = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/src\//, 'src/')}`;
+      if (!seen.has(k)) out.set(k, (out.get(k) ?? 0) + dt);
+      seen.add(k);
+    }
+  });
+  return out;
+}
+
 function top(m: Map<string, number>, total: number, count: number): string[] {
   return [...m].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, us]) => `${(us / 1000).toFixed(1).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
 }
@@ -95,7 +118,8 @@ try {
     console.log(`clusters ${n}, Watcher ${JSON.stringify(watcher)}, node ${nodeFlags.join(' ')}, idle ${idleS} s, no profiler: idle CPU from /proc ${cpuPercent.toFixed(2)} % (${(after.cpuMs - before.cpuMs).toFixed(0)} ms)`);
     process.exit(0);
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader has its own).
+  const file = readdirSync(profDir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
   if (!file) throw new Error('no .cpuprofile written (the daemon did not exit cleanly on SIGTERM)');
   const p = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile;
   // The profile's clock is not ours: place the window by its distance from the end (the exit).
@@ -108,6 +132,8 @@ try {
   console.log(`idle CPU from /proc: ${cpuPercent.toFixed(2)} % (${(after.cpuMs - before.cpuMs).toFixed(0)} ms); JavaScript and GC samples: ${(total / 1000).toFixed(0)} ms`);
   console.log('\nself time by function (idle window, non-idle samples):');
   for (const l of top(new Map([...fn].filter(([k]) => !k.startsWith('(idle)'))), total, 25)) console.log(l);
+  console.log('\ninclusive time of our functions (with their callees):');
+  for (const l of top(inclusiveTime(p, from, to), total, 20)) console.log(l);
   console.log('\nself time by package / source folder:');
   for (const l of top(new Map([...byFile].filter(([k]) => k !== '((idle))')), total, 15)) console.log(l);
   writeFileSync(join(dir, 'summary.json'), JSON.stringify({ clusters: n, idleS, watcher, cpuPercent, profile: join(profDir, file) }));

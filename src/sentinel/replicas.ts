@@ -62,7 +62,9 @@ export class ReadPools {
   /** "cluster sentinel" → another query was asked for while one was in flight. */
   private readonly querying = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
-  private config: Config;
+  private config!: Config;
+  /** config.Clusters by name: asked per cluster at every discovery slice, a scan of 1,000 each time otherwise. */
+  private byName = new Map<string, Config['Clusters'][number]>();
 
   constructor(
     config: Config,
@@ -71,7 +73,12 @@ export class ReadPools {
     private readonly poller: RolePoller,
     private readonly log: Logger,
   ) {
+    this.setConfig(config);
+  }
+
+  private setConfig(config: Config): void {
     this.config = config;
+    this.byName = new Map(config.Clusters.map((c) => [c.Name, c]));
   }
 
   start(): void {
@@ -91,7 +98,7 @@ export class ReadPools {
   }
 
   reconfigure(config: Config): void {
-    this.config = config;
+    this.setConfig(config);
     const names = new Set(config.Clusters.map((c) => c.Name));
     for (const name of [...this.lists.keys()]) if (!names.has(name)) this.lists.delete(name);
     for (const name of [...this.roles.keys()]) {
@@ -105,7 +112,7 @@ export class ReadPools {
   }
 
   private cluster(name: string) {
-    return this.config.Clusters.find((c) => c.Name === name);
+    return this.byName.get(name);
   }
 
   private hasReadPort(name: string): boolean {

@@ -108,6 +108,9 @@ export class TopologyStore extends EventEmitter<TopologyEvents> {
   setReadPool(name: string, pool: ReadPool): boolean {
     const current = this.clusters.get(name);
     if (!current) return false;
+    // Recomputed at every discovery slice for each cluster: an identical pool must not throw away
+    // the cached snapshot (1,000 clusters rebuilt for nothing).
+    if (current.readPool && JSON.stringify(current.readPool) === JSON.stringify(pool)) return false;
     const key = (list: readonly MasterAddress[]) => list.map((r) => `${r.ip} ${r.port}`).sort().join(',');
     const changed = key(current.replicas ?? []) !== key(pool.serving);
     this.clusters.set(name, { ...current, replicas: pool.serving.map((r) => ({ ip: r.ip, port: r.port })), readPool: pool });

@@ -40,6 +40,14 @@ export interface VerifierOptions {
 /** Checks in flight at once after an apply (a mass failover) and during a periodic sweep. */
 const AFTER_APPLY_PARALLEL = 16;
 const PERIODIC_PARALLEL = 4;
+/**
+ * At most this many periodic checks per second per output, whatever the number of clusters: each
+ * check is a new client connection (and TLS, AUTH) through the proxy, and the periodic sweep is a
+ * safety net, not the failover path (after an apply, checks are not capped). Up to 25 clusters are
+ * each checked every VerifyIntervalMs (10 s); 1,000 clusters about every 200 s, instead of 100
+ * connections a second.
+ */
+const PERIODIC_PER_SECOND = 5;
 /** Between checks while an apply takes effect. */
 const POLL_MS = 25;
 
@@ -194,7 +202,7 @@ export class OutputVerifier {
     }
   }
 
-  /** Every VerifyIntervalMs: one check per confirmed cluster, spread over half the interval, a few at a time. */
+  /** Every VerifyIntervalMs: one check per confirmed cluster, spread over half the interval (at most PERIODIC_PER_SECOND), a few at a time; a sweep still running skips the next tick. */
   private async sweep(): Promise<void> {
     // While an apply runs or waits, what the door shows may be about to change: its own check follows it.
     if (this.closed || !this.active || this.sweeping || this.opts.runner.busy()) return;
@@ -207,7 +215,7 @@ export class OutputVerifier {
       // An after-apply check or a re-apply on its way decides those: never count one wrong route twice.
       const clusters = snapshot.clusters.filter((c) => c.master && !this.settling.has(c.name) && !this.redo.clusters.has(c.name));
       const before = new Map(clusters.map((c) => [c.name, this.generation.get(c.name) ?? 0] as const));
-      const gapMs = clusters.length > 0 ? door.intervalMs / 2 / clusters.length : 0;
+      const gapMs = clusters.length > 0 ? Math.max(door.intervalMs / 2 / clusters.length, 1000 / PERIODIC_PER_SECOND) : 0;
       const verdicts = await this.check(door, clusters, PERIODIC_PARALLEL, gapMs);
       for (const c of clusters) {
         const v = verdicts.get(c.name);
