@@ -3,7 +3,7 @@
  * scale (1,000 clusters, stand-in sentinel), and cost (start-up to routing, idle memory/CPU).
  * With BENCH_BASELINE_CMD set, every measurement runs for ours and for that daemon, interleaved
  * on the same fixtures, and the table gets a ratio column (ours / baseline). Results:
- * bench/results/<name>.json; a table on stdout. BENCH_ONLY=propagation,mass,scale,cost (or soak, not in the default) picks
+ * bench/results/<name>.json; a table on stdout. BENCH_ONLY=propagation,mass,scale,cost (or soak, outage, readpool, readpool-sigstop: not in the default) picks
  * scenarios (see bench/README.md).
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -425,6 +425,8 @@ async function main(): Promise<void> {
   if (only.includes('cost')) await guarded('cost', () => cost(env('BENCH_STARTS', 5), env('BENCH_IDLE_S', 60)));
   if (only.includes('spawn')) await guarded('spawn', async () => (await import('./spawn.js')).spawnBench());
   if (only.includes('outage')) await guarded('client-visible outage', async () => (await import('./outage.js')).outage(env('BENCH_OUTAGE_ROUNDS', 5), rows));
+  if (only.includes('readpool')) await guarded('read pool', async () => (await import('./readpool.js')).readpool(env('BENCH_READPOOL_ROUNDS', 5), rows));
+  if (only.includes('readpool-sigstop')) await guarded('read pool, SIGSTOP', async () => (await import('./readpool.js')).readpool(env('BENCH_READPOOL_ROUNDS', 5), rows, 'sigstop'));
   if (only.includes('soak')) {
     await guarded('soak', async () => {
       const r = await soak(specs[0]!, env('BENCH_SOAK_FAILOVERS', 100), env('BENCH_SOAK_WARMUP', 20));
