@@ -4,12 +4,13 @@
  * runs at --log-level debug; every log line is placed on a timeline relative to the spawn, plus
  * the moment HAProxy's external port routes to the master. Prints the median of each step.
  *
- *   node --import tsx bench/startup-profile.ts            (STARTS=7, NODE_FLAGS='--cpu-prof ...')
+ *   node --import tsx bench/startup-profile.ts            (STARTS=7, NODE_FLAGS='--cpu-prof ...', HAPROXY_PATCH='{...}')
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Cleanup, routedTo, startCluster, waitFor } from '../test/harness/index.js';
 import { prepareHaproxy } from '../test/support/haproxy-setup.js';
+import { editJson } from '../test/support/paths.js';
 import { ROOT, percentiles } from './lib.js';
 
 const starts = Number(process.env.STARTS ?? 7);
@@ -22,6 +23,8 @@ const cleanup = new Cleanup();
 try {
   const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
   const setup = await prepareHaproxy(cleanup, cluster, { runtime: !reloadMode, extra: { Watcher: {} } });
+  // An experiment on one setting, e.g. HAPROXY_PATCH='{"ValidateCommand":""}' (no haproxy -c).
+  if (process.env.HAPROXY_PATCH) editJson(setup.configPath, (c) => Object.assign(c.HAProxy as object, JSON.parse(process.env.HAPROXY_PATCH!)));
   const skeleton = readFileSync(setup.outputPath, 'utf8');
   const ext = setup.externalPorts.get('testing')!;
   const master = cluster.masters.get('testing')!.port;
