@@ -190,7 +190,11 @@ export class SentinelLink {
           this.fail(why ? `connection closed: ${why}` : 'connection closed');
         });
       }
-      await sub.subscribe(...WATCHED_CHANNELS, ...REPLICA_CHANNELS);
+      // Two commands, not one of 12 arguments: a server that wants a password answers a client not
+      // (yet) logged in that sends more than 10 with "Protocol error: unauthenticated multibulk
+      // length" and closes, which would hide the NOAUTH / WRONGPASS the operator needs to see.
+      await sub.subscribe(...WATCHED_CHANNELS);
+      await sub.subscribe(...REPLICA_CHANNELS);
       if (gen !== this.generation) return;
       this.id = await this.myId(cmd);
       if (gen !== this.generation) return;

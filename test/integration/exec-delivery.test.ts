@@ -140,7 +140,7 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
     assert.equal(run!.tag, 'rec');
     assert.deepEqual(run!.argv, ['extra arg; $(touch /tmp/no)'], 'arguments reach the program verbatim: no shell');
     const { deliveryId, confirmedAt, announcedAt, ...rest } = run!.input as Record<string, unknown>;
-    assert.deepEqual(rest, { event: 'master-changed', cluster: 'testing', previous: A, current: B, configEpoch: 2, topology: snap });
+    assert.deepEqual(rest, { event: 'master-changed', cluster: 'testing', previous: A, current: B, configEpoch: 2, read: { externalReadPort: null, serving: [] }, topology: snap });
     assert.match(String(deliveryId), /^[0-9a-f-]{36}$/);
     assert.equal(typeof confirmedAt, 'string');
     assert.equal(typeof announcedAt, 'string');
@@ -156,6 +156,7 @@ describe('Exec output (real processes)', { timeout: 60000 }, () => {
         REDISHAPPY_NEW_MASTER_PORT: '6379',
         REDISHAPPY_CONFIG_EPOCH: '2',
         REDISHAPPY_CONFIRMED_AT: confirmedAt,
+        REDISHAPPY_READ_POOL: '',
       },
     );
 
