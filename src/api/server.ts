@@ -31,6 +31,8 @@ export interface ApiDeps {
   events?(): unknown[];
   /** Per cluster, per output: does a new client reach the confirmed master through it (src/verify)? */
   verification?(): Record<string, Record<string, RouteVerification>>;
+  /** The same for read doors (clusters with an ExternalReadPort, proxies serving it). */
+  readVerification?(): Record<string, Record<string, RouteVerification>>;
   metrics?: Registry;
   /** Live state pushed over /api/stream; the daemon calls notify() on every change. */
   stream?: EventStream;
@@ -83,6 +85,7 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
   routes.set('/api/sentinels', async () => ({ sentinels: deps.sentinels() }));
   routes.set('/api/topology', async () => {
     const verification = deps.verification?.() ?? {};
+    const readVerification = deps.readVerification?.() ?? {};
     return deps.topology.snapshot().clusters.map((c) => ({
       name: c.name,
       externalPort: c.externalPort,
@@ -97,6 +100,7 @@ export function buildApi(deps: ApiDeps, opts: { serverFactory?: FastifyServerFac
       readFallbackToMaster: c.readFallbackToMaster ?? true,
       readPool: readPoolView(c),
       verification: verification[c.name] ?? {},
+      readVerification: readVerification[c.name] ?? {},
     }));
   });
   routes.set('/api/outputs', async () => ({ outputs: deps.outputs() }));

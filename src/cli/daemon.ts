@@ -18,7 +18,7 @@ import { Metrics } from '../metrics/registry.js';
 import { EventStream } from '../api/stream.js';
 import { OutputVerifier, type FailoverVerified } from '../verify/verifier.js';
 import { instanceAccess } from '../verify/access.js';
-import type { RouteVerification } from '../verify/types.js';
+import type { DoorRole, RouteVerification } from '../verify/types.js';
 import { readPoolView } from '../api/read-pool-view.js';
 
 export interface DaemonOptions {
@@ -102,7 +102,8 @@ export class Daemon {
   liveState() {
     const snapshot = this.topology.snapshot();
     const verification = this.verification();
-    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {}, readView: readPoolView(c) }));
+    const readVerification = this.verification('read');
+    const clusters = snapshot.clusters.map((c) => ({ ...c, ...quorumFields(this.watcher.clusterStatus(c.name)), verification: verification[c.name] ?? {}, readVerification: readVerification[c.name] ?? {}, readView: readPoolView(c) }));
     // Failovers of the last 24 hours: what the page can chart.
     const dayAgo = Date.now() - 24 * 3600 * 1000;
     return { version: snapshot.version, clusters, sentinels: this.watcher.sentinels(), outputs: this.outputStatuses(), events: this.events.slice(0, 50), failovers: this.failovers.filter((e) => Date.parse(e.at as string) >= dayAgo) };
@@ -117,15 +118,21 @@ export class Daemon {
     });
   }
 
-  /** Per cluster, per output: whether clients reach the confirmed master through it (/api/topology, the status page). */
-  verification(): Record<string, Record<string, RouteVerification>> {
+  /**
+   * Per cluster, per output: whether clients reach the confirmed master through it (`write`), or
+   * the read pool through its read door (`read`) (/api/topology, the status page).
+   */
+  verification(door: DoorRole = 'write'): Record<string, Record<string, RouteVerification>> {
     const out: Record<string, Record<string, RouteVerification>> = {};
-    for (const v of this.verifiers) for (const [cluster, route] of v.states()) (out[cluster] ??= {})[v.name] = route;
+    for (const v of this.verifiers) for (const [cluster, route] of door === 'write' ? v.states() : v.readStates()) (out[cluster] ??= {})[v.name] = route;
     return out;
   }
 
   private routes() {
-    return this.verifiers.flatMap((v) => [...v.states()].map(([cluster, route]) => ({ cluster, output: v.name, state: route.state })));
+    return this.verifiers.flatMap((v) => [
+      ...[...v.states()].map(([cluster, route]) => ({ cluster, output: v.name, door: 'write' as const, state: route.state })),
+      ...[...v.readStates()].map(([cluster, route]) => ({ cluster, output: v.name, door: 'read' as const, state: route.state })),
+    ]);
   }
 
   /** A runner for the output, and its verifier, told of every apply that succeeded. */
@@ -285,6 +292,7 @@ export class Daemon {
           haproxy: this.opts.flavour === 'consul' ? undefined : () => this.runners.find((r) => r.output.name === 'haproxy')?.output as unknown as HaproxyView | undefined,
           events: () => this.events,
           verification: () => this.verification(),
+          readVerification: () => this.verification('read'),
           metrics: registry,
           stream: this.stream,
         },

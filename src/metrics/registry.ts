@@ -5,15 +5,15 @@ import type { ClusterQuorumStatus, SentinelStatus } from '../sentinel/status.js'
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterChange } from '../topology/types.js';
 import { stateName } from '../sentinel/state.js';
-import type { RouteState } from '../verify/types.js';
+import type { DoorRole, RouteState } from '../verify/types.js';
 
 export interface MetricsSources {
   topology: TopologyStore;
   sentinels(): Record<string, SentinelStatus>;
   outputs(): OutputStatus[];
   clusterStatus?(name: string): ClusterQuorumStatus;
-  /** Per output and cluster, the front-door verification state (src/verify); absent: none. */
-  routes?(): Array<{ cluster: string; output: string; state: RouteState }>;
+  /** Per output, cluster and door (write: ExternalPort, read: ExternalReadPort), the front-door verification state (src/verify); absent: none. */
+  routes?(): Array<{ cluster: string; output: string; door: DoorRole; state: RouteState }>;
 }
 
 /**
@@ -257,12 +257,12 @@ function createInstruments(prom: typeof import('prom-client'), sources: MetricsS
   if (routes) {
     new Gauge({
       name: 'redishappy_route_verified',
-      help: '1 when a new client reaches the confirmed master through the output (or the check after a change is still pending), 0 when it reaches another instance or nothing; no series while verification is off',
-      labelNames: ['cluster', 'output'],
+      help: '1 when a new client through the output reaches where it must (door="write": the confirmed master; door="read": a read pool member, the master as fallback, or a refusal when reads must be refused), or the check after a change is still pending; 0 when it reaches another instance or nothing; no series while verification is off',
+      labelNames: ['cluster', 'output', 'door'],
       registers,
       collect() {
         this.reset();
-        for (const r of routes()) this.set({ cluster: r.cluster, output: r.output }, r.state === 'wrong' || r.state === 'unreachable' ? 0 : 1);
+        for (const r of routes()) this.set({ cluster: r.cluster, output: r.output, door: r.door }, r.state === 'wrong' || r.state === 'unreachable' ? 0 : 1);
       },
     });
   }

@@ -44,8 +44,8 @@ export interface Output {
 }
 
 /**
- * How a verifier reaches what clients reach. One kind per way of checking, so another (a read
- * port) is one more member here and one more small function in src/verify/checks.ts.
+ * How a verifier reaches what clients reach. One kind per way of checking, each a small function
+ * in src/verify/checks.ts (a proxy's read doors are a flag of the proxy door: same host and TLS).
  */
 export type FrontDoor = ((ProxyDoor | RegistryDoor) & VerifyRhythm) | { kind: 'off'; reason: string };
 
@@ -61,6 +61,11 @@ export interface ProxyDoor {
   host: string;
   /** Clusters whose door is not their ExternalPort. */
   ports: Readonly<Record<string, number>>;
+  /**
+   * The proxy also serves read doors: each cluster with an ExternalReadPort is checked at
+   * host:<ExternalReadPort> against its read pool (docs/verification.md#read-doors).
+   */
+  reads: boolean;
   /** Speak TLS through the door (a TCP proxy passing the instances' TLS through); undefined: as the ROLE probe does. */
   tls: boolean | undefined;
   /**

@@ -1,6 +1,6 @@
 import { joinHostPort, sameAddress } from '../config/address.js';
-import type { MasterAddress } from '../topology/types.js';
-import type { Failure, Identity, RouteState, Verdict } from './types.js';
+import type { ClusterState, MasterAddress } from '../topology/types.js';
+import type { Failure, Identity, ReadExpectation, Reached, RouteState, Verdict } from './types.js';
 
 /**
  * The decisions of verification, pure so they are tested without a proxy: what one check found,
@@ -17,6 +17,69 @@ export function judgeDoor(door: Identity | Failure, master: Identity | Failure):
   if (master.runId === '') return { state: 'unreachable', error: 'the confirmed master gives no run_id (INFO server refused?): nothing to compare' };
   if (door.runId === master.runId) return { state: 'verified' };
   return { state: 'wrong', reached: { runId: door.runId || '(none)', role: door.role, ...(door.tcpPort !== null ? { address: `:${door.tcpPort}` } : {}) } };
+}
+
+/**
+ * Where a cluster's read door must lead now; null when it has none to check: no ExternalReadPort,
+ * no confirmed master, or the pool not computed yet (the first ROLE of the master is on its way).
+ * The same rule as the outputs' (`replicas` then `ReadFallbackToMaster`, default on) and the
+ * API's `readPool.target`.
+ */
+export function readExpectation(c: ClusterState): ReadExpectation | null {
+  if (!c.master || !c.externalReadPort || !c.readPool) return null;
+  const serving = c.readPool.serving;
+  if (serving.length > 0) return { target: 'replicas', members: serving.map((r) => joinHostPort(r.ip, r.port)) };
+  if (c.readFallbackToMaster ?? true) return { target: 'master', members: [joinHostPort(c.master.ip, c.master.port)] };
+  return { target: 'none', members: [] };
+}
+
+/** An instance a read door may lead to (or the confirmed master, to name it), asked directly. */
+export interface KnownInstance {
+  address: string;
+  identity: Identity | Failure;
+}
+
+const reachedOf = (door: Identity, known: readonly KnownInstance[]): Reached => {
+  // Name the instance when it is one redishappy asked directly (the master while replicas serve);
+  // otherwise INFO's own port is all there is.
+  const named = door.runId !== '' ? known.find((k) => !failed(k.identity) && k.identity.runId === door.runId) : undefined;
+  return { runId: door.runId || '(none)', role: door.role, ...(named ? { address: named.address } : door.tcpPort !== null ? { address: `:${door.tcpPort}` } : {}) };
+};
+
+/**
+ * Through a read door: the instance that answered against the pool it must reach (each member
+ * asked directly, as the master is for a write door). Identified by run_id, not by tcp_port and
+ * role: replicas on different hosts usually share port 6379, and a replica of the right master
+ * that LEFT the pool (lagging, link down) still says `slave` with the right master_host: only its
+ * run_id tells it from the members.
+ *
+ * - replicas / master: verified when it is one of `members` (servedBy names it); wrong when it is
+ *   another instance (the master while replicas serve is wrong too: the read slots are not
+ *   serving, the backup took the read, and the master carries load the pool exists to keep off
+ *   it); unreachable when the door answers nothing, or a member did not answer and nothing else
+ *   matched (it may be the one reached: nothing to compare).
+ * - none (no serving replica, ReadFallbackToMaster false): the door must refuse, so a refused or
+ *   closed connection is verified (`refused` keeps the error), and any instance answering is wrong.
+ *
+ * `others`: instances that are not members but can be named when reached (the confirmed master).
+ */
+export function judgeReadDoor(door: Identity | Failure, expected: ReadExpectation, members: readonly KnownInstance[], others: readonly KnownInstance[] = []): Verdict {
+  if (expected.target === 'none') {
+    if (failed(door)) return { state: 'verified', refused: door.error };
+    return { state: 'wrong', reached: reachedOf(door, others) };
+  }
+  if (failed(door)) return { state: 'unreachable', error: `through the read door: ${door.error}` };
+  if (door.runId !== '') {
+    const hit = members.find((m) => !failed(m.identity) && m.identity.runId === door.runId);
+    if (hit) return { state: 'verified', servedBy: hit.address };
+  }
+  const silent = members.find((m) => failed(m.identity) || m.identity.runId === '');
+  if (silent) {
+    const why = failed(silent.identity) ? `did not answer: ${silent.identity.error}` : 'gives no run_id (INFO server refused?)';
+    return { state: 'unreachable', error: `read pool member ${silent.address} ${why}: nothing to compare` };
+  }
+  if (members.length === 0) return { state: 'unreachable', error: 'no read pool member to compare with' };
+  return { state: 'wrong', reached: reachedOf(door, others) };
 }
 
 /** In a registry: the entry read back against the confirmed master's address. */

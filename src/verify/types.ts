@@ -26,8 +26,28 @@ export interface Reached {
   address?: string;
 }
 
-/** One check's finding, before the timing of an apply is taken into account. */
-export type Verdict = { state: 'verified' } | { state: 'wrong'; reached: Reached } | { state: 'unreachable'; error: string };
+/**
+ * One check's finding, before the timing of an apply is taken into account. A read door's
+ * verified verdict says which pool member answered (`servedBy`), or, when reads must be refused
+ * (no serving replica, ReadFallbackToMaster false), how the door refused (`refused`).
+ */
+export type Verdict = { state: 'verified'; servedBy?: string; refused?: string } | { state: 'wrong'; reached: Reached } | { state: 'unreachable'; error: string };
+
+/**
+ * Which door of a cluster a route is about: `write` is the ExternalPort (the confirmed master),
+ * `read` the ExternalReadPort (the read pool; docs/verification.md#read-doors).
+ */
+export type DoorRole = 'write' | 'read';
+
+/**
+ * Where a read door must lead now, from the cluster's read pool: one of the serving replicas; the
+ * confirmed master when none serves and ReadFallbackToMaster is on; nowhere (refused) when it is off.
+ */
+export interface ReadExpectation {
+  target: 'replicas' | 'master' | 'none';
+  /** host:port of each instance a read may reach (the serving replicas, or the master); [] for none. */
+  members: string[];
+}
 
 /** A failure to ask something (a connection refused, a timeout, an AUTH refused). */
 export interface Failure {
@@ -39,6 +59,17 @@ export interface RouteVerification {
   state: RouteState;
   /** The confirmed master this state is about (host:port). */
   master: string;
+  /**
+   * Read doors only: where reads must go (`replicas`, `master` or `none`) and the pool's members
+   * (host:port) this state is about. A change of either is a new route, as a new master is for a
+   * write door.
+   */
+  readTarget?: ReadExpectation['target'];
+  readPool?: string[];
+  /** Read doors, verified: the pool member (host:port) the check's connection reached. */
+  servedBy?: string;
+  /** Read doors, verified with target `none`: how the door refused (the connection's error). */
+  refused?: string;
   /** Where clients were checked (host:port of the door, or "consul"). */
   door: string;
   /** ISO time of the last check with a verdict. */

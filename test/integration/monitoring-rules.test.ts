@@ -67,6 +67,12 @@ describe('shipped alerts and dashboard (promtool)', { skip }, () => {
     assert.match(promtool(['test', 'rules', 'alerts.test.yml'], PROM), /SUCCESS/);
   });
 
+  it('RedishappyRouteWrong is tested for both doors (door="write": the master, door="read": the read pool), each with its own wording', () => {
+    const tests = readFileSync(join(PROM, 'alerts.test.yml'), 'utf8');
+    for (const door of ['write', 'read']) assert.match(tests, new RegExp(`exp_labels: \\{ severity: critical, [^}]*door: ${door} \\}`), `a RedishappyRouteWrong case with door ${door}`);
+    assert.match(tests, /summary: "Reads of c1 do not reach its read pool through haproxy \(a\)"/);
+  });
+
   it('every rule has a severity, a for: where a blip is not an incident, and annotations saying what to do', () => {
     const text = readFileSync(join(PROM, 'alerts.yml'), 'utf8');
     const alerts = text.split(/^ {6}- alert: /m).slice(1);

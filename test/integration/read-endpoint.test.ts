@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { freePort, haproxyCli, routedTo, sentinelFailover, startCluster, testCleanup, waitFor, type Cleanup, type ClusterFixture, type RedisNode } from '../harness/index.js';
 import { startHaproxyDaemon, type HaproxySetup } from '../support/haproxy-setup.js';
 import { parseServersState } from '../../src/outputs/haproxy/runtime.js';
+import type { RouteVerification } from '../../src/verify/types.js';
 
 /**
  * The read endpoint (issue 21) end to end: real redis (one master, two replicas), three real
@@ -280,6 +281,15 @@ describe('read endpoint: lag, failover, fallback (real redis, sentinels, haproxy
         await waitFor(async () => (await readTargets(s.readPort, 4)).failed === 4, { timeoutMs: 5000, what: 'reads to be refused' });
         assert.equal((await readServersReady(s.setup)).length, 0, 'no read server is ready');
       }
+      // The read door's verification agrees (docs/verification.md#read-doors): the master reached
+      // as the fallback, or the refusal as the right state.
+      const v = await waitFor(async () => {
+        const clusters = (await (await fetch(`${s.api}/api/topology`)).json()) as Array<{ name: string; readVerification: Record<string, RouteVerification> }>;
+        const r = clusters.find((c) => c.name === 'testing')?.readVerification.haproxy;
+        return r?.state === 'verified' && r.readTarget === (fallback ? 'master' : 'none') ? r : undefined;
+      }, { timeoutMs: 15000, what: 'the read door verified against the empty pool' });
+      if (fallback) assert.equal(v.servedBy, `127.0.0.1:${s.master.port}`, 'the check reached the master');
+      else assert.ok(v.refused && v.servedBy === undefined, `refused: ${v.refused}`);
     });
   }
 });

@@ -36,7 +36,7 @@ for (const runtime of [true, false]) {
         return v?.state === 'verified' && v.master === `127.0.0.1:${master.port}` ? v : undefined;
       }, { timeoutMs: 15000, what: 'the first master verified through HAProxy' });
       assert.equal(first.door, `127.0.0.1:${ext}`, 'the door is 127.0.0.1:<ExternalPort> by default');
-      assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy"}'), 1);
+      assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy",door="write"}'), 1);
 
       // SENTINEL FAILOVER keeps the old master alive: a door still routing to it would answer.
       await cluster.forceFailover('testing');
@@ -107,7 +107,7 @@ describe('front-door verification finds a reload that reloads nothing (real hapr
     }, { timeoutMs: 30000, what: 'the retries to be used up' });
     assert.equal(reported.retries, 3);
     assert.equal(reloadTimes(noop).length, 1 + 3, 'the failover apply plus 3 re-applies');
-    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy"}'), 0);
+    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy",door="write"}'), 0);
     assert.equal(logged(d, 'front-door check: clients still reach another instance').length, 1, 'one error line');
     // No reload storm: periodic checks go on (checkedAt moves), the reloads do not.
     const at = reported.checkedAt;
@@ -120,7 +120,7 @@ describe('front-door verification finds a reload that reloads nothing (real hapr
     assert.equal(await metric(api, 'redishappy_cluster_master_info{cluster="testing",ip="127.0.0.1",port="' + replica.port + '",config_epoch="1"}'), 1);
 
     // The alert's expression on what this daemon exports: promtool says it fires.
-    if (!needTool('promtool', 'prometheus')) assertAlertFires(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy"}'));
+    if (!needTool('promtool', 'prometheus')) assertAlertFires(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy",door="write"}'));
 
     // Repaired (a working reload again) and SIGHUP: verified again.
     editJson(setup.configPath, (c) => {
@@ -145,13 +145,13 @@ evaluation_interval: 30s
 tests:
   - interval: 30s
     input_series:
-      - series: 'redishappy_route_verified{job="rh",instance="a",cluster="testing",output="haproxy"}'
+      - series: 'redishappy_route_verified{job="rh",instance="a",cluster="testing",output="haproxy",door="write"}'
         values: '${value}x10'
     alert_rule_test:
       - eval_time: 3m
         alertname: RedishappyRouteWrong
         exp_alerts:
-          - exp_labels: { severity: critical, job: rh, instance: a, cluster: testing, output: haproxy }
+          - exp_labels: { severity: critical, job: rh, instance: a, cluster: testing, output: haproxy, door: write }
             exp_annotations:
               runbook_url: "https://github.com/OWNER/redishappy/blob/main/docs/monitoring.md#redishappyroutewrong"
               summary: "Clients of testing do not reach the confirmed master through haproxy (a)"

@@ -87,7 +87,7 @@ describe('the Verify key (real haproxy + nginx + sentinels)', { timeout: 150000 
     assert.match(String(lines.find((l) => l.output === 'haproxy')?.reason), /HAProxy\.Verify is false/);
     assert.match(String(lines.find((l) => l.output === 'file')?.reason), /no ReloadCommand/);
     assert.deepEqual((await topology(api)).find((c) => c.name === 'testing')?.verification, {});
-    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy"}'), undefined);
+    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy",door="write"}'), undefined);
   });
 
   it('a door that answers nothing (Verify.Port where nothing listens) is unreachable, not verified', async () => {
@@ -108,7 +108,7 @@ describe('the Verify key (real haproxy + nginx + sentinels)', { timeout: 150000 
     }, { timeoutMs: 15000, what: 'the door found unreachable' });
     assert.equal(v.door, '127.0.0.1:1');
     assert.match(v.error ?? '', /front door/);
-    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy"}'), 0);
+    assert.equal(await metric(api, 'redishappy_route_verified{cluster="testing",output="haproxy",door="write"}'), 0);
   });
 });
 

@@ -174,7 +174,12 @@ export class TemplateFileOutput implements Output {
     return {};
   }
 
-  /** Clients connect to 127.0.0.1:<ExternalPort> unless Verify says otherwise; a file nothing reloads has no door by default. */
+  /**
+   * Clients connect to 127.0.0.1:<ExternalPort> unless Verify says otherwise; a file nothing
+   * reloads has no door by default. Read doors (127.0.0.1:<ExternalReadPort>, same Host and TLS)
+   * are checked when the template uses .ExternalReadPort: a template that never mentions it binds
+   * no read port, and another output (or nothing) serves it.
+   */
   frontDoor(): FrontDoor {
     const v = this.cfg.Verify;
     if (v === false) return { kind: 'off', reason: `${this.section}.Verify is false` };
@@ -185,11 +190,17 @@ export class TemplateFileOutput implements Output {
       kind: 'proxy',
       host: door.Host ?? '127.0.0.1',
       ports: doorPorts(v, this.clusterNames ?? []),
+      reads: this.servesReads(),
       tls: door.Tls,
       settleMs: live ? 0 : RELOAD_SETTLE_MS,
       intervalMs: this.cfg.VerifyIntervalMs ?? 10_000,
       retries: this.cfg.VerifyRetries ?? 3,
     };
+  }
+
+  /** The template (the one in use, once loaded) binds read ports: it mentions .ExternalReadPort. */
+  protected servesReads(): boolean {
+    return this.loaded && /\bExternalReadPort\b/.test(this.source.text);
   }
 
   /** Verification found clients reach another instance: the next apply writes and reloads even if the file matches. */
