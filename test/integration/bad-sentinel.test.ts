@@ -150,7 +150,8 @@ describe('misbehaving sentinel (stand-in) next to a real one', { timeout: 180000
     const events = await api<{ events: Array<{ type: string; from: unknown }> }>('/api/events');
     assert.equal(events.events.filter((e) => e.type === 'failover' && e.from !== null).length, 1, 'exactly the real failover');
     const outputs = await api<{ outputs: Array<{ details: Record<string, number> }> }>('/api/outputs');
-    assert.equal(outputs.outputs[0]!.details.reloads, 1, 'one reload (start-up), the failover switched live');
+    const why = d.logs().filter((l) => /reload|live|front-door|clients reach/i.test(String(l.msg))).map((l) => `${String(l.msg)} ${String(l.reason ?? l.err ?? '')}`);
+    assert.equal(outputs.outputs[0]!.details.reloads, 1, `one reload (start-up), the failover switched live; the log: ${JSON.stringify(why)}`);
     const noisy = d.logs().slice(linesBeforeFailover);
     console.log(
       `bad-sentinel: follow_ms_with_hanging_stand_in=${followMs} stand_in_connections=${bad.connections} sentinel_down_lines=${downLines} log_lines_after_one_badpub_burst_of_${bad.burst}=${noisy.length} (malformed=${noisy.filter((l) => l.msg === 'ignoring malformed sentinel message').length})`,

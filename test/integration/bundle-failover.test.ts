@@ -46,7 +46,9 @@ describe('single-file bundle: HAProxy failover end to end (real haproxy + sentin
         await waitFor(() => new RegExp(`server R_testing_1 127\\.0\\.0\\.1:${replica.port} `).test(readFileSync(setup.outputPath, 'utf8')), { timeoutMs: 10000, what: 'the file to name the new master' });
         const live = d.logs().filter((l) => l.msg === 'HAProxy switched to the new master live; old sessions cut');
         if (runtime) {
-          assert.equal(reloads(setup.reloadLog), 1, 'runtime mode switches without a reload');
+          // The log of every apply decision in the message: a reload here must say why.
+          const why = d.logs().filter((l) => /reload|live|front-door|clients reach/i.test(String(l.msg))).map((l) => `${String(l.msg)} ${String(l.reason ?? l.err ?? '')}`);
+          assert.equal(reloads(setup.reloadLog), 1, `runtime mode switches without a reload; the log: ${JSON.stringify(why)}`);
           assert.ok(live.length >= 1, 'the bundle switched through the runtime API');
         } else assert.equal(live.length, 0);
         if (!runtime) assert.ok(reloads(setup.reloadLog) >= 2, 'reload mode reloaded for the failover');

@@ -38,8 +38,12 @@ describe('redishappy-haproxy: simultaneous failovers', { timeout: 150000 }, () =
         start = t;
       }
     }
-    const failoverReloads = reloads(setup.reloadLog) - 1;
+    // A re-apply by front-door verification (a reload slower than its deadline on a loaded host) is
+    // its own mechanism, counted apart: what is asserted here is that failovers are coalesced.
+    const outputs = ((await (await fetch(`${api}/api/outputs`)).json()) as { outputs: Array<{ name: string; details?: Record<string, unknown> }> }).outputs;
+    const reapplies = Number(outputs.find((o) => o.name === 'haproxy')?.details?.verifyReapplies ?? 0);
+    const failoverReloads = reloads(setup.reloadLog) - 1 - reapplies;
     const when = `confirmed at +${confirmed.map((t) => t - confirmed[0]!).join(', +')} ms`;
-    assert.ok(failoverReloads >= 1 && failoverReloads <= bursts, `${failoverReloads} reloads for ${bursts} burst(s) of failovers (${when})`);
+    assert.ok(failoverReloads >= 1 && failoverReloads <= bursts, `${failoverReloads} reloads for ${bursts} burst(s) of failovers (${when}; ${reapplies} verification re-applies not counted)`);
   });
 });

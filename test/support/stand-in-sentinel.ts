@@ -125,9 +125,11 @@ export class StandInSentinel {
     if (mode === 'wrongtype') return void socket.write(':42\r\n');
     if (cmd[0] === 'SUBSCRIBE') {
       args.slice(1).forEach((ch, i) => socket.write(array([bulk('subscribe'), bulk(ch), `:${i + 1}\r\n`])));
+      // One burst per subscribed connection, however many SUBSCRIBE commands it sends.
+      const first = !this.subscribers.has(socket);
       this.subscribers.add(socket);
       socket.on('close', () => this.subscribers.delete(socket));
-      if (mode === 'badpub') this.publishBurst(socket);
+      if (mode === 'badpub' && first) this.publishBurst(socket);
       return;
     }
     if (cmd[0] === 'PING') return void socket.write('+PONG\r\n');
