@@ -365,7 +365,22 @@ export class OutputVerifier {
         this.opts.onFailoverVerified?.({ output: this.name, cluster: c.name, master: f.at, configEpoch: f.configEpoch, verifiedMs, from: f.from });
       }
     } else if (verdict.state === 'unreachable') {
-      route = { ...base, state: 'unreachable', verifiedAt: same ? prev.verifiedAt : null, error: verdict.error, retries: same ? prev.retries : 0, gaveUp: same ? prev.gaveUp : false };
+      let retries = same ? prev.retries : 0;
+      let gaveUp = same ? prev.gaveUp : false;
+      // Never reached since this route was applied: the apply may not have taken effect (a reload
+      // HAProxy dropped, during a crash failover the old backend is dead, so the door answers
+      // nothing rather than the wrong instance). Apply again, bounded as for wrong. A route that was
+      // verified and then stops answering is left alone: the proxy or the master is down, and a
+      // reload would not bring either back.
+      const unproven = !same || prev.verifiedAt === null;
+      if (unproven && afterWrong(retries, door.retries, gaveUp) === 'retry') {
+        retries++;
+        if (this.logLimit.take('unreachable-retry')) this.log.warn({ ...fields, err: verdict.error, retry: retries, of: door.retries }, 'front-door check: nothing answers through the door since the apply; applying again');
+        this.scheduleRedo(t, retries);
+      } else if (unproven && !gaveUp && retries > 0) {
+        gaveUp = true;
+      }
+      route = { ...base, state: 'unreachable', verifiedAt: same ? prev.verifiedAt : null, error: verdict.error, retries, gaveUp };
       if (!same || prev.state !== 'unreachable') {
         if (this.logLimit.take('unreachable')) this.log.warn({ ...fields, err: verdict.error }, read ? 'front-door check: nothing to compare, reads may not reach the read pool' : 'front-door check: nothing to compare, clients may not reach the master');
       }

@@ -159,6 +159,16 @@ describe('HAProxy read slots', () => {
     assert.ok('reason' in tooMany && tooMany.warn === true, JSON.stringify(tooMany));
   });
 
+  it('a cluster without a read port: a replica change plans no slot (HAProxy has none), and a failover is one switch', () => {
+    const before = buildTemplateData(snapshot([1], 6379, null), undefined, 2).data;
+    const onDisk = render(snapshot([1], 6379, null));
+    const replicasOnly = planLive({ data: buildTemplateData(snapshot([2], 6379, null), undefined, 2).data, changes: [], onDisk, running: before, servers: undefined, render: (d) => shipped.execute(d) });
+    assert.deepEqual(replicasOnly, { reason: 'nothing HAProxy runs can be changed live' });
+    const failover = planLive({ data: buildTemplateData(snapshot([], 6380, null), undefined, 2).data, changes: [], onDisk, running: before, servers: undefined, render: (d) => shipped.execute(d) });
+    assert.ok('switches' in failover, JSON.stringify(failover));
+    assert.deepEqual([failover.switches.map((s) => `${s.backend}/${s.server}:${s.port}`), failover.slots], [['bk_a/R_a_1:6380'], []]);
+  });
+
   it('a master change also moves the read backup to the new master', () => {
     const before = buildTemplateData(snapshot([1]), undefined, 2).data;
     const plan = planLive({ data: buildTemplateData(snapshot([1], 6380), undefined, 2).data, changes: [], onDisk: render(snapshot([1])), running: before, servers: undefined, render: (d) => shipped.execute(d) });

@@ -116,6 +116,50 @@ describe('OutputVerifier (a registry door that always answers wrong)', () => {
     assert.ok([...v.states().values()].every((r) => r.state === 'wrong' && r.retries === 2));
     assert.equal(JSON.stringify(topology.snapshot()), before, 'verification never changes what is confirmed');
   });
+
+  it('nothing answers through the door since the apply: applied again (bounded); a route verified before that stops answering is left alone', async () => {
+    const topology = new TopologyStore([{ name: 'a', externalPort: 7000 }]);
+    topology.confirm('a', { ip: '10.0.0.1', port: 6379 }, 1, ['s'], null);
+    let answering = false;
+    const door: FrontDoor = {
+      kind: 'registry',
+      read: async (clusters) => {
+        if (!answering) throw new Error('connection refused');
+        return new Map(clusters.map((c) => [c, { ip: '10.0.0.1', port: 6379 }] as const));
+      },
+      // The periodic check is what finds the proven route gone quiet below.
+      intervalMs: 200,
+      retries: 2,
+    };
+    const output: Output = { name: 'fake', apply: async () => {}, status: () => ({ name: 'fake', lastAppliedAt: null, appliedVersion: null, lastError: null, lastErrorAt: null }), close: async () => {}, frontDoor: () => door, forget: () => {} };
+    let submits = 0;
+    const late: { v?: OutputVerifier } = {};
+    const runner = { busy: () => false, backoffMs: () => 5, submit: () => void (submits++, setImmediate(() => late.v?.applied([]))) };
+    const v = new OutputVerifier({ output, runner, snapshot: () => topology.snapshot(), access: { tls: undefined, settings: () => ({ credentials: {}, timeoutMs: 100, keepAliveSeconds: 0 }) }, logger: pino({ level: 'silent' }) });
+    late.v = v;
+    v.start();
+    const until = async (ok: () => boolean, what: string) => {
+      const deadline = Date.now() + 10000;
+      while (!ok()) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    v.applied([]);
+    await until(() => v.states().get('a')?.gaveUp === true, 'the unanswered route reported within 10 s');
+    assert.equal(v.states().get('a')?.state, 'unreachable');
+    assert.equal(submits, 2, 'applied again VerifyRetries times, then reported');
+    // Answering again: verified. Then the door stops answering: no apply again for a proven route.
+    answering = true;
+    v.applied([]);
+    await until(() => v.states().get('a')?.state === 'verified', 'verified once the door answers');
+    answering = false;
+    const before = submits;
+    await until(() => v.states().get('a')?.state === 'unreachable', 'unreachable again (periodic check)');
+    await new Promise((r) => setTimeout(r, 500));
+    v.close();
+    assert.equal(submits, before, 'a route that was verified is not applied again when its door goes quiet');
+  });
 });
 
 describe('Verify keys in the configuration', () => {

@@ -86,8 +86,10 @@ export function planLive(input: PlanInput): LivePlan {
       switches.push({ cluster: c.Name, backend, server, ip: c.Ip, port: c.Port });
       if (c.ExternalReadPort && c.ReadFallbackToMaster) switches.push({ cluster: c.Name, backend: readBackend(c.Name), server: readFallbackServer(c.Name), ip: c.Ip, port: c.Port, optional: true });
     }
+    // Read slots exist in HAProxy only for a cluster with a read port: for the others the pool
+    // still moves (.Replicas), but there is no server to set, and trying fails the switch.
     const was = r.readSlots;
-    if (!was) continue;
+    if (!was || !c.ExternalReadPort) continue;
     if (was.length !== c.ReadSlots.length) {
       return { reason: `the read pool of cluster ${c.Name} needs ${c.ReadSlots.length} server slots, HAProxy runs ${was.length} (ReadSlots)`, warn: c.ReadSlots.length > was.length };
     }
