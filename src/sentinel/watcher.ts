@@ -183,9 +183,15 @@ export class SentinelWatcher implements LinkListener {
         if (link) void this.queryCoalesced(name, link);
         return;
       }
-      case 'probe':
-        void this.probe(name, e.target).then((answer) => this.feed(name, { type: 'probe-answer', target: e.target, seq: e.seq, answer }));
+      case 'probe': {
+        const started = Date.now();
+        void this.probe(name, e.target).then((answer) => {
+          // Debug only: the failover timeline (docs, bench/README.md "where the time goes") needs when each answer came.
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ cluster: name, target: joinHostPort(e.target.ip, e.target.port), role: answer.role, ms: Date.now() - started }, 'ROLE probe answered');
+          this.feed(name, { type: 'probe-answer', target: e.target, seq: e.seq, answer });
+        });
         return;
+      }
       case 'confirm': {
         const change = this.topology.confirm(name, e.master, e.configEpoch, e.agreeing, e.announcedAt);
         if (change) this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs: e.sinceAnnouncementMs, reset: e.kind === 'reset' });
@@ -325,7 +331,9 @@ export class SentinelWatcher implements LinkListener {
     try {
       do {
         this.querying.set(key, false);
+        const started = Date.now();
         const view = await link.queryMaster(name);
+        if (view && this.log.isLevelEnabled('debug')) this.log.debug({ cluster: name, sentinel: link.sentinel, master: joinHostPort(view.ip, view.port), configEpoch: view.configEpoch, flags: view.flags.join(','), ms: Date.now() - started }, 'sentinel queried after an announcement');
         if (view && view.name === name) this.feed(name, { type: 'view', sentinel: link.sentinel, view });
       } while (this.querying.get(key) === true && this.started);
     } finally {

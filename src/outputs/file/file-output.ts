@@ -44,6 +44,8 @@ export type Outcome = 'unchanged' | 'runtime' | 'reloaded' | 'written';
  */
 export const RELOAD_SETTLE_MS = 250;
 
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
 export class TemplateFileOutput implements Output {
   readonly name: string;
   readonly settleMs: number;
@@ -124,6 +126,7 @@ export class TemplateFileOutput implements Output {
     this.prevalidator?.applyStarted();
     if (!this.loaded) await this.init();
     await this.refreshTemplate();
+    const tRefreshed = performance.now();
 
     const { data, rejected } = buildTemplateData(snapshot, this.clusterNames);
     for (const r of rejected) this.log.error(r, `master address is not safe to put in the ${this.label} configuration; cluster left out`);
@@ -144,7 +147,9 @@ export class TemplateFileOutput implements Output {
       return;
     }
 
+    const tRead = performance.now();
     if (onDisk !== null && !this.reloadOwed && (await this.applyLive(data, changes, onDisk))) {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ refreshMs: round1(tRefreshed - started), renderAndReadMs: round1(tRead - tRefreshed), liveMs: round1(performance.now() - tRead) }, 'apply phases (live)');
       // The proxy already runs this; the file is written so a restart or later reload agrees.
       try {
         await writeAtomic(this.cfg.OutputPath, text);

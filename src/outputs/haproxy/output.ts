@@ -69,7 +69,7 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
       this.log.debug({ reason: plan.reason }, 'master switch needs a reload');
       return false;
     }
-    return this.switchLive(plan.switches);
+    return this.switchLive(plan.switches, changes);
   }
 
   protected override extraDetails(): Record<string, unknown> {
@@ -120,9 +120,12 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
   }
 
   /** True when every server was switched; false (after logging why) to fall back to a reload. */
-  private async switchLive(switches: LiveSwitch[]): Promise<boolean> {
+  private async switchLive(switches: LiveSwitch[], changes: MasterChange[]): Promise<boolean> {
     const runtime = this.runtime as RuntimeClient;
     const started = performance.now();
+    // For the failover timeline (debug): how long the change took from its confirmation to the first runtime command.
+    const confirmed = Math.max(...changes.map((c) => Date.parse(c.confirmedAt)));
+    const sinceConfirmedMs = Date.now() - confirmed;
     try {
       for (const s of switches) {
         if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
@@ -133,7 +136,7 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
         this.lastRuntimeSwitchAt = new Date().toISOString();
         this.log.info({ cluster: s.cluster, server: `${s.backend}/${s.server}`, ip: s.ip, port: s.port }, 'HAProxy switched to the new master live; old sessions cut');
       }
-      this.log.debug({ ms: Math.round(performance.now() - started) }, 'live switch done');
+      this.log.debug({ ms: Math.round(performance.now() - started), sinceConfirmedMs }, 'live switch done');
       return true;
     } catch (err) {
       this.runtimeCounters.runtimeFailures++;
