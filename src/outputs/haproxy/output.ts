@@ -127,8 +127,12 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
     const confirmed = Math.max(...changes.map((c) => Date.parse(c.confirmedAt)));
     const sinceConfirmedMs = Date.now() - confirmed;
     try {
-      for (const s of switches) {
-        if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+      // Several servers: all must exist before any moves (none switched rather than some). One
+      // server needs no extra round trip: its own `set server` says so, before anything changed.
+      if (switches.length > 1) {
+        for (const s of switches) {
+          if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+        }
       }
       for (const s of switches) {
         await runtime.switchServer(s.backend, s.server, s.ip, s.port);
