@@ -10,7 +10,7 @@ import { countedGroup, type Env, type SentinelFacts } from './counted.js';
 import { initialDecision, step, type ClusterDecision, type Effect, type Input } from './decision.js';
 import { reachable, type PeerRef } from './group.js';
 import { SentinelLink, type LinkListener } from './link.js';
-import { masterNameOfEvent, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
+import { masterNameOfEvent, parsePromotedReplica, parseSwitchMaster, type MasterView, type PeerInfo } from './parse.js';
 import { ReplicaLists } from './replicas.js';
 import { clusterReport, sentinelReport } from './report.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
@@ -311,6 +311,12 @@ export class SentinelWatcher implements LinkListener {
         if (this.messageLog.take(`${link.sentinel} ${channel} ${name}`)) this.log.info({ sentinel: link.sentinel, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
         this.emitEvent({ type: 'announcement', sentinel: link.sentinel, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
       }
+    } else if (channel === '+promoted-slave') {
+      // Not an announcement of a new master (only a quorum is): the address is only probed early.
+      const ev = parsePromotedReplica(payload);
+      name = ev?.name ?? masterNameOfEvent(payload);
+      if (ev) to = { ip: ev.ip, port: ev.port };
+      if (ev && this.decisions.has(ev.name) && this.log.isLevelEnabled('debug')) this.log.debug({ sentinel: link.sentinel, cluster: ev.name, replica: joinHostPort(ev.ip, ev.port) }, 'sentinel promoted a replica; probing it');
     } else {
       name = masterNameOfEvent(payload);
     }
