@@ -6,7 +6,8 @@ import type { FrontDoor, Output, OutputStatus } from '../types.js';
 import { doorPorts } from '../verify-fields.js';
 import { buildTemplateData, sampleTemplateData, type TemplateData } from './data.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
-import { cleanStaleCandidates, discardCandidate, firstLines, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { cleanStaleCandidates, discardCandidate, firstLines, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { KnownFile } from './known-file.js';
 import { Prevalidator } from './prevalidate.js';
 import type { FileOutputConfig } from './config.js';
 import { describeShellFailure, runShell } from './shell.js';
@@ -58,6 +59,10 @@ export class TemplateFileOutput implements Output {
   private readonly cache: ValidationCache | null;
   /** Null when validation is off, the cache is off or Prevalidate is false. */
   private readonly prevalidator: Prevalidator | null;
+  /** OutputPath as last read, kept while its stat holds (known-file.ts). */
+  private readonly disk: KnownFile;
+  /** Re-reading OutputPath after a write of ours, in the background (close() waits for it). */
+  private rereading: Promise<void> = Promise.resolve();
   private loaded = false;
   /**
    * Set when a reload failed: we can no longer be sure what the proxy runs, so the next apply
@@ -88,6 +93,7 @@ export class TemplateFileOutput implements Output {
     this.clusterNames = opts.clusterNames;
     this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames));
     this.cache = this.cfg.ValidateCommand.trim() !== '' && this.cfg.ValidateCache !== false ? new ValidationCache() : null;
+    this.disk = new KnownFile(this.cfg.OutputPath);
     this.prevalidator =
       this.cache && this.cfg.Prevalidate !== false
         ? new Prevalidator({ config: this.cfg, cache: this.cache, source: this.source, logger: this.log, counted: () => this.counters.prevalidations++ })
@@ -128,7 +134,7 @@ export class TemplateFileOutput implements Output {
     // The file on disk is read while the template is checked: both wait on the disk thread pool,
     // and in a failover both stand between the confirmation and the switch (one wait, not two;
     // 0.5-35 ms each on a loaded host, bench/README.md). Only an apply writes the file, one at a time.
-    const reading = readIfExists(this.cfg.OutputPath).then(
+    const reading = this.disk.read().then(
       (text) => ({ text }),
       (err: Error) => ({ err }),
     );
@@ -157,6 +163,7 @@ export class TemplateFileOutput implements Output {
       // The proxy already runs this; the file is written so a restart or later reload agrees.
       try {
         await writeAtomic(this.cfg.OutputPath, text);
+        this.reread();
       } catch (err) {
         throw this.fail(`${this.label} was switched live but ${this.cfg.OutputPath} could not be written: ${(err as Error).message}`);
       }
@@ -264,6 +271,7 @@ export class TemplateFileOutput implements Output {
     if (reload) await writeFile(this.pendingMarker, `${new Date().toISOString()}\n`).catch(() => undefined);
     try {
       await renameCandidate(candidate);
+      this.reread();
     } catch (err) {
       throw this.fail(`cannot replace ${path}: ${(err as Error).message}`);
     }
@@ -309,6 +317,7 @@ export class TemplateFileOutput implements Output {
       restored = 'the previous file was put back';
       try {
         await restoreFile(path, previous);
+        this.reread();
       } catch (err) {
         restored = `putting the previous file back failed too: ${(err as Error).message}`;
       }
@@ -361,7 +370,16 @@ export class TemplateFileOutput implements Output {
     };
   }
 
+  /**
+   * After a write of ours: read the file back in the background, so the next failover finds it
+   * known (a stat instead of a read before its live switch). Off the path of this apply.
+   */
+  private reread(): void {
+    this.rereading = this.rereading.then(() => this.disk.refresh()).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
+    await this.rereading;
     await this.prevalidator?.close();
   }
 }
