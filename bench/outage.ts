@@ -232,6 +232,11 @@ interface RouteRound {
   firstAckStartedMs: number | null;
   lastFailStartedMs: number | null;
   acksByRestartedOldMaster: number;
+  /**
+   * Acks by the restarted node after a second failover made it the master again (Sentinel's own
+   * choice, at a higher epoch, named by a quorum): writes to the real master, not counted above.
+   */
+  acksByRestartedNodeAsSentinelsMaster: number;
   firstAckByRestartedOldMasterMs: number | null;
   acksByNewMaster: number;
   attempts: number;
@@ -257,11 +262,13 @@ interface RoundResult {
   routes: Record<string, RouteRound>;
 }
 
-function analyse(attempts: Attempt[], r: { tKill: number; tSwitch: number; newPort: number; newRunId?: string; oldPort: number; restartedRunId?: string; tRestart: number }): RouteRound {
+function analyse(attempts: Attempt[], r: { tKill: number; tSwitch: number; newPort: number; newRunId?: string; oldPort: number; restartedRunId?: string; tRestart: number; tOldNamedAgain?: number }): RouteRound {
   const acks = attempts.filter((a) => a.ack);
   const byNew = acks.filter((a) => (r.newRunId ? a.runId === r.newRunId : a.port === r.newPort));
   // The killed process cannot answer after t_kill: an ack from its port since the restart is the new process.
-  const byOld = acks.filter((a) => (r.restartedRunId ? a.runId === r.restartedRunId : a.port === r.oldPort && a.t0 >= r.tRestart));
+  const byRestarted = acks.filter((a) => (r.restartedRunId ? a.runId === r.restartedRunId : a.port === r.oldPort && a.t0 >= r.tRestart));
+  // Once the first sentinel announces a second failover back to it, the restarted node is the master Sentinel names.
+  const byOld = byRestarted.filter((a) => r.tOldNamedAgain === undefined || a.tEnd < r.tOldNamedAgain);
   const first = byNew.length ? Math.min(...byNew.map((a) => a.tEnd)) : null;
   const firstAck = byNew.find((a) => a.tEnd === first);
   const failedBefore = firstAck ? attempts.filter((a) => !a.ack && a.t0 < firstAck.t0 && a.t0 >= r.tSwitch - 1000) : [];
@@ -273,6 +280,7 @@ function analyse(attempts: Attempt[], r: { tKill: number; tSwitch: number; newPo
     firstAckStartedMs: firstAck ? round1(firstAck.t0 - r.tSwitch) : null,
     lastFailStartedMs: failedBefore.length ? round1(Math.max(...failedBefore.map((a) => a.t0)) - r.tSwitch) : null,
     acksByRestartedOldMaster: byOld.length,
+    acksByRestartedNodeAsSentinelsMaster: byRestarted.length - byOld.length,
     firstAckByRestartedOldMasterMs: byOld.length ? round1(Math.min(...byOld.map((a) => a.tEnd)) - r.tKill) : null,
     acksByNewMaster: byNew.length,
     attempts: attempts.length,
@@ -340,7 +348,8 @@ async function runRound(cluster: ClusterFixture, routes: Route[], switches: Arra
     await sleep(Math.max(0, first.at + WRITE_AFTER_SWITCH_MS - performance.now()));
     attempts = await Promise.all(writers.map((w) => w.stop()));
     const tPromoted = await promoted;
-    const ctx = { tKill, tSwitch: first.at, newPort: replica.port, newRunId, oldPort: master.port, restartedRunId, tRestart };
+    const tOldNamedAgain = switches.slice(from).find((m) => m.port === master.port)?.at;
+    const ctx = { tKill, tSwitch: first.at, newPort: replica.port, newRunId, oldPort: master.port, restartedRunId, tRestart, tOldNamedAgain };
     return {
       round: n,
       killedPort: master.port,
@@ -418,6 +427,7 @@ function report(routes: Route[], results: RoundResult[], rounds: number, rows: T
           roundsWithoutRecovery: per.filter((p) => p.outageMs === null).length,
           acksByRestartedOldMaster: per.map((p) => p.acksByRestartedOldMaster),
           acksByRestartedOldMasterTotal: per.reduce((a, p) => a + p.acksByRestartedOldMaster, 0),
+          acksByRestartedNodeAsSentinelsMasterTotal: per.reduce((a, p) => a + p.acksByRestartedNodeAsSentinelsMaster, 0),
         },
       ];
     }),
@@ -439,6 +449,7 @@ function report(routes: Route[], results: RoundResult[], rounds: number, rows: T
       routes: Object.fromEntries(routes.map((r) => [r.key, r.label])),
       plainHaproxy: 'one backend with both nodes; option tcp-check; PING/+PONG; info replication / role:master; QUIT/+OK; check inter 1s (rise 2, fall 3 by default)',
     },
+    roundsWithSecondFailover: results.filter((r) => r.laterSwitchPorts.length > 0).map((r) => r.round),
     timeline: { replicaRoleMasterMs: timeline((r) => r.replicaRoleMasterMs), firstSwitchMs: timeline((r) => r.firstSwitchMs), oldMasterReadyMs: timeline((r) => r.oldMasterReadyMs) },
     summary,
     rounds: results,
