@@ -39,7 +39,10 @@ export interface TableRow {
 
 const NAME = 'testing';
 const DOWN_AFTER_MS = 1000;
-const WRITE_EVERY_MS = 10;
+/** BENCH_OUTAGE_WRITE_EVERY_MS: the writer's period (10 ms: the issue's setting; 1 ms shows what the 10 ms grid costs the figure). */
+const WRITE_EVERY_MS = Number(process.env.BENCH_OUTAGE_WRITE_EVERY_MS ?? 10) || 10;
+/** BENCH_OUTAGE_ROUTES: a comma list of route keys to measure (default all), to iterate on one route with less load. */
+const ROUTE_FILTER = process.env.BENCH_OUTAGE_ROUTES ? new Set(process.env.BENCH_OUTAGE_ROUTES.split(',').map((s) => s.trim())) : null;
 const ATTEMPT_TIMEOUT_MS = 1000;
 const WRITE_AFTER_SWITCH_MS = 6000;
 /** A writer stops by itself after this long, whatever happens to the round. */
@@ -221,7 +224,19 @@ async function daemonRoute(cleanup: Cleanup, cluster: ClusterFixture, spec: Daem
 interface RouteRound {
   outageMs: number | null;
   afterSwitchMs: number | null;
+  /**
+   * Where the writer's grid puts the route's switch, ms after the first +switch-master: the start
+   * of the first attempt the new master acknowledged, and of the last attempt started before it
+   * that failed (the switch happened between the two, give or take HAProxy's own retries).
+   */
+  firstAckStartedMs: number | null;
+  lastFailStartedMs: number | null;
   acksByRestartedOldMaster: number;
+  /**
+   * Acks by the restarted node after a second failover made it the master again (Sentinel's own
+   * choice, at a higher epoch, named by a quorum): writes to the real master, not counted above.
+   */
+  acksByRestartedNodeAsSentinelsMaster: number;
   firstAckByRestartedOldMasterMs: number | null;
   acksByNewMaster: number;
   attempts: number;
@@ -235,6 +250,10 @@ interface RoundResult {
   /** All times in ms after t_kill. */
   replicaRoleMasterMs: number | null;
   firstSwitchMs: number;
+  /** Each sentinel's +switch-master to the promoted node, in arrival order (the bench's subscribers). */
+  switchBySentinelMs: Array<{ sentinel: string; ms: number }>;
+  /** t_kill as wall-clock ms since the epoch, to line the round up with the daemons' logs. */
+  killEpochMs: number;
   oldMasterRestartedMs: number;
   oldMasterReadyMs: number;
   oldMasterRoleAfterRestart: string | undefined;
@@ -243,18 +262,25 @@ interface RoundResult {
   routes: Record<string, RouteRound>;
 }
 
-function analyse(attempts: Attempt[], r: { tKill: number; tSwitch: number; newPort: number; newRunId?: string; oldPort: number; restartedRunId?: string; tRestart: number }): RouteRound {
+function analyse(attempts: Attempt[], r: { tKill: number; tSwitch: number; newPort: number; newRunId?: string; oldPort: number; restartedRunId?: string; tRestart: number; tOldNamedAgain?: number }): RouteRound {
   const acks = attempts.filter((a) => a.ack);
   const byNew = acks.filter((a) => (r.newRunId ? a.runId === r.newRunId : a.port === r.newPort));
   // The killed process cannot answer after t_kill: an ack from its port since the restart is the new process.
-  const byOld = acks.filter((a) => (r.restartedRunId ? a.runId === r.restartedRunId : a.port === r.oldPort && a.t0 >= r.tRestart));
+  const byRestarted = acks.filter((a) => (r.restartedRunId ? a.runId === r.restartedRunId : a.port === r.oldPort && a.t0 >= r.tRestart));
+  // Once the first sentinel announces a second failover back to it, the restarted node is the master Sentinel names.
+  const byOld = byRestarted.filter((a) => r.tOldNamedAgain === undefined || a.tEnd < r.tOldNamedAgain);
   const first = byNew.length ? Math.min(...byNew.map((a) => a.tEnd)) : null;
+  const firstAck = byNew.find((a) => a.tEnd === first);
+  const failedBefore = firstAck ? attempts.filter((a) => !a.ack && a.t0 < firstAck.t0 && a.t0 >= r.tSwitch - 1000) : [];
   const failures: Record<string, number> = {};
   for (const a of attempts) if (!a.ack) failures[a.error ?? 'unknown'] = (failures[a.error ?? 'unknown'] ?? 0) + 1;
   return {
     outageMs: first === null ? null : round1(first - r.tKill),
     afterSwitchMs: first === null ? null : round1(first - r.tSwitch),
+    firstAckStartedMs: firstAck ? round1(firstAck.t0 - r.tSwitch) : null,
+    lastFailStartedMs: failedBefore.length ? round1(Math.max(...failedBefore.map((a) => a.t0)) - r.tSwitch) : null,
     acksByRestartedOldMaster: byOld.length,
+    acksByRestartedNodeAsSentinelsMaster: byRestarted.length - byOld.length,
     firstAckByRestartedOldMasterMs: byOld.length ? round1(Math.min(...byOld.map((a) => a.tEnd)) - r.tKill) : null,
     acksByNewMaster: byNew.length,
     attempts: attempts.length,
@@ -287,7 +313,7 @@ function asStandAloneMaster(node: RedisNode): void {
   writeFileSync(path, readFileSync(path, 'utf8').split('\n').filter((l) => !/^\s*(replicaof|slaveof)\s/i.test(l)).join('\n'));
 }
 
-async function runRound(cluster: ClusterFixture, routes: Route[], switches: Array<{ at: number; port: number }>, n: number): Promise<RoundResult> {
+async function runRound(cluster: ClusterFixture, routes: Route[], switches: Array<{ at: number; port: number; sentinel: string }>, n: number): Promise<RoundResult> {
   const nodes = [cluster.masters.get(NAME)!, ...cluster.replicas.get(NAME)!];
   const masterPort = await agreedMaster(cluster);
   const master = nodes.find((x) => x.port === masterPort)!;
@@ -322,13 +348,19 @@ async function runRound(cluster: ClusterFixture, routes: Route[], switches: Arra
     await sleep(Math.max(0, first.at + WRITE_AFTER_SWITCH_MS - performance.now()));
     attempts = await Promise.all(writers.map((w) => w.stop()));
     const tPromoted = await promoted;
-    const ctx = { tKill, tSwitch: first.at, newPort: replica.port, newRunId, oldPort: master.port, restartedRunId, tRestart };
+    const tOldNamedAgain = switches.slice(from).find((m) => m.port === master.port)?.at;
+    const ctx = { tKill, tSwitch: first.at, newPort: replica.port, newRunId, oldPort: master.port, restartedRunId, tRestart, tOldNamedAgain };
     return {
       round: n,
       killedPort: master.port,
       promotedPort: replica.port,
       replicaRoleMasterMs: tPromoted === null ? null : round1(tPromoted - tKill),
       firstSwitchMs: round1(first.at - tKill),
+      switchBySentinelMs: switches
+        .slice(from)
+        .filter((m) => m.port === replica.port)
+        .map((m) => ({ sentinel: m.sentinel, ms: round1(m.at - tKill) })),
+      killEpochMs: Math.round(performance.timeOrigin + tKill),
       oldMasterRestartedMs: round1(tRestart - tKill),
       oldMasterReadyMs: round1(tReady - tKill),
       oldMasterRoleAfterRestart: roleAfter,
@@ -343,26 +375,26 @@ async function runRound(cluster: ClusterFixture, routes: Route[], switches: Arra
 export async function outage(rounds: number, rows: TableRow[]): Promise<void> {
   const cleanup = new Cleanup();
   const results: RoundResult[] = [];
-  let routes: Route[] = [];
+  const routes: Route[] = [];
   let failure: string | undefined;
   try {
     const specs = daemonSpecs();
     const ours = specs.find((s) => s.key === 'ours')!;
     const baseline = specs.find((s) => s.key === 'baseline');
     const cluster = await startCluster(cleanup, { names: [NAME], replicas: 1, sentinels: 3, downAfterMs: DOWN_AFTER_MS });
-    const switches: Array<{ at: number; port: number }> = [];
+    const switches: Array<{ at: number; port: number; sentinel: string }> = [];
     for (const s of cluster.sentinels) {
       const sub = s.client();
       await sub.subscribe('+switch-master');
-      sub.on('message', (_c: string, m: string) => switches.push({ at: performance.now(), port: Number(m.split(' ')[4]) }));
+      sub.on('message', (_c: string, m: string) => switches.push({ at: performance.now(), port: Number(m.split(' ')[4]), sentinel: `${s.host}:${s.port}` }));
       cleanup.add(() => sub.disconnect());
     }
-    routes = [
-      { key: 'ours-runtime', label: 'ours, runtime API', port: await daemonRoute(cleanup, cluster, ours, true) },
-      { key: 'ours-reload', label: 'ours, reload', port: await daemonRoute(cleanup, cluster, ours, false) },
-      ...(baseline ? [{ key: 'baseline-reload' as const, label: 'baseline, reload', port: await daemonRoute(cleanup, cluster, baseline, false) }] : []),
-      { key: 'haproxy-checks', label: 'plain HAProxy, tcp-check role:master', port: await plainHaproxy(cleanup, cluster) },
-    ];
+    // Started only when measured: a route left out adds no daemon, HAProxy or writer to the load.
+    const wanted = (key: Route['key']) => !ROUTE_FILTER || ROUTE_FILTER.has(key);
+    if (wanted('ours-runtime')) routes.push({ key: 'ours-runtime', label: 'ours, runtime API', port: await daemonRoute(cleanup, cluster, ours, true) });
+    if (wanted('ours-reload')) routes.push({ key: 'ours-reload', label: 'ours, reload', port: await daemonRoute(cleanup, cluster, ours, false) });
+    if (baseline && wanted('baseline-reload')) routes.push({ key: 'baseline-reload', label: 'baseline, reload', port: await daemonRoute(cleanup, cluster, baseline, false) });
+    if (wanted('haproxy-checks')) routes.push({ key: 'haproxy-checks', label: 'plain HAProxy, tcp-check role:master', port: await plainHaproxy(cleanup, cluster) });
     for (let n = 1; n <= rounds; n++) {
       const r = await runRound(cluster, routes, switches, n);
       results.push(r);
@@ -395,6 +427,7 @@ function report(routes: Route[], results: RoundResult[], rounds: number, rows: T
           roundsWithoutRecovery: per.filter((p) => p.outageMs === null).length,
           acksByRestartedOldMaster: per.map((p) => p.acksByRestartedOldMaster),
           acksByRestartedOldMasterTotal: per.reduce((a, p) => a + p.acksByRestartedOldMaster, 0),
+          acksByRestartedNodeAsSentinelsMasterTotal: per.reduce((a, p) => a + p.acksByRestartedNodeAsSentinelsMaster, 0),
         },
       ];
     }),
@@ -416,6 +449,7 @@ function report(routes: Route[], results: RoundResult[], rounds: number, rows: T
       routes: Object.fromEntries(routes.map((r) => [r.key, r.label])),
       plainHaproxy: 'one backend with both nodes; option tcp-check; PING/+PONG; info replication / role:master; QUIT/+OK; check inter 1s (rise 2, fall 3 by default)',
     },
+    roundsWithSecondFailover: results.filter((r) => r.laterSwitchPorts.length > 0).map((r) => r.round),
     timeline: { replicaRoleMasterMs: timeline((r) => r.replicaRoleMasterMs), firstSwitchMs: timeline((r) => r.firstSwitchMs), oldMasterReadyMs: timeline((r) => r.oldMasterReadyMs) },
     summary,
     rounds: results,

@@ -107,6 +107,10 @@ export class OutputRunner {
       return;
     }
     this.pending = null;
+    if (job.changes.length > 0 && this.log.isLevelEnabled('debug')) {
+      const confirmed = Math.max(...job.changes.map((c) => Date.parse(c.confirmedAt)));
+      this.log.debug({ output: this.output.name, sinceConfirmedMs: Date.now() - confirmed }, 'apply of a master change starts');
+    }
     this.running = (async () => {
       const started = performance.now();
       try {

@@ -7,7 +7,10 @@ import { SentinelState, type SentinelStateValue } from './state.js';
 import { joinHostPort } from '../config/address.js';
 
 /** Channels whose messages mean "this master's configuration may have changed: look now". */
-export const WATCHED_CHANNELS = ['+switch-master', '+config-update-from-sentinel', '+failover-end', '+odown', '-odown', '+reset-master'] as const;
+// +promoted-slave: the leader saw the replica answer as master, one or two of its 100 ms timer
+// ticks before +switch-master; the watcher probes that replica then, so the ROLE answer is in
+// before the quorum is (the decision core takes a yes only while it is EARLY_PROBE_MS fresh).
+export const WATCHED_CHANNELS = ['+switch-master', '+promoted-slave', '+config-update-from-sentinel', '+failover-end', '+odown', '-odown', '+reset-master'] as const;
 
 /** Channels that tell of a replica (the read pool): read the cluster's replica list again. */
 export const REPLICA_CHANNELS = ['+sdown', '-sdown', '+slave', '+convert-to-slave', '+slave-reconf-done'] as const;

@@ -26,6 +26,19 @@ export function parseSwitchMaster(payload: string): SwitchMasterEvent | null {
 }
 
 /**
+ * "+promoted-slave" payload: "slave <ip>:<port> <ip> <port> @ <master-name> <master-ip> <master-port>":
+ * the replica the failover leader saw answer as master, and the cluster it is for.
+ */
+export function parsePromotedReplica(payload: string): { name: string; ip: string; port: number } | null {
+  const parts = payload.trim().split(' ');
+  if (parts.length !== 8 || parts[0] !== 'slave' || parts[4] !== '@') return null;
+  const [, , ip, portS, , name] = parts as [string, string, string, string, string, string];
+  const port = parsePort(portS);
+  if (port === null || !ip || !name) return null;
+  return { name, ip, port };
+}
+
+/**
  * Master name an instance event refers to. Formats:
  *   "master <name> <ip> <port> ..."                      (e.g. +odown, +config-update-from-sentinel sometimes)
  *   "<type> <instance-name> <ip> <port> @ <master-name> <master-ip> <master-port>"

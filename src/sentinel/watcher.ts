@@ -10,7 +10,7 @@ import { countedGroup, type Env, type SentinelFacts } from './counted.js';
 import { initialDecision, step, type ClusterDecision, type Effect, type Input } from './decision.js';
 import { reachable, type PeerRef } from './group.js';
 import { REPLICA_CHANNELS, SentinelLink, type LinkListener } from './link.js';
-import { masterNameOfEvent, parseSwitchMaster, replicaEventMaster, type MasterView, type PeerInfo } from './parse.js';
+import { masterNameOfEvent, parsePromotedReplica, parseSwitchMaster, replicaEventMaster, type MasterView, type PeerInfo } from './parse.js';
 import { ReadPools } from './replicas.js';
 import { RolePoller } from './role-poller.js';
 import { clusterReport, sentinelReport } from './report.js';
@@ -188,9 +188,15 @@ export class SentinelWatcher implements LinkListener {
         if (link) void this.queryCoalesced(name, link);
         return;
       }
-      case 'probe':
-        void this.probe(name, e.target).then((answer) => this.feed(name, { type: 'probe-answer', target: e.target, seq: e.seq, answer }));
+      case 'probe': {
+        const started = Date.now();
+        void this.probe(name, e.target).then((answer) => {
+          // Debug only: the failover timeline (docs, bench/README.md "where the time goes") needs when each answer came.
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ cluster: name, target: joinHostPort(e.target.ip, e.target.port), role: answer.role, ms: Date.now() - started }, 'ROLE probe answered');
+          this.feed(name, { type: 'probe-answer', target: e.target, seq: e.seq, answer });
+        });
         return;
+      }
       case 'confirm': {
         const change = this.topology.confirm(name, e.master, e.configEpoch, e.agreeing, e.announcedAt);
         if (change) this.emitEvent({ type: 'failover', cluster: name, from: change.previous, to: change.current, configEpoch: change.configEpoch, sinceAnnouncementMs: e.sinceAnnouncementMs, reset: e.kind === 'reset' });
@@ -317,6 +323,12 @@ export class SentinelWatcher implements LinkListener {
         if (this.messageLog.take(`${link.sentinel} ${channel} ${name}`)) this.log.info({ sentinel: link.sentinel, cluster: name, from: joinHostPort(ev.oldIp, ev.oldPort), to: joinHostPort(ev.newIp, ev.newPort) }, 'sentinel announced +switch-master; confirming');
         this.emitEvent({ type: 'announcement', sentinel: link.sentinel, cluster: name, to: joinHostPort(ev.newIp, ev.newPort) });
       }
+    } else if (channel === '+promoted-slave') {
+      // Not an announcement of a new master (only a quorum is): the address is only probed early.
+      const ev = parsePromotedReplica(payload);
+      name = ev?.name ?? masterNameOfEvent(payload);
+      if (ev) to = { ip: ev.ip, port: ev.port };
+      if (ev && this.decisions.has(ev.name) && this.log.isLevelEnabled('debug')) this.log.debug({ sentinel: link.sentinel, cluster: ev.name, replica: joinHostPort(ev.ip, ev.port) }, 'sentinel promoted a replica; probing it');
     } else {
       name = masterNameOfEvent(payload);
     }
@@ -337,7 +349,9 @@ export class SentinelWatcher implements LinkListener {
     try {
       do {
         this.querying.set(key, false);
+        const started = Date.now();
         const view = await link.queryMaster(name);
+        if (view && this.log.isLevelEnabled('debug')) this.log.debug({ cluster: name, sentinel: link.sentinel, master: joinHostPort(view.ip, view.port), configEpoch: view.configEpoch, flags: view.flags.join(','), ms: Date.now() - started }, 'sentinel queried after an announcement');
         if (view && view.name === name) this.feed(name, { type: 'view', sentinel: link.sentinel, view });
       } while (this.querying.get(key) === true && this.started);
     } finally {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { masterNameOfEvent, parseMastersReply, parsePeersReply, parseSwitchMaster } from '../../src/sentinel/parse.js';
+import { masterNameOfEvent, parseMastersReply, parsePeersReply, parsePromotedReplica, parseSwitchMaster } from '../../src/sentinel/parse.js';
 
 describe('sentinel message parsers', () => {
   it('parses +switch-master payloads as the original did', () => {
@@ -9,6 +9,14 @@ describe('sentinel message parsers', () => {
     assert.deepEqual(parseSwitchMaster('c ::1 6379 ::1 6380')?.newIp, '::1');
     for (const bad of ['rubbish', 'name 1.1.1.1 1234 2.2.2.2 rubbish', 'name 1.1.1.1 rubbish 2.2.2.2 5566', 'name rubbish 2.2.2.2 5566', 'n a 1 b 99999', ''])
       assert.equal(parseSwitchMaster(bad), null, bad);
+  });
+
+  it('parses +promoted-slave payloads: the replica to probe early, and its cluster', () => {
+    // As Redis 7.0's sentinel sends it (bench/README.md: 75-78 ms before +switch-master).
+    assert.deepEqual(parsePromotedReplica('slave 127.0.0.1:28991 127.0.0.1 28991 @ testing 127.0.0.1 31162'), { name: 'testing', ip: '127.0.0.1', port: 28991 });
+    assert.deepEqual(parsePromotedReplica('slave [::1]:6380 ::1 6380 @ c ::1 6379'), { name: 'c', ip: '::1', port: 6380 });
+    for (const bad of ['', 'rubbish', 'master mymaster 127.0.0.1 6379 #quorum 2/2', 'slave 1.1.1.1:1 1.1.1.1 x @ c 2.2.2.2 2', 'slave 1.1.1.1:1 1.1.1.1 1 c 2.2.2.2 2 x', 'sentinel 1.1.1.1:1 1.1.1.1 1 @ c 2.2.2.2 2'])
+      assert.equal(parsePromotedReplica(bad), null, bad);
   });
 
   it('finds the master name of instance events', () => {

@@ -6,7 +6,8 @@ import type { FrontDoor, Output, OutputStatus } from '../types.js';
 import { doorPorts } from '../verify-fields.js';
 import { buildTemplateData, sampleTemplateData, type TemplateData } from './data.js';
 import { TemplateSource, describeTemplateError } from './template-source.js';
-import { cleanStaleCandidates, discardCandidate, firstLines, readIfExists, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { cleanStaleCandidates, discardCandidate, firstLines, renameCandidate, restoreFile, syncDirOf, validateCandidate, writeAtomic, writeCandidate } from './apply-file.js';
+import { KnownFile } from './known-file.js';
 import { Prevalidator } from './prevalidate.js';
 import type { FileOutputConfig } from './config.js';
 import { describeShellFailure, runShell } from './shell.js';
@@ -44,6 +45,8 @@ export type Outcome = 'unchanged' | 'runtime' | 'reloaded' | 'written';
  */
 export const RELOAD_SETTLE_MS = 250;
 
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
 export class TemplateFileOutput implements Output {
   readonly name: string;
   readonly settleMs: number;
@@ -56,6 +59,10 @@ export class TemplateFileOutput implements Output {
   private readonly cache: ValidationCache | null;
   /** Null when validation is off, the cache is off or Prevalidate is false. */
   private readonly prevalidator: Prevalidator | null;
+  /** OutputPath as last read, kept while its stat holds (known-file.ts). */
+  private readonly disk: KnownFile;
+  /** Re-reading OutputPath after a write of ours, in the background (close() waits for it). */
+  private rereading: Promise<void> = Promise.resolve();
   private loaded = false;
   /**
    * Set when a reload failed: we can no longer be sure what the proxy runs, so the next apply
@@ -88,6 +95,7 @@ export class TemplateFileOutput implements Output {
     this.clusterNames = opts.clusterNames;
     this.source = new TemplateSource(this.cfg.TemplatePath, () => sampleTemplateData(this.clusterNames, this.cfg.ReadSlots));
     this.cache = this.cfg.ValidateCommand.trim() !== '' && this.cfg.ValidateCache !== false ? new ValidationCache() : null;
+    this.disk = new KnownFile(this.cfg.OutputPath);
     this.prevalidator =
       this.cache && this.cfg.Prevalidate !== false
         ? new Prevalidator({ config: this.cfg, cache: this.cache, source: this.source, logger: this.log, counted: () => this.counters.prevalidations++ })
@@ -125,19 +133,24 @@ export class TemplateFileOutput implements Output {
     const started = performance.now();
     this.prevalidator?.applyStarted();
     if (!this.loaded) await this.init();
+    // The file on disk is read while the template is checked: both wait on the disk thread pool,
+    // and in a failover both stand between the confirmation and the switch (one wait, not two;
+    // 0.5-35 ms each on a loaded host, bench/README.md). Only an apply writes the file, one at a time.
+    const reading = this.disk.read().then(
+      (text) => ({ text }),
+      (err: Error) => ({ err }),
+    );
     await this.refreshTemplate();
+    const tRefreshed = performance.now();
 
     const { data, rejected } = buildTemplateData(snapshot, this.clusterNames, this.cfg.ReadSlots);
     for (const r of rejected) this.log.error(r, `master address is not safe to put in the ${this.label} configuration; cluster left out`);
     for (const c of changes) if (c.previous) this.prevalidator?.rememberPastMaster(c.cluster, c.previous);
     const text = this.render(data);
 
-    let onDisk: string | null;
-    try {
-      onDisk = await readIfExists(this.cfg.OutputPath);
-    } catch (err) {
-      throw this.fail(`cannot read ${this.cfg.OutputPath}: ${(err as Error).message}`);
-    }
+    const read = await reading;
+    if ('err' in read) throw this.fail(`cannot read ${this.cfg.OutputPath}: ${read.err.message}`);
+    const onDisk = read.text;
 
     // The original reloaded on every event, changed or not. Never again.
     if (onDisk === text && !this.reloadOwed) {
@@ -146,10 +159,13 @@ export class TemplateFileOutput implements Output {
       return;
     }
 
+    const tRead = performance.now();
     if (onDisk !== null && !this.reloadOwed && (await this.applyLive(data, changes, onDisk))) {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ refreshMs: round1(tRefreshed - started), renderAndReadMs: round1(tRead - tRefreshed), liveMs: round1(performance.now() - tRead) }, 'apply phases (live)');
       // The proxy already runs this; the file is written so a restart or later reload agrees.
       try {
         await writeAtomic(this.cfg.OutputPath, text);
+        this.reread();
       } catch (err) {
         throw this.fail(`${this.label} was switched live but ${this.cfg.OutputPath} could not be written: ${(err as Error).message}`);
       }
@@ -268,6 +284,7 @@ export class TemplateFileOutput implements Output {
     if (reload) await writeFile(this.pendingMarker, `${new Date().toISOString()}\n`).catch(() => undefined);
     try {
       await renameCandidate(candidate);
+      this.reread();
     } catch (err) {
       throw this.fail(`cannot replace ${path}: ${(err as Error).message}`);
     }
@@ -313,6 +330,7 @@ export class TemplateFileOutput implements Output {
       restored = 'the previous file was put back';
       try {
         await restoreFile(path, previous);
+        this.reread();
       } catch (err) {
         restored = `putting the previous file back failed too: ${(err as Error).message}`;
       }
@@ -366,7 +384,16 @@ export class TemplateFileOutput implements Output {
     };
   }
 
+  /**
+   * After a write of ours: read the file back in the background, so the next failover finds it
+   * known (a stat instead of a read before its live switch). Off the path of this apply.
+   */
+  private reread(): void {
+    this.rereading = this.rereading.then(() => this.disk.refresh()).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
+    await this.rereading;
     await this.prevalidator?.close();
   }
 }

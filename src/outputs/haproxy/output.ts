@@ -63,7 +63,7 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
       else this.log.debug({ reason: plan.reason }, 'change needs a reload');
       return false;
     }
-    return this.switchLive(plan.switches, plan.slots);
+    return this.switchLive(plan.switches, plan.slots, changes);
   }
 
   protected override extraDetails(): Record<string, unknown> {
@@ -76,17 +76,31 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
   }
 
   /** True when every server was switched; false (after logging why) to fall back to a reload. */
-  private async switchLive(wanted: LiveSwitch[], slots: SlotUpdate[]): Promise<boolean> {
+  private async switchLive(wanted: LiveSwitch[], slots: SlotUpdate[], changes: MasterChange[]): Promise<boolean> {
     const runtime = this.runtime as RuntimeClient;
     const started = performance.now();
+    // For the failover timeline (debug): how long the change took from its confirmation to the first runtime command.
+    const confirmed = changes.length > 0 ? Math.max(...changes.map((c) => Date.parse(c.confirmedAt))) : Date.now();
+    const sinceConfirmedMs = Date.now() - confirmed;
     try {
+      // Every server must exist before any moves (none switched rather than some). A single master
+      // switch with nothing else needs no extra round trip: its own `set server` says so before
+      // anything changed. An optional server (the read backup) is skipped when missing.
+      const single = wanted.length === 1 && slots.length === 0 && !wanted[0]!.optional;
       const switches: LiveSwitch[] = [];
       for (const s of wanted) {
-        if (await runtime.serverState(s.backend, s.server)) switches.push(s);
+        if (single || (await runtime.serverState(s.backend, s.server))) switches.push(s);
         else if (!s.optional) throw new Error(`${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
       }
       for (const s of slots) {
         if (!(await runtime.serverState(s.backend, s.server))) throw new Error(`read slot ${s.backend}/${s.server} (cluster ${s.cluster}) does not exist in the running HAProxy`);
+      }
+      // Masters first: that is what a failover's clients wait for; the read slots follow.
+      for (const s of switches) {
+        await runtime.switchServer(s.backend, s.server, s.ip, s.port);
+        this.runtimeCounters.runtimeSwitches++;
+        this.lastRuntimeSwitchAt = new Date().toISOString();
+        this.log.info({ cluster: s.cluster, server: `${s.backend}/${s.server}`, ip: s.ip, port: s.port }, 'HAProxy switched to the new master live; old sessions cut');
       }
       // Fill before emptying, so a pool that changes members never has a moment with none.
       for (const s of [...slots.filter((x) => x.ready), ...slots.filter((x) => !x.ready)]) {
@@ -95,13 +109,7 @@ class HaproxyTemplateOutput extends TemplateFileOutput implements HaproxyOutput 
         this.lastRuntimeSwitchAt = new Date().toISOString();
         this.log.info({ cluster: s.cluster, server: `${s.backend}/${s.server}`, replica: s.ready ? `${s.ip}:${s.port}` : null }, s.ready ? 'HAProxy read slot serves a replica (live)' : 'HAProxy read slot emptied (live)');
       }
-      for (const s of switches) {
-        await runtime.switchServer(s.backend, s.server, s.ip, s.port);
-        this.runtimeCounters.runtimeSwitches++;
-        this.lastRuntimeSwitchAt = new Date().toISOString();
-        this.log.info({ cluster: s.cluster, server: `${s.backend}/${s.server}`, ip: s.ip, port: s.port }, 'HAProxy switched to the new master live; old sessions cut');
-      }
-      this.log.debug({ ms: Math.round(performance.now() - started) }, 'live switch done');
+      this.log.debug({ ms: Math.round(performance.now() - started), sinceConfirmedMs }, 'live switch done');
       return true;
     } catch (err) {
       this.runtimeCounters.runtimeFailures++;

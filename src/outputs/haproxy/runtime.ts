@@ -131,9 +131,17 @@ export class RuntimeClient {
   }
 
   /**
-   * Points backend/server at the new master and makes it serve at once, checks that HAProxy
-   * took it, then cuts the sessions still open (they go to the old master).
-   * Throws, naming the step, if HAProxy refuses or reports something else.
+   * Points backend/server at the new master, cuts the sessions still open (they go to the old
+   * master), makes it serve at once, then checks that HAProxy took it. Throws, naming the step, if
+   * HAProxy refuses or reports something else (the caller then reloads).
+   *
+   * Three connections (liveSwitchCommands): each one costs a round trip through both schedulers,
+   * and on a busy host that is milliseconds of outage per connection. The cut shares the first
+   * connection with the address change and comes before the server is forced up: while the old
+   * master is marked down no session to the new one exists yet, so the cut takes only old-master
+   * sessions (cut after, it also took the first clients of the new master). Forcing the server up
+   * waits for the address change's own answer: forced up at the old address, HAProxy would send
+   * clients to the old master until the fallback reload.
    */
   async switchServer(backend: string, server: string, ip: string, port: number): Promise<ServerState> {
     assertSafeWord('backend', backend);
@@ -142,18 +150,21 @@ export class RuntimeClient {
     if (!isIP(ip)) throw new Error(`address ${ip} is not an IP literal; HAProxy's runtime API cannot set it`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`port ${port} is not valid`);
     const srv = `${backend}/${server}`;
+    const cmds = liveSwitchCommands(backend, server, ip, port);
 
-    const setAddr = (await this.send(`set server ${srv} addr ${ip} port ${port}`)).trim();
+    const [setAddr = '', ...afterAddr] = splitAnswers(await this.send(cmds.moveAndCut.join('; ')));
     // 2.6 answers "IP changed from ...", "no need to change the addr, port changed ..." or "no need to change ...".
     if (/permission denied/i.test(setAddr)) throw new Error(`set server ${srv} addr: Permission denied (the stats socket needs "level admin"; 2.6 defaults to operator)`);
+    if (/no such (server|backend)/i.test(setAddr)) throw new Error(`${srv} does not exist in the running HAProxy (${setAddr})`);
     if (!/changed|no need to change/i.test(setAddr)) throw new Error(`set server ${srv} addr: ${setAddr || 'no answer'}`);
-    // The old address may have been marked DOWN by health checks; don't wait for checks to rise.
-    for (const cmd of [`set server ${srv} state ready`, `set server ${srv} health up`]) {
-      const answer = (await this.send(cmd)).trim();
-      if (answer !== '') throw new Error(`${cmd}: ${answer}`);
-    }
+    const cut = afterAddr.join('\n').trim();
+    if (cut !== '') throw new Error(`shutdown sessions server ${srv}: ${cut}`);
 
-    const state = await this.serverState(backend, server);
+    // The old address may have been marked DOWN by health checks; don't wait for checks to rise.
+    const enabled = (await this.send(cmds.enable.join('; '))).trim();
+    if (enabled !== '') throw new Error(`${cmds.enable.join('; ')}: ${enabled}`);
+
+    const state = parseServersState(await this.send(cmds.check)).find((s) => s.backend === backend && s.server === server) ?? null;
     if (!state) throw new Error(`${srv} disappeared from the running HAProxy`);
     if (canonicalIp(state.addr) !== canonicalIp(ip) || state.port !== port) {
       throw new Error(`${srv} still points at ${state.addr}:${state.port} after set server addr`);
@@ -161,9 +172,6 @@ export class RuntimeClient {
     if (state.opState !== 2 || (state.adminState & ADMIN_MAINT_MASK) !== 0) {
       throw new Error(`${srv} is not serving after the switch (op state ${state.opState}, admin state ${state.adminState})`);
     }
-
-    const cut = (await this.send(`shutdown sessions server ${srv}`)).trim();
-    if (cut !== '') throw new Error(`shutdown sessions server ${srv}: ${cut}`);
     return state;
   }
 
@@ -188,4 +196,25 @@ export class RuntimeClient {
     const answer = (await this.send(`set server ${srv} state ready`)).trim();
     if (answer !== '') throw new Error(`set server ${srv} state ready: ${answer}`);
   }
+}
+
+/**
+ * The runtime commands of one live switch, one entry per connection, in order (see
+ * RuntimeClient.switchServer for why they are grouped so). Values must be checked safe words.
+ */
+export function liveSwitchCommands(backend: string, server: string, ip: string, port: number): { moveAndCut: string[]; enable: string[]; check: string } {
+  const srv = `${backend}/${server}`;
+  return {
+    moveAndCut: [`set server ${srv} addr ${ip} port ${port}`, `shutdown sessions server ${srv}`],
+    enable: [`set server ${srv} state ready`, `set server ${srv} health up`],
+    check: `show servers state ${backend}`,
+  };
+}
+
+/**
+ * The answers to a `;`-separated command line, in order: HAProxy ends each answer with an empty
+ * line. An empty answer is an empty string; the last one may be missing when it was empty.
+ */
+export function splitAnswers(text: string): string[] {
+  return text.split('\n\n').map((a) => a.replace(/^\n+/, '').trim());
 }
