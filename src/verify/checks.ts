@@ -111,11 +111,11 @@ export async function checkProxy(door: ProxyDoor, clusters: readonly ClusterStat
       if (!c.master) return;
       const { host, port } = doorAddress(door, c);
       const reached = await askIdentity(host, port, ctx.access.settings(c.name), tls);
-      // A door that did not answer is unreachable whoever the master is: asking the master too would
-      // double the cost of every check of a door that is down (a connection each, for nothing).
-      if ('error' in reached) return void out.set(c.name, judgeDoor(reached, { error: 'not asked' }));
       const master = await ctx.masters.of(c.name, c.master, reached);
-      out.set(c.name, judgeDoor(reached, master));
+      const verdict = judgeDoor(reached, master);
+      // Nothing through the door, and the master does not answer either: the master is down (a
+      // failover is coming), not the proxy's doing; applying again would change nothing.
+      out.set(c.name, verdict.state === 'unreachable' && 'error' in master ? { ...verdict, masterDown: true } : verdict);
     },
     { gapMs: ctx.gapMs ?? 0, stopped: ctx.stopped },
   );
