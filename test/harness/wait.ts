@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cleanup } from './cleanup.js';
 import { describeExit, exitMark, exitsSince, onUnexpectedExit } from './exits.js';
 import { retryOnPortClash } from './ports.js';
@@ -22,6 +24,44 @@ function ephemeralLow(): number {
 const CHOOSE_FROM = Math.max(10000, ephemeralLow() - 12000);
 const CHOOSE_TO = ephemeralLow() - 1;
 
+/**
+ * Ports handed out stay reserved for the life of the test process, across the test files that run
+ * side by side (each in its own process): a server killed and started again on its port (a
+ * sentinel restarted with a new config) would otherwise find it taken by another file's new server.
+ * One marker file per port, holding the pid; a marker whose process is gone is taken over.
+ */
+const RESERVED = join(tmpdir(), 'rh-test-ports');
+const mine: string[] = [];
+process.once('exit', () => mine.forEach((f) => rmSync(f, { force: true })));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function reserve(port: number): boolean {
+  const marker = join(RESERVED, String(port));
+  try {
+    mkdirSync(RESERVED, { recursive: true });
+    writeFileSync(marker, String(process.pid), { flag: 'wx' });
+  } catch {
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(marker, 'utf8'));
+    } catch {
+      return false;
+    }
+    if (owner === process.pid || (owner > 0 && alive(owner))) return false;
+    writeFileSync(marker, String(process.pid));
+  }
+  mine.push(marker);
+  return true;
+}
+
 function tryListen(port: number, host: string): Promise<number | null> {
   return new Promise((resolve) => {
     const srv = net.createServer();
@@ -43,8 +83,10 @@ function tryListen(port: number, host: string): Promise<number | null> {
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   if (CHOOSE_TO > CHOOSE_FROM) {
-    for (let i = 0; i < 20; i++) {
-      const port = await tryListen(CHOOSE_FROM + Math.floor(Math.random() * (CHOOSE_TO - CHOOSE_FROM + 1)), host);
+    for (let i = 0; i < 40; i++) {
+      const candidate = CHOOSE_FROM + Math.floor(Math.random() * (CHOOSE_TO - CHOOSE_FROM + 1));
+      if (!reserve(candidate)) continue;
+      const port = await tryListen(candidate, host);
       if (port !== null) return port;
     }
   }
