@@ -4,7 +4,7 @@ import type { ConnectSettings } from '../sentinel/connection.js';
 import type { ClusterState, MasterAddress } from '../topology/types.js';
 import type { ProxyDoor, RegistryDoor } from '../outputs/types.js';
 import { askIdentity } from './ask.js';
-import { judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
+import { applyAgainMayHelp, judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
 import { forEachLimited } from './pool.js';
 import type { Failure, Identity, Verdict } from './types.js';
 
@@ -113,9 +113,7 @@ export async function checkProxy(door: ProxyDoor, clusters: readonly ClusterStat
       const reached = await askIdentity(host, port, ctx.access.settings(c.name), tls);
       const master = await ctx.masters.of(c.name, c.master, reached);
       const verdict = judgeDoor(reached, master);
-      // Nothing through the door, and the master does not answer either: the master is down (a
-      // failover is coming), not the proxy's doing; applying again would change nothing.
-      out.set(c.name, verdict.state === 'unreachable' && 'error' in master ? { ...verdict, masterDown: true } : verdict);
+      out.set(c.name, verdict.state === 'unreachable' && !applyAgainMayHelp(reached, master) ? { ...verdict, applyAgain: false } : verdict);
     },
     { gapMs: ctx.gapMs ?? 0, stopped: ctx.stopped },
   );

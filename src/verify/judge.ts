@@ -127,3 +127,13 @@ export function afterWrong(retries: number, maxRetries: number, gaveUp: boolean)
   if (gaveUp) return 'reported';
   return retries < maxRetries ? 'retry' : 'give-up';
 }
+
+/**
+ * Whether applying again could help a door that did not answer. Not when the master does not
+ * answer either (it is down; a failover is coming), nor when nothing listens at the door (no proxy
+ * there, or a Verify address that is not the proxy's): only a door that takes the connection and
+ * gets no answer behind it may be a reload the proxy dropped.
+ */
+export function applyAgainMayHelp(door: Identity | Failure, master: Identity | Failure): boolean {
+  return !failed(master) && !(failed(door) && /ECONNREFUSED/.test(door.error));
+}

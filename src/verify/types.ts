@@ -31,7 +31,7 @@ export interface Reached {
  * verified verdict says which pool member answered (`servedBy`), or, when reads must be refused
  * (no serving replica, ReadFallbackToMaster false), how the door refused (`refused`).
  */
-export type Verdict = { state: 'verified'; servedBy?: string; refused?: string } | { state: 'wrong'; reached: Reached } | { state: 'unreachable'; error: string; masterDown?: boolean };
+export type Verdict = { state: 'verified'; servedBy?: string; refused?: string } | { state: 'wrong'; reached: Reached } | { state: 'unreachable'; error: string; /** false: applying again cannot help (the master is down, or nothing listens at the door). */ applyAgain?: false };
 
 /**
  * Which door of a cluster a route is about: `write` is the ExternalPort (the confirmed master),

@@ -371,8 +371,8 @@ export class OutputVerifier {
       // HAProxy dropped, during a crash failover the old backend is dead, so the door answers
       // nothing rather than the wrong instance). Apply again, bounded as for wrong. A route that was
       // verified and then stops answering is left alone: the proxy or the master is down, and a
-      // reload would not bring either back. So is a door unreachable because the master is.
-      const unproven = (!same || prev.verifiedAt === null) && verdict.masterDown !== true;
+      // reload would not bring either back. So is a door that refuses, or one the master explains.
+      const unproven = (!same || prev.verifiedAt === null) && verdict.applyAgain !== false;
       if (unproven && afterWrong(retries, door.retries, gaveUp) === 'retry') {
         retries++;
         if (this.logLimit.take('unreachable-retry')) this.log.warn({ ...fields, err: verdict.error, retry: retries, of: door.retries }, 'front-door check: nothing answers through the door since the apply; applying again');

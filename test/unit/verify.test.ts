@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { identityOf } from '../../src/verify/identity.js';
-import { afterWrong, applyWindow, judgeDoor, judgeEntry, PENDING_DEADLINE_MS, stateAt } from '../../src/verify/judge.js';
+import { afterWrong, applyAgainMayHelp, applyWindow, judgeDoor, judgeEntry, PENDING_DEADLINE_MS, stateAt } from '../../src/verify/judge.js';
 import { forEachLimited } from '../../src/verify/pool.js';
 import { OutputVerifier } from '../../src/verify/verifier.js';
 import type { FrontDoor, Output } from '../../src/outputs/types.js';
@@ -33,6 +33,13 @@ describe('front-door verification: the pure parts', () => {
     assert.match((judgeDoor(A, { error: 'timeout' }) as { error: string }).error, /confirmed master did not answer/);
     // Nothing to compare with: never "verified" by two empty run_ids.
     assert.equal(judgeDoor({ ...A, runId: '' }, { ...A, runId: '' }).state, 'unreachable');
+  });
+
+  it('a door that did not answer is applied again only when that may help', () => {
+    const master = { role: 'master', runId: 'a'.repeat(40), tcpPort: 6379 };
+    assert.equal(applyAgainMayHelp({ error: 'Connection is closed: write EPIPE' }, master), true, 'the proxy took the connection, nothing behind it: maybe a dropped reload');
+    assert.equal(applyAgainMayHelp({ error: 'connect ECONNREFUSED 127.0.0.1:7000' }, master), false, 'nothing listens at the door');
+    assert.equal(applyAgainMayHelp({ error: 'Connection is closed' }, { error: 'connect ECONNREFUSED 10.0.0.1:6379' }), false, 'the master is down');
   });
 
   it('a registry entry is verified only when it names the confirmed master', () => {
