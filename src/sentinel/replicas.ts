@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { joinHostPort } from '../config/address.js';
 import type { TopologyStore } from '../topology/store.js';
+import { Coalescer } from './coalesce.js';
 import type { MasterAddress } from '../topology/types.js';
 import type { SentinelLink } from './link.js';
 import type { ReplicaInfo } from './parse.js';
@@ -59,8 +60,7 @@ const addr = (a: MasterAddress) => joinHostPort(a.ip, a.port);
 export class ReadPools {
   private readonly lists = new Map<string, Map<string, Listed>>();
   private readonly roles = new Map<string, Measured>();
-  /** "cluster sentinel" → another query was asked for while one was in flight. */
-  private readonly querying = new Map<string, boolean>();
+  private readonly querying = new Coalescer();
   private timer: NodeJS.Timeout | null = null;
   private config!: Config;
   /** config.Clusters by name: asked per cluster at every discovery slice, a scan of 1,000 each time otherwise. */
@@ -157,22 +157,12 @@ export class ReadPools {
 
   /** At most one query per cluster and sentinel in flight; events meanwhile ask for one more. */
   private async query(name: string, link: SentinelLink): Promise<void> {
-    const key = `${name} ${link.sentinel}`;
-    if (this.querying.has(key)) {
-      this.querying.set(key, true);
-      return;
-    }
-    try {
-      do {
-        this.querying.set(key, false);
-        const master = this.topology.get(name)?.master;
-        if (!master) return;
-        const listed = await link.queryReplicas(name);
-        if (listed) this.store(name, link.sentinel, master, listed);
-      } while (this.querying.get(key) === true);
-    } finally {
-      this.querying.delete(key);
-    }
+    await this.querying.run(`${name} ${link.sentinel}`, async () => {
+      const master = this.topology.get(name)?.master;
+      if (!master) return false;
+      const listed = await link.queryReplicas(name);
+      if (listed) this.store(name, link.sentinel, master, listed);
+    });
   }
 
   private store(name: string, sentinel: string, master: MasterAddress, list: ReplicaInfo[]): void {

@@ -6,6 +6,7 @@ import { LogThrottle } from '../log/throttle.js';
 import type { TopologyStore } from '../topology/store.js';
 import type { MasterAddress } from '../topology/types.js';
 import { probeRole, tlsOptions, type ConnectSettings } from './connection.js';
+import { Coalescer } from './coalesce.js';
 import { countedGroup, type Env, type SentinelFacts } from './counted.js';
 import { initialDecision, step, type ClusterDecision, type Effect, type Input } from './decision.js';
 import { reachable, type PeerRef } from './group.js';
@@ -37,8 +38,8 @@ export class SentinelWatcher implements LinkListener {
   private startedAt = new Date().toISOString();
   private listeners: Array<(e: WatcherEvent) => void> = [];
   private readonly replicas: ReadPools;
-  /** "cluster sentinel" → whether another query was asked for while one was in flight. */
-  private querying = new Map<string, boolean>();
+  /** SENTINEL MASTER queries after announcements, one in flight per cluster and sentinel. */
+  private querying = new Coalescer();
   /** Per sentinel and kind of message: a burst is logged as a few lines and a count. */
   private readonly messageLog = new LogThrottle({
     windowMs: 10000,
@@ -341,22 +342,16 @@ export class SentinelWatcher implements LinkListener {
    * hanging sentinel never delays the others.
    */
   private async queryCoalesced(name: string, link: SentinelLink): Promise<void> {
-    const key = `${name} ${link.sentinel}`;
-    if (this.querying.has(key)) {
-      this.querying.set(key, true);
-      return;
-    }
-    try {
-      do {
-        this.querying.set(key, false);
+    await this.querying.run(
+      `${name} ${link.sentinel}`,
+      async () => {
         const started = Date.now();
         const view = await link.queryMaster(name);
         if (view && this.log.isLevelEnabled('debug')) this.log.debug({ cluster: name, sentinel: link.sentinel, master: joinHostPort(view.ip, view.port), configEpoch: view.configEpoch, flags: view.flags.join(','), ms: Date.now() - started }, 'sentinel queried after an announcement');
         if (view && view.name === name) this.feed(name, { type: 'view', sentinel: link.sentinel, view });
-      } while (this.querying.get(key) === true && this.started);
-    } finally {
-      this.querying.delete(key);
-    }
+      },
+      () => this.started,
+    );
   }
 
   private redisSettings(name: string): ConnectSettings {
