@@ -8,7 +8,8 @@
  * function and by file.
  *
  *   node --import tsx bench/idle-profile.ts          (CLUSTERS=1000 IDLE_S=30 WATCHER='{"PollIntervalMs":1000}' NODE_FLAGS=...;
- *                                                     PROFILE=0: CPU % only, without the profiler's own cost)
+ *                                                     PROFILE=0: CPU % only, without the profiler's own cost;
+ *                                                     SOURCE=0: the bundle in dist/ as packages run it)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -80,6 +81,37 @@ function top(m: Map<string, number>, total: number, count: number): string[] {
   return [...m].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, us]) => `${(us / 1000).toFixed(1).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
 }
 
+/** utime and stime (ms) of every thread of a process, by thread id, with the thread's name. */
+function threadTimes(pid: number): Map<string, { name: string; userMs: number; sysMs: number }> {
+  const out = new Map<string, { name: string; userMs: number; sysMs: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const raw = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'));
+      const f = raw.slice(raw.lastIndexOf(') ') + 2).split(' ');
+      out.set(tid, { name, userMs: Number(f[11]) * 10, sysMs: Number(f[12]) * 10 });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** Per thread name: CPU over the window, user and system apart (the main thread is the one whose id is the pid). */
+function threadSplit(before: ReturnType<typeof threadTimes>, after: ReturnType<typeof threadTimes>, windowMs: number): string[] {
+  const sums = new Map<string, { userMs: number; sysMs: number; threads: number }>();
+  for (const [tid, a] of after) {
+    const b = before.get(tid) ?? { userMs: 0, sysMs: 0 };
+    const key = tid === [...after.keys()].sort((x, y) => Number(x) - Number(y))[0] ? `${a.name} (main)` : a.name;
+    const s = sums.get(key) ?? { userMs: 0, sysMs: 0, threads: 0 };
+    s.userMs += a.userMs - b.userMs;
+    s.sysMs += a.sysMs - b.sysMs;
+    s.threads++;
+    sums.set(key, s);
+  }
+  return [...sums].sort((x, y) => y[1].userMs + y[1].sysMs - (x[1].userMs + x[1].sysMs)).map(([k, s]) => `  ${k.padEnd(22)} x${s.threads}  user ${String(s.userMs).padStart(6)} ms  system ${String(s.sysMs).padStart(6)} ms  ${((100 * (s.userMs + s.sysMs)) / windowMs).toFixed(2)} %`);
+}
+
 const cleanup = new Cleanup();
 try {
   const a = await roleMasterServer();
@@ -94,11 +126,11 @@ try {
   writeFileSync(template, `defaults\n mode tcp\n timeout client 60s\n timeout connect 1s\n timeout server 60s\nfrontend ft_stats\n bind 127.0.0.1:${listener}\n{{range .Clusters}}\nbackend bk_{{ .Name }}\n server R_{{ .Name }}_1 {{ .Ip }}:{{ .Port }} check\n{{end}}\n`);
   const output = join(dir, 'haproxy.cfg');
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ Clusters: names.map((name, i) => ({ Name: name, ExternalPort: 20000 + i })), Sentinels: [{ Host: '127.0.0.1', Port: sentinel.port }], Watcher: watcher, Syslog: { Enabled: false }, HAProxy: { TemplatePath: template, OutputPath: output, ReloadCommand: 'true' } }));
+  writeFileSync(config, JSON.stringify({ Clusters: names.map((name, i) => ({ Name: name, ExternalPort: 20000 + i })), Sentinels: [{ Host: '127.0.0.1', Port: sentinel.port }], Watcher: watcher, Syslog: { Enabled: false }, HAProxy: { TemplatePath: template, OutputPath: output, ReloadCommand: 'true', ...(process.env.VERIFY === '0' ? { Verify: false } : {}) } }));
   const profDir = join(dir, 'prof');
   const apiPort = await freePort();
   const profiling = process.env.PROFILE !== '0';
-  const child = spawn(process.execPath, [...nodeFlags, ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), `${ROOT}bin/redishappy-haproxy.js`, '-config', config, '-bind', `127.0.0.1:${apiPort}`, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REDISHAPPY_FROM_SOURCE: '1' } });
+  const child = spawn(process.execPath, [...nodeFlags, ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), `${ROOT}bin/redishappy-haproxy.js`, '-config', config, '-bind', `127.0.0.1:${apiPort}`, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REDISHAPPY_FROM_SOURCE: process.env.SOURCE === '0' ? '' : '1' } });
   cleanup.add(() => void child.kill('SIGKILL'));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const complete = () => existsSync(output) && (readFileSync(output, 'utf8').match(/ server R_/g) ?? []).length === n;
@@ -107,15 +139,19 @@ try {
   const spawnedAt = performance.timeOrigin;
   const idleFrom = performance.now();
   const before = procStats(child.pid!);
+  const threadsBefore = threadTimes(child.pid!);
   await sleep(idleS * 1000);
   const after = procStats(child.pid!);
+  const threadsAfter = threadTimes(child.pid!);
   const idleTo = performance.now();
   const cpuPercent = ((after.cpuMs - before.cpuMs) / (idleTo - idleFrom)) * 100;
+  console.log(`per thread over the idle window (user + system ms; % of one core):`);
+  for (const line of threadSplit(threadsBefore, threadsAfter, idleTo - idleFrom)) console.log(line);
   child.kill('SIGTERM');
   await exited;
   const exitAt = performance.now();
   if (!profiling) {
-    console.log(`clusters ${n}, Watcher ${JSON.stringify(watcher)}, node ${nodeFlags.join(' ')}, idle ${idleS} s, no profiler: idle CPU from /proc ${cpuPercent.toFixed(2)} % (${(after.cpuMs - before.cpuMs).toFixed(0)} ms)`);
+    console.log(`clusters ${n}, Watcher ${JSON.stringify(watcher)}, node ${nodeFlags.join(' ')}, idle ${idleS} s, no profiler: idle CPU from /proc ${cpuPercent.toFixed(2)} % (${(after.cpuMs - before.cpuMs).toFixed(0)} ms), RSS ${(after.rss / 1048576).toFixed(1)} MB`);
     process.exit(0);
   }
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader has its own).

@@ -57,6 +57,10 @@ export function offsetAckAgo(history: ReadonlyArray<{ at: number; offset: number
 
 const addr = (a: MasterAddress) => joinHostPort(a.ip, a.port);
 
+function sameReplicas(a: readonly ReplicaInfo[], b: readonly ReplicaInfo[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.ip === b[i]!.ip && r.port === b[i]!.port && r.masterLinkStatus === b[i]!.masterLinkStatus && r.flags.join() === b[i]!.flags.join());
+}
+
 export class ReadPools {
   private readonly lists = new Map<string, Map<string, Listed>>();
   private readonly roles = new Map<string, Measured>();
@@ -168,8 +172,19 @@ export class ReadPools {
   private store(name: string, sentinel: string, master: MasterAddress, list: ReplicaInfo[]): void {
     let lists = this.lists.get(name);
     if (!lists) this.lists.set(name, (lists = new Map()));
-    lists.set(sentinel, { list, at: Date.now(), master: addr(master) });
+    const before = lists.get(sentinel);
+    const now = Date.now();
+    lists.set(sentinel, { list, at: now, master: addr(master) });
+    // The same list again (the usual answer at the discovery pace) only makes it fresher: the pool
+    // it gives is the one already recorded. Read clusters recompute at every ROLE poll anyway.
+    // (A list that had aged out of the pool is counted again: recompute.)
+    if (before && now - before.at <= this.listAge() && before.master === addr(master) && sameReplicas(before.list, list)) return;
     this.recompute(name);
+  }
+
+  /** A list not refreshed for a few discovery rounds no longer counts. */
+  private listAge(): number {
+    return this.config.Watcher.DiscoveryIntervalMs * 3;
   }
 
   private pollAll(): void {
@@ -206,7 +221,7 @@ export class ReadPools {
     // A list not refreshed for a few discovery rounds, or from a sentinel that no longer agrees
     // (down, or naming another master), does not count.
     const agreeing = new Set(this.host.agreeingLinks(name).map((l) => l.sentinel));
-    const listAge = this.config.Watcher.DiscoveryIntervalMs * 3;
+    const listAge = this.listAge();
     const lists = [...(this.lists.get(name) ?? new Map<string, Listed>())].filter(([s, l]) => agreeing.has(s) && l.master === master && now - l.at <= listAge).map(([, l]) => l.list);
     if (lists.length === 0 && !this.lists.has(name)) return; // nothing read yet: keep what there is
     const measuring = cfg.ExternalReadPort !== undefined;

@@ -18,6 +18,10 @@ import { clusterReport, sentinelReport } from './report.js';
 import { SentinelState, stateName, type SentinelStateValue } from './state.js';
 import type { ClusterQuorumStatus, SentinelStatus, WatcherEvent } from './status.js';
 
+function samePeers(a: readonly PeerRef[] | undefined, b: readonly PeerRef[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((r, i) => r.sentinel === b[i]!.sentinel && r.id === b[i]!.id);
+}
+
 /**
  * The shell around the decision core (decision.ts): it keeps the links to every sentinel
  * (configured and discovered), turns what they report into inputs, and carries out the effects
@@ -295,7 +299,11 @@ export class SentinelWatcher implements LinkListener {
       if (!this.decisions.has(name)) continue;
       // Watch every listed peer first, so the group counts them as watched sentinels.
       for (const p of peers) this.addLink(p.host, p.port, false);
-      this.feed(name, { type: 'peers', sentinel: link.sentinel, peers: peers.map((p) => ({ sentinel: joinHostPort(p.host, p.port), id: p.id })) });
+      const refs = peers.map((p) => ({ sentinel: joinHostPort(p.host, p.port), id: p.id }));
+      // The same list as last time decides nothing (the core ignores it too): with 1,000 clusters
+      // this is the usual case at every discovery slice, and skipping it saves building the env.
+      if (samePeers(this.decisions.get(name)?.peers.get(link.sentinel), refs)) continue;
+      this.feed(name, { type: 'peers', sentinel: link.sentinel, peers: refs });
     }
     this.replicas.afterDiscovery(link, peersByMaster.keys());
   }
