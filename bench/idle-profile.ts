@@ -102,7 +102,7 @@ function threadSplit(before: ReturnType<typeof threadTimes>, after: ReturnType<t
   const sums = new Map<string, { userMs: number; sysMs: number; threads: number }>();
   for (const [tid, a] of after) {
     const b = before.get(tid) ?? { userMs: 0, sysMs: 0 };
-    const key = tid === [...after.keys()].sort((x, y) => Number(x) - Number(y))[0] ? `${a.name} (main)` : a.name;
+    const key = tid === [...after.keys()].sort((x, y) => Number(x) - Number(y))[0] ? `${a.name} (main)` : process.env.BY_THREAD ? `${a.name}#${tid}` : a.name;
     const s = sums.get(key) ?? { userMs: 0, sysMs: 0, threads: 0 };
     s.userMs += a.userMs - b.userMs;
     s.sysMs += a.sysMs - b.sysMs;

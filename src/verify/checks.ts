@@ -4,7 +4,7 @@ import type { ConnectSettings } from '../sentinel/connection.js';
 import type { ClusterState, MasterAddress } from '../topology/types.js';
 import type { ProxyDoor, RegistryDoor } from '../outputs/types.js';
 import { askIdentity } from './ask.js';
-import { applyAgainMayHelp, judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
+import { applyAgainMayHelp, doorRefused, judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
 import { forEachLimited } from './pool.js';
 import type { Failure, Identity, Verdict } from './types.js';
 
@@ -111,6 +111,12 @@ export async function checkProxy(door: ProxyDoor, clusters: readonly ClusterStat
       if (!c.master) return;
       const { host, port } = doorAddress(door, c);
       const reached = await askIdentity(host, port, ctx.access.settings(c.name), tls);
+      // Nothing listens at the door: the verdict is that, whatever the master says, and applying
+      // again cannot help; asking the master too would double the cost of every such check.
+      if ('error' in reached && doorRefused(reached)) {
+        out.set(c.name, { state: 'unreachable', error: `through the front door: ${reached.error}`, applyAgain: false });
+        return;
+      }
       const master = await ctx.masters.of(c.name, c.master, reached);
       const verdict = judgeDoor(reached, master);
       out.set(c.name, verdict.state === 'unreachable' && !applyAgainMayHelp(reached, master) ? { ...verdict, applyAgain: false } : verdict);

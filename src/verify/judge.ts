@@ -135,5 +135,10 @@ export function afterWrong(retries: number, maxRetries: number, gaveUp: boolean)
  * gets no answer behind it may be a reload the proxy dropped.
  */
 export function applyAgainMayHelp(door: Identity | Failure, master: Identity | Failure): boolean {
-  return !failed(master) && !(failed(door) && /ECONNREFUSED/.test(door.error));
+  return !failed(master) && !doorRefused(door);
+}
+
+/** Nothing listens at the door (the connection was refused). */
+export function doorRefused(door: Identity | Failure): boolean {
+  return failed(door) && /ECONNREFUSED/.test(door.error);
 }
