@@ -9,7 +9,7 @@
  * heap snapshot into DIR each time (bench/heap-diff.ts compares them). Writing one inflates RSS:
  * such a run is for the heap, not for the RSS figures.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, routedTo, startCluster, waitFor } from '../test/harness/index.js';
 import { prepareHaproxy } from '../test/support/haproxy-setup.js';
@@ -92,6 +92,12 @@ export async function soak(spec: DaemonSpec, failovers: number, warmup: number, 
     const cluster = await startCluster(cleanup, { names: ['testing'], replicas: 1, sentinels: 3 });
     // Production watcher timings, as in the other scenarios.
     const setup = await prepareHaproxy(cleanup, cluster, { runtime: false, extra: { Watcher: {} } });
+    // BENCH_SOAK_HAPROXY_PATCH='{"Verify":false}': merged into the HAProxy section (to find what a growth comes from).
+    const patch = process.env.BENCH_SOAK_HAPROXY_PATCH;
+    if (patch) {
+      const config = JSON.parse(readFileSync(setup.configPath, 'utf8')) as { HAProxy: Record<string, unknown> };
+      writeFileSync(setup.configPath, JSON.stringify({ ...config, HAProxy: { ...config.HAProxy, ...(JSON.parse(patch) as Record<string, unknown>) } }));
+    }
     const ext = setup.externalPorts.get('testing')!;
     const api = `http://127.0.0.1:${setup.apiPort}`;
     const daemon = startDaemon(cleanup, spec, setup.configPath, `127.0.0.1:${setup.apiPort}`);
