@@ -130,7 +130,7 @@ try {
   const profDir = join(dir, 'prof');
   const apiPort = await freePort();
   const profiling = process.env.PROFILE !== '0';
-  const child = spawn(process.execPath, [...nodeFlags, ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), `${ROOT}bin/redishappy-haproxy.js`, '-config', config, '-bind', `127.0.0.1:${apiPort}`, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REDISHAPPY_FROM_SOURCE: process.env.SOURCE === '0' ? '' : '1' } });
+  const child = spawn(process.execPath, [...nodeFlags, ...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), `${ROOT}bin/redishappy-haproxy.js`, '-config', config, '-bind', `127.0.0.1:${apiPort}`, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1', REDISHAPPY_FROM_SOURCE: process.env.SOURCE === '0' ? '' : '1' } });
   cleanup.add(() => void child.kill('SIGKILL'));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const complete = () => existsSync(output) && (readFileSync(output, 'utf8').match(/ server R_/g) ?? []).length === n;

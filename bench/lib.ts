@@ -40,7 +40,9 @@ export function startDaemon(cleanup: Cleanup, spec: DaemonSpec, config: string, 
   // The original logs every API request on stderr: only ours keeps it (its warnings and errors).
   // Standard output (our log lines, warn and above) goes to $TMPDIR/rh-bench-<key>.log, for a look after a failed run.
   const out = openSync(join(tmpdir(), `rh-bench-${spec.key}.log`), 'a');
-  const child = spawn(cmd!, args, { stdio: ['ignore', out, spec.key === 'ours' ? 'inherit' : 'ignore'], cwd: ROOT });
+  // Ours as its launchers start it (bin/*.js's shebang, the packages' launch script): one malloc arena.
+  const env = spec.key === 'ours' ? { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1' } : process.env;
+  const child = spawn(cmd!, args, { stdio: ['ignore', out, spec.key === 'ours' ? 'inherit' : 'ignore'], cwd: ROOT, env });
   closeSync(out);
   // A command that cannot be run (wrong path) fails its scenario instead of the whole bench.
   child.once('error', (err) => console.error(`bench: ${spec.key}: ${err.message}`));

@@ -1,3 +1,3 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1
 import { run } from "./run.js";
 await run("consul");
