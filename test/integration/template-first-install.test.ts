@@ -82,8 +82,9 @@ describe('template output, first install (real nginx started after the daemon)',
       // The owed reload is retried (backoff) and now succeeds.
       const done = await waitFor(async () => {
         const s = await outputStatus(api, 'nginx');
-        // The marker goes right after the status says reloaded: wait for both.
-        return s && s.details?.reloadOwed === false && !existsSync(marker) ? s : undefined;
+        // The marker goes right after the status says reloaded, and the runner records the apply's
+        // outcome (clearing lastError) once the apply returns: wait for all three.
+        return s && s.details?.reloadOwed === false && !existsSync(marker) && s.lastError === null ? s : undefined;
       }, { timeoutMs: 60000, what: 'the owed reload to succeed', stopIf: () => daemonExited(daemon) ?? bindFailure(nginx, [ext]) });
       assert.equal(done.lastError, null);
       assert.equal(done.details?.reloads, 1);
