@@ -4,7 +4,7 @@ import type { ConnectSettings } from '../sentinel/connection.js';
 import type { ClusterState, MasterAddress } from '../topology/types.js';
 import type { ProxyDoor, RegistryDoor } from '../outputs/types.js';
 import { askIdentity } from './ask.js';
-import { applyAgainMayHelp, doorRefused, judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
+import { applyAgainMayHelp, doorFailed, doorRefused, judgeDoor, judgeEntry, judgeReadDoor, readExpectation, type KnownInstance } from './judge.js';
 import { forEachLimited } from './pool.js';
 import type { Failure, Identity, Verdict } from './types.js';
 
@@ -114,7 +114,7 @@ export async function checkProxy(door: ProxyDoor, clusters: readonly ClusterStat
       // Nothing listens at the door: the verdict is that, whatever the master says, and applying
       // again cannot help; asking the master too would double the cost of every such check.
       if ('error' in reached && doorRefused(reached)) {
-        out.set(c.name, { state: 'unreachable', error: `through the front door: ${reached.error}`, applyAgain: false });
+        out.set(c.name, { ...doorFailed(reached), applyAgain: false });
         return;
       }
       const master = await ctx.masters.of(c.name, c.master, reached);

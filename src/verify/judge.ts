@@ -12,11 +12,16 @@ const failed = (x: unknown): x is Failure => typeof x === 'object' && x !== null
 
 /** Through a proxy: the instance that answered the door against the confirmed master (asked directly). */
 export function judgeDoor(door: Identity | Failure, master: Identity | Failure): Verdict {
-  if (failed(door)) return { state: 'unreachable', error: `through the front door: ${door.error}` };
+  if (failed(door)) return doorFailed(door);
   if (failed(master)) return { state: 'unreachable', error: `the confirmed master did not answer: ${master.error}` };
   if (master.runId === '') return { state: 'unreachable', error: 'the confirmed master gives no run_id (INFO server refused?): nothing to compare' };
   if (door.runId === master.runId) return { state: 'verified' };
   return { state: 'wrong', reached: { runId: door.runId || '(none)', role: door.role, ...(door.tcpPort !== null ? { address: `:${door.tcpPort}` } : {}) } };
+}
+
+/** Nothing answered through the door: the verdict whatever the master says. */
+export function doorFailed(door: Failure): Verdict & { state: 'unreachable' } {
+  return { state: 'unreachable', error: `through the front door: ${door.error}` };
 }
 
 /**

@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { askIdentity } from '../../src/verify/ask.js';
+import { checkProxy, MasterIdentities } from '../../src/verify/checks.js';
+import type { ClusterState } from '../../src/topology/types.js';
+import type { ProxyDoor } from '../../src/outputs/types.js';
 import { command, freePort, startRedis, testCleanup } from '../harness/index.js';
 
 /**
@@ -63,5 +66,32 @@ describe('askIdentity: one new connection, ROLE and INFO server (real redis-serv
     const garbagePort = await listen(cleanup, (s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
     const garbage = await askIdentity('127.0.0.1', garbagePort, settings(), undefined);
     assert.ok('error' in garbage, JSON.stringify(garbage));
+  });
+
+  it('checkProxy: a door that refuses is judged without asking the master (nothing to apply again); a door that answers is compared with it', async (t) => {
+    const cleanup = testCleanup(t);
+    const master = await startRedis(cleanup);
+    const asked: number[] = [];
+    const access = { tls: undefined, settings: () => settings() };
+    const masters = new MasterIdentities(access);
+    const original = masters.of.bind(masters);
+    masters.of = (...args: Parameters<typeof original>) => {
+      asked.push(Date.now());
+      return original(...args);
+    };
+    const closed = await freePort();
+    const cluster = (externalPort: number): ClusterState => ({ name: 'c', externalPort, master: { ip: master.host, port: master.port }, configEpoch: 1, confirmedAt: null, agreeingSentinels: [] });
+    const ctx = { access, masters, parallel: 1, stopped: () => false };
+    const door: ProxyDoor = { kind: 'proxy', host: '127.0.0.1', ports: {}, reads: false, tls: undefined, settleMs: 0 };
+
+    const refused = (await checkProxy(door, [cluster(closed)], ctx)).get('c');
+    assert.ok(refused?.state === 'unreachable' && /ECONNREFUSED/.test(refused.error), JSON.stringify(refused));
+    assert.equal(refused.applyAgain, false, 'nothing listens at the door: applying again cannot help');
+    assert.equal(asked.length, 0, 'the master was not asked');
+
+    // The same check with a door that answers (the master itself stands for the proxy): asked and verified.
+    const reached = (await checkProxy(door, [cluster(master.port)], ctx)).get('c');
+    assert.deepEqual(reached, { state: 'verified' });
+    assert.equal(asked.length, 1, 'an answering door is compared with the master');
   });
 });
